@@ -1,0 +1,14 @@
+//! levee: a Prometheus-compatible metrics agent with series budgets and its
+//! own memory-mapped time-series database.
+//!
+//! The crate is the agent (`levee run`) and a library: the modules below are
+//! usable on their own. See `docs/architecture.md` for how they fit together.
+
+pub mod labels;
+pub mod selfmon;
+
+pub mod proto {
+    //! Remote-write 1.0 protobuf messages, generated from `proto/` by `build.rs`.
+    #![allow(missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/prometheus.rs"));
+}
