@@ -6,6 +6,7 @@
 
 pub mod labels;
 pub mod selfmon;
+pub mod tsdb;
 
 pub mod proto {
     //! Remote-write 1.0 protobuf messages, generated from `proto/` by `build.rs`.

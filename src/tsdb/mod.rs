@@ -1,0 +1,2 @@
+//! `levee::tsdb`: levee's embedded time-series database (memory-mapped
+//! chunks, roaring postings, XOR chunks, WAL). Usable on its own.
