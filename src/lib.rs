@@ -5,6 +5,7 @@
 //! usable on their own. See `docs/architecture.md` for how they fit together.
 
 pub mod labels;
+pub mod relabel;
 pub mod selfmon;
 pub mod tsdb;
 
