@@ -1,0 +1,78 @@
+//! Why a scrape failed. Every failure makes `up` 0 and is counted in
+//! `levee_scrape_failures_total{reason}`.
+
+/// A failed scrape.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    /// The whole scrape (request and body) took longer than scrape_timeout.
+    #[error("scrape timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// Connecting or reading failed.
+    #[error("{0}")]
+    Connection(String),
+    /// The target answered with a status other than 200.
+    #[error("server returned HTTP status {0}")]
+    HttpStatus(String),
+    /// The (decompressed) body grew past body_size_limit.
+    #[error("body size limit exceeded: more than {limit} bytes")]
+    BodySizeLimit {
+        /// The configured limit.
+        limit: u64,
+    },
+    /// The body is not valid exposition text.
+    #[error("parse error: {0}")]
+    Parse(String),
+    /// More samples than sample_limit after metric relabeling.
+    #[error("sample_limit exceeded: more than {limit} samples")]
+    SampleLimit {
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A series had more labels than label_limit.
+    #[error("label_limit exceeded: series {series} has {got} labels, limit {limit}")]
+    LabelLimit {
+        /// The offending series.
+        series: String,
+        /// Its label count.
+        got: usize,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A label name longer than label_name_length_limit.
+    #[error("label_name_length_limit exceeded: label name {name:?} is {got} bytes, limit {limit}")]
+    LabelNameLength {
+        /// The offending name (truncated for the message).
+        name: String,
+        /// Its length.
+        got: usize,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A label value longer than label_value_length_limit.
+    #[error("label_value_length_limit exceeded: value of label {name:?} is {got} bytes, limit {limit}")]
+    LabelValueLength {
+        /// The label whose value is too long.
+        name: String,
+        /// The value's length.
+        got: usize,
+        /// The configured limit.
+        limit: u64,
+    },
+}
+
+impl ScrapeError {
+    /// The `reason` label value for `levee_scrape_failures_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ScrapeError::Timeout(_) => "timeout",
+            ScrapeError::Connection(_) => "connection",
+            ScrapeError::HttpStatus(_) => "http_status",
+            ScrapeError::BodySizeLimit { .. } => "body_size_limit",
+            ScrapeError::Parse(_) => "parse",
+            ScrapeError::SampleLimit { .. } => "sample_limit",
+            ScrapeError::LabelLimit { .. } => "label_limit",
+            ScrapeError::LabelNameLength { .. } => "label_name_length_limit",
+            ScrapeError::LabelValueLength { .. } => "label_value_length_limit",
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Fetching a target's body: the [`Fetcher`] edge the scrape loop is
+//! generic over, and its HTTP implementation.
+//!
+//! The body is handed over chunk by chunk as it arrives, so the parser never
+//! needs it whole; the body size limit is enforced on decompressed bytes.
+
+use super::error::ScrapeError;
+use bytes::Bytes;
+use std::future::Future;
+
+/// One scrape request.
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    /// The full URL, with query parameters.
+    pub url: String,
+    /// Sent as `X-Prometheus-Scrape-Timeout-Seconds`.
+    pub timeout: std::time::Duration,
+}
+
+/// A body being received.
+pub trait BodyStream: Send {
+    /// The response's Content-Type, used to pick the parser.
+    fn content_type(&self) -> Option<&str>;
+    /// The next piece of the (decompressed) body; `None` at the end.
+    fn chunk(&mut self) -> impl Future<Output = Result<Option<Bytes>, ScrapeError>> + Send;
+}
+
+/// Starts fetches; one per target, shared by its scrape loop.
+pub trait Fetcher: Send + Sync + 'static {
+    /// The body type.
+    type Body: BodyStream;
+    /// Sends the request and returns the body once the status line and
+    /// headers are in. Non-200 statuses are errors.
+    fn fetch(&self, req: &FetchRequest) -> impl Future<Output = Result<Self::Body, ScrapeError>> + Send;
+}
+
+/// Fetches over HTTP(S) with reqwest, negotiating formats like Prometheus.
+#[derive(Clone)]
+pub struct HttpFetcher {
+    client: reqwest::Client,
+    auth: Option<AuthHeader>,
+}
+
+/// A precomputed `Authorization` header value.
+#[derive(Clone, Debug)]
+pub struct AuthHeader(pub String);
+
+impl HttpFetcher {
+    /// A fetcher using `client` (configured with TLS, redirects, gzip) and an
+    /// optional Authorization header.
+    pub fn new(client: reqwest::Client, auth: Option<AuthHeader>) -> Self {
+        HttpFetcher { client, auth }
+    }
+}
+
+/// A body arriving over HTTP.
+pub struct HttpBody {
+    response: reqwest::Response,
+    content_type: Option<String>,
+}
+
+impl BodyStream for HttpBody {
+    fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    async fn chunk(&mut self) -> Result<Option<Bytes>, ScrapeError> {
+        self.response
+            .chunk()
+            .await
+            .map_err(|e| ScrapeError::Connection(error_chain(&e)))
+    }
+}
+
+impl Fetcher for HttpFetcher {
+    type Body = HttpBody;
+
+    async fn fetch(&self, req: &FetchRequest) -> Result<HttpBody, ScrapeError> {
+        let mut builder = self
+            .client
+            .get(&req.url)
+            .header(reqwest::header::ACCEPT, crate::exposition::SCRAPE_ACCEPT_HEADER)
+            .header(
+                "X-Prometheus-Scrape-Timeout-Seconds",
+                format!("{}", req.timeout.as_secs_f64()),
+            );
+        if let Some(auth) = &self.auth {
+            builder = builder.header(reqwest::header::AUTHORIZATION, &auth.0);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| ScrapeError::Connection(error_chain(&e)))?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            return Err(ScrapeError::HttpStatus(status.to_string()));
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(HttpBody {
+            response,
+            content_type,
+        })
+    }
+}
+
+/// The error and its causes in one line, the way an operator wants it.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = cause.source();
+    }
+    msg
+}

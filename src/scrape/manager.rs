@@ -1,0 +1,137 @@
+//! The scrape manager: one task per target. Applying a new set of jobs
+//! starts loops for new targets, stops (with staleness markers) loops whose
+//! target went away, and leaves unchanged targets running undisturbed.
+
+use super::job::Job;
+use super::metrics::ScrapeMetrics;
+use super::scrape_loop::{ScrapeLoop, StopReason};
+use super::sink::SampleSink;
+use super::target::{Target, TargetError, populate};
+use crate::labels::Labels;
+use crate::selfmon::Registry;
+use crate::web::{TargetStatus, TargetsView};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+type TargetKey = (String, Labels, String);
+
+struct Running {
+    stop: watch::Sender<StopReason>,
+    task: JoinHandle<()>,
+    status: Arc<Mutex<TargetStatus>>,
+}
+
+/// Owns the scrape loops.
+pub struct ScrapeManager {
+    sink: Arc<dyn SampleSink>,
+    metrics: Arc<ScrapeMetrics>,
+    running: HashMap<TargetKey, Running>,
+    view: Arc<StatusList>,
+}
+
+/// The live list of target statuses behind `/api/v1/targets`.
+#[derive(Default)]
+pub struct StatusList(Mutex<Vec<Arc<Mutex<TargetStatus>>>>);
+
+impl TargetsView for StatusList {
+    fn targets(&self) -> Vec<TargetStatus> {
+        let mut all: Vec<TargetStatus> = self.0.lock().iter().map(|s| s.lock().clone()).collect();
+        all.sort_by(|a, b| (&a.job, &a.scrape_url).cmp(&(&b.job, &b.scrape_url)));
+        all
+    }
+}
+
+impl ScrapeManager {
+    /// A manager appending every scrape to `sink`.
+    pub fn new(sink: Arc<dyn SampleSink>, registry: &Registry) -> Self {
+        ScrapeManager {
+            sink,
+            metrics: Arc::new(ScrapeMetrics::new(registry)),
+            running: HashMap::new(),
+            view: Arc::default(),
+        }
+    }
+
+    /// The target list for the web API.
+    pub fn targets_view(&self) -> Arc<dyn TargetsView> {
+        self.view.clone()
+    }
+
+    /// Number of running target loops.
+    pub fn target_count(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Makes the running loops match `jobs`. Returns the targets that could
+    /// not be built (each also logged); the others run regardless.
+    pub fn apply(&mut self, jobs: &[Arc<Job>]) -> Vec<TargetError> {
+        let mut errors = Vec::new();
+        let mut wanted: HashMap<TargetKey, Target> = HashMap::new();
+        for job in jobs {
+            for group in &job.groups {
+                for address in &group.targets {
+                    match populate(job, &group.labels, address) {
+                        Ok(Some(t)) => {
+                            wanted.insert(t.identity(), t);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(job = %job.name, address = %address, error = %e, "target skipped");
+                            errors.push(e);
+                        }
+                    }
+                }
+            }
+        }
+        let gone: Vec<TargetKey> = self
+            .running
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(r) = self.running.remove(&key) {
+                let _ = r.stop.send(StopReason::Removed);
+            }
+        }
+        for (key, target) in wanted {
+            if self.running.contains_key(&key) {
+                continue;
+            }
+            let fetcher = target.job.fetcher.clone();
+            let job_name = target.job.name.clone();
+            let lp = ScrapeLoop::new(Arc::new(target), fetcher, self.sink.clone(), self.metrics.clone());
+            let status = lp.status();
+            let (stop, stop_rx) = watch::channel(StopReason::Running);
+            let task = tokio::spawn(lp.run(stop_rx));
+            self.metrics.targets.with(&[&job_name]).add(1.0);
+            self.running.insert(key, Running { stop, task, status });
+        }
+        self.refresh_view(jobs);
+        errors
+    }
+
+    fn refresh_view(&self, jobs: &[Arc<Job>]) {
+        *self.view.0.lock() = self.running.values().map(|r| r.status.clone()).collect();
+        // Target counts per job follow the running set.
+        for job in jobs {
+            let n = self.running.keys().filter(|k| k.0 == job.name).count();
+            self.metrics.targets.with(&[&job.name]).set(n as f64);
+        }
+    }
+
+    /// Stops every loop (no staleness markers: a restart continues the
+    /// series) and waits for them to finish their current scrape.
+    pub async fn shutdown(mut self) {
+        let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
+        for r in &running {
+            let _ = r.stop.send(StopReason::Shutdown);
+        }
+        for r in running {
+            let _ = r.task.await;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Scraping: compiled jobs, targets, the per-target scrape loop with its
+//! cache and staleness tracking, and the manager that runs one task per
+//! target.
+//!
+//! The loop is generic over a [`Fetcher`] (HTTP in production) and appends
+//! each scrape as one batch to a [`SampleSink`] (remote write now, the TSDB
+//! later), so it is tested without sockets where sockets are not the point.
+
+mod cache;
+mod error;
+mod fetch;
+mod job;
+mod manager;
+mod metrics;
+mod scrape_loop;
+mod sink;
+mod target;
+
+pub use cache::ScrapeCache;
+pub use error::ScrapeError;
+pub use fetch::{AuthHeader, BodyStream, FetchRequest, Fetcher, HttpFetcher, error_chain};
+pub use job::{Job, JobError, Limits, TargetGroup};
+pub use manager::{ScrapeManager, StatusList};
+pub use metrics::ScrapeMetrics;
+pub use scrape_loop::{ScrapeLoop, ScrapeStats, StopReason, initial_delay, merge_target_labels};
+pub use sink::{CountingSink, FanoutSink, SampleSink};
+pub use target::{Target, TargetError, populate};
