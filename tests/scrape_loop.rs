@@ -1,68 +1,19 @@
-//! The scrape loop without sockets: a scripted fetcher serves bodies in
+//! The scrape loop without sockets: a memory fetcher serves bodies in
 //! small chunks, a recording sink keeps every batch, and each test checks
 //! exactly which samples (values, timestamps, staleness markers, synthetic
 //! series) one scrape produced.
 
-use bytes::Bytes;
 use levee::labels::Labels;
 use levee::relabel::{RelabelConfig, Rules};
 use levee::remote::Sample;
 use levee::scrape::{
-    BodyStream, FetchRequest, Fetcher, HttpFetcher, Job, Limits, SampleSink, ScrapeError, ScrapeLoop, ScrapeMetrics,
-    Target, TargetGroup,
+    HttpFetcher, Job, Limits, MemoryFetcher, SampleSink, ScrapeError, ScrapeLoop, ScrapeMetrics, Target, TargetGroup,
 };
 use levee::selfmon::Registry;
 use levee::value::is_stale_nan;
 use parking_lot::Mutex;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Serves queued responses; each body is cut into 7-byte chunks so every
-/// test also exercises the streaming parser's chunk boundaries.
-#[derive(Clone, Default)]
-struct Scripted(Arc<Mutex<VecDeque<Result<(&'static str, String), &'static str>>>>);
-
-impl Scripted {
-    fn body(&self, content_type: &'static str, body: &str) {
-        self.0.lock().push_back(Ok((content_type, body.to_string())));
-    }
-    fn fail(&self, why: &'static str) {
-        self.0.lock().push_back(Err(why));
-    }
-}
-
-struct ChunkedBody {
-    content_type: &'static str,
-    rest: Bytes,
-}
-
-impl BodyStream for ChunkedBody {
-    fn content_type(&self) -> Option<&str> {
-        Some(self.content_type)
-    }
-    async fn chunk(&mut self) -> Result<Option<Bytes>, ScrapeError> {
-        if self.rest.is_empty() {
-            return Ok(None);
-        }
-        let n = self.rest.len().min(7);
-        Ok(Some(self.rest.split_to(n)))
-    }
-}
-
-impl Fetcher for Scripted {
-    type Body = ChunkedBody;
-    async fn fetch(&self, _req: &FetchRequest) -> Result<ChunkedBody, ScrapeError> {
-        match self.0.lock().pop_front() {
-            Some(Ok((content_type, body))) => Ok(ChunkedBody {
-                content_type,
-                rest: Bytes::from(body),
-            }),
-            Some(Err(why)) => Err(ScrapeError::Connection(why.to_string())),
-            None => Err(ScrapeError::Connection("script exhausted".into())),
-        }
-    }
-}
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<Vec<Sample>>>);
@@ -120,8 +71,10 @@ fn target(job: Arc<Job>) -> Arc<Target> {
     Arc::new(t)
 }
 
-fn setup(job: Arc<Job>) -> (Scripted, Arc<Recorder>, ScrapeLoop<Scripted>) {
-    let fetcher = Scripted::default();
+/// Bodies are cut into 7-byte chunks so every test also exercises the
+/// streaming parser's chunk boundaries.
+fn setup(job: Arc<Job>) -> (MemoryFetcher, Arc<Recorder>, ScrapeLoop<MemoryFetcher>) {
+    let fetcher = MemoryFetcher::new(7);
     let sink = Arc::new(Recorder::default());
     let metrics = Arc::new(ScrapeMetrics::new(&Registry::new()));
     let lp = ScrapeLoop::new(target(job), fetcher.clone(), sink.clone(), metrics);
@@ -137,7 +90,7 @@ const TEXT: &str = "text/plain; version=0.0.4";
 #[tokio::test]
 async fn a_scrape_appends_samples_and_synthetic_series() {
     let (f, sink, mut lp) = setup(job(false, Limits::default(), ""));
-    f.body(
+    f.push_body(
         TEXT,
         "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 3\na_total{x=\"2\"} 4\nb 1.5 1000\n",
     );
@@ -167,9 +120,9 @@ async fn a_scrape_appends_samples_and_synthetic_series() {
 #[tokio::test]
 async fn vanished_series_get_exactly_one_staleness_marker() {
     let (f, sink, mut lp) = setup(job(false, Limits::default(), ""));
-    f.body(TEXT, "a 1\nb 2\n");
-    f.body(TEXT, "a 1\n");
-    f.body(TEXT, "a 1\n");
+    f.push_body(TEXT, "a 1\nb 2\n");
+    f.push_body(TEXT, "a 1\n");
+    f.push_body(TEXT, "a 1\n");
     lp.scrape_once(1_000).await.expect("first");
     let second = lp.scrape_once(2_000).await.expect("second");
     assert_eq!((second.series_added, second.stale), (0, 1));
@@ -187,8 +140,8 @@ async fn vanished_series_get_exactly_one_staleness_marker() {
 #[tokio::test]
 async fn a_failed_scrape_reports_up_zero_and_marks_everything_stale() {
     let (f, sink, mut lp) = setup(job(false, Limits::default(), ""));
-    f.body(TEXT, "a 1\nb 2\n");
-    f.fail("connection refused");
+    f.push_body(TEXT, "a 1\nb 2\n");
+    f.push_error("connection refused");
     lp.scrape_once(1_000).await.expect("first");
     let err = lp.scrape_once(2_000).await.expect_err("second fails");
     assert!(matches!(err, ScrapeError::Connection(_)));
@@ -201,7 +154,7 @@ async fn a_failed_scrape_reports_up_zero_and_marks_everything_stale() {
 #[tokio::test]
 async fn garbage_fails_the_whole_scrape_and_keeps_nothing_of_it() {
     let (f, sink, mut lp) = setup(job(false, Limits::default(), ""));
-    f.body(TEXT, "good 1\nbad{ 2\n");
+    f.push_body(TEXT, "good 1\nbad{ 2\n");
     let err = lp.scrape_once(1_000).await.expect_err("parse error");
     assert!(matches!(err, ScrapeError::Parse(_)), "{err}");
     assert!(err.to_string().contains("line 2"), "error names the line: {err}");
@@ -217,7 +170,7 @@ async fn sample_limit_fails_the_scrape_like_prometheus() {
         ..Limits::default()
     };
     let (f, sink, mut lp) = setup(job(false, limits, ""));
-    f.body(TEXT, "a 1\nb 1\nc 1\n");
+    f.push_body(TEXT, "a 1\nb 1\nc 1\n");
     let err = lp.scrape_once(1_000).await.expect_err("over the limit");
     assert!(matches!(err, ScrapeError::SampleLimit { limit: 2 }));
     assert_eq!(sink.last().len(), 5);
@@ -227,8 +180,8 @@ async fn sample_limit_fails_the_scrape_like_prometheus() {
 async fn metric_relabeling_drops_and_the_drop_is_cached() {
     let rules = "- source_labels: [__name__]\n  regex: drop_.*\n  action: drop\n";
     let (f, sink, mut lp) = setup(job(false, Limits::default(), rules));
-    f.body(TEXT, "drop_me 1\nkeep 2\n");
-    f.body(TEXT, "drop_me 1\nkeep 3\n");
+    f.push_body(TEXT, "drop_me 1\nkeep 2\n");
+    f.push_body(TEXT, "drop_me 1\nkeep 3\n");
     let s1 = lp.scrape_once(1_000).await.expect("first");
     assert_eq!((s1.scraped, s1.post_relabel), (2, 1));
     let s2 = lp.scrape_once(2_000).await.expect("second");
@@ -241,7 +194,7 @@ async fn metric_relabeling_drops_and_the_drop_is_cached() {
 #[tokio::test]
 async fn duplicate_series_in_one_body_count_once() {
     let (f, sink, mut lp) = setup(job(false, Limits::default(), ""));
-    f.body(TEXT, "a 1\na 2\n");
+    f.push_body(TEXT, "a 1\na 2\n");
     let s = lp.scrape_once(1_000).await.expect("scrape");
     assert_eq!((s.scraped, s.post_relabel), (2, 1));
     assert_eq!(value_of(&sink.last(), r#"{__name__="a", instance="h:1", job="test"}"#), Some(1.0));
@@ -254,7 +207,7 @@ async fn label_limit_fails_the_scrape() {
         ..Limits::default()
     };
     let (f, _sink, mut lp) = setup(job(false, limits, ""));
-    f.body(TEXT, "a{x=\"1\",y=\"2\"} 1\n");
+    f.push_body(TEXT, "a{x=\"1\",y=\"2\"} 1\n");
     let err = lp.scrape_once(1_000).await.expect_err("5 labels > 3");
     assert!(matches!(err, ScrapeError::LabelLimit { got: 5, limit: 3, .. }), "{err}");
 }
@@ -262,7 +215,7 @@ async fn label_limit_fails_the_scrape() {
 #[tokio::test]
 async fn openmetrics_bodies_are_parsed_as_openmetrics() {
     let (f, sink, mut lp) = setup(job(false, Limits::default(), ""));
-    f.body(
+    f.push_body(
         "application/openmetrics-text; version=1.0.0; charset=utf-8",
         "# TYPE c counter\nc_total 7 1.5\n# EOF\n",
     );
@@ -278,7 +231,7 @@ async fn openmetrics_bodies_are_parsed_as_openmetrics() {
 #[tokio::test]
 async fn target_removal_marks_every_series_and_the_synthetic_ones_stale() {
     let (f, sink, mut lp) = setup(job(false, Limits::default(), ""));
-    f.body(TEXT, "a 1\n");
+    f.push_body(TEXT, "a 1\n");
     lp.scrape_once(1_000).await.expect("scrape");
     lp.end(2_000);
     let rows = sink.last();
