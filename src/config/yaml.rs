@@ -155,14 +155,29 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         Ok(Some(raw)) => Ok(raw.into_node(text)),
         Ok(None) => Ok(Node::empty_map()),
         Err(err) => Err(SyntaxError {
-            message: first_line(&err.to_string()),
+            message: clean_message(&err.to_string()),
             pos: err.location().as_ref().and_then(Pos::of),
         }),
     }
 }
 
-fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or_default().trim().to_owned()
+/// The parser's message without its own position (reported separately)
+/// and without advice about the parser's options.
+fn clean_message(message: &str) -> String {
+    let mut msg = message.lines().next().unwrap_or_default().trim();
+    if let Some(i) = msg.rfind(" at line ") {
+        let tail = &msg[i + " at line ".len()..];
+        if tail.split(", column ").all(|n| n.parse::<u64>().is_ok()) {
+            msg = &msg[..i];
+        }
+    }
+    if let Some(key) = msg
+        .strip_prefix("duplicate mapping key: ")
+        .and_then(|rest| rest.split(", set DuplicateKeyPolicy").next())
+    {
+        return format!("duplicate key `{key}`");
+    }
+    msg.to_owned()
 }
 
 /// The tree as serde-saphyr hands it over, before scalar text is recovered.
