@@ -134,7 +134,7 @@ impl fmt::Display for Duration {
         }
         for (i, (unit, mult)) in UNITS.iter().enumerate() {
             let exact_only = i < 2;
-            if exact_only && ms % mult != 0 {
+            if exact_only && !ms.is_multiple_of(*mult) {
                 continue;
             }
             let v = ms / mult;

@@ -156,14 +156,14 @@ impl fmt::Display for Problem {
         } else {
             write!(f, "{}: {}", self.path, self.message)?;
         }
-        if let Some(origin) = self.origin {
-            if let Some(at) = origin.at {
-                write!(f, " ({at}")?;
-                if let Some(defined) = origin.defined {
-                    write!(f, ", defined at line {}", defined.line)?;
-                }
-                f.write_str(")")?;
+        if let Some(origin) = self.origin
+            && let Some(at) = origin.at
+        {
+            write!(f, " ({at}")?;
+            if let Some(defined) = origin.defined {
+                write!(f, ", defined at line {}", defined.line)?;
             }
+            f.write_str(")")?;
         }
         if let Some(hint) = &self.hint {
             write!(f, "; {hint}")?;

@@ -119,7 +119,7 @@ impl fmt::Display for ByteSize {
         let (unit, scale) = IEC
             .iter()
             .rev()
-            .find(|(_, scale)| self.0 % scale == 0 && self.0 != 0)
+            .find(|(_, scale)| self.0 != 0 && self.0.is_multiple_of(*scale))
             .copied()
             .unwrap_or(("B", 1));
         write!(f, "{}{unit}", self.0 / scale)
