@@ -388,3 +388,27 @@ proptest::proptest! {
         let _ = Config::from_yaml(&text);
     }
 }
+
+#[test]
+fn deep_nesting_and_alias_bombs_are_refused() {
+    let deep = format!("global: {}{}", "[".repeat(10_000), "]".repeat(10_000));
+    assert!(matches!(
+        Config::from_yaml(&deep),
+        Err(ConfigError::Syntax { .. })
+    ));
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 0..9 {
+        let prev = if i == 0 {
+            "a".to_owned()
+        } else {
+            format!("b{}", i - 1)
+        };
+        bomb.push_str(&format!(
+            "b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
+    }
+    assert!(matches!(
+        Config::from_yaml(&bomb),
+        Err(ConfigError::Syntax { .. })
+    ));
+}
