@@ -106,9 +106,9 @@ impl de::Error for DecodeError {
 
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         DecodeError::new(format!(
-            "invalid value {}, expected {}",
-            describe_unexpected(&unexp),
-            describe_expected(&exp.to_string())
+            "expected {}, got {}",
+            describe_expected(&exp.to_string()),
+            describe_unexpected(&unexp)
         ))
     }
 
@@ -158,7 +158,7 @@ fn describe_unexpected(unexp: &Unexpected<'_>) -> String {
 }
 
 /// The expected key within edit distance 2 of `given`, if any.
-fn closest(given: &str, expected: &[&'static str]) -> Option<&'static str> {
+pub fn closest(given: &str, expected: &[&'static str]) -> Option<&'static str> {
     expected
         .iter()
         .map(|k| (edit_distance(given, k), *k))
@@ -182,9 +182,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Decodes `node` (the document root) into `T`, locating any error.
+#[cfg(test)]
 pub fn decode<T: de::DeserializeOwned>(node: &Node) -> Result<T, DecodeError> {
-    let root = KeyPath::Root;
-    T::deserialize(NodeDe::new(node, &root)).map_err(|e| e.locate(&root, &node.origin))
+    decode_at(node, &KeyPath::Root)
+}
+
+/// Decodes the subtree `node`, found at `path`, into `T`.
+pub fn decode_at<T: de::DeserializeOwned>(
+    node: &Node,
+    path: &KeyPath<'_>,
+) -> Result<T, DecodeError> {
+    T::deserialize(NodeDe::new(node, path)).map_err(|e| e.locate(path, &node.origin))
 }
 
 /// The deserializer for one node.

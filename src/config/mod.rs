@@ -6,8 +6,9 @@
 //!    anchors, aliases and `<<` merge keys; scalars keep their text).
 //! 2. `unsupported`: keys levee does not implement yet are reported as
 //!    "not supported yet" and removed.
-//! 3. `de` + `raw`: the tree is decoded into serde structs; unknown keys and
-//!    wrong types are errors naming the key path and line.
+//! 3. `de` + `raw`: the tree is decoded into serde structs, section by
+//!    section and list entry by list entry; unknown keys and wrong types are
+//!    errors naming the key path and line.
 //! 4. `resolve` + `http`: defaults applied, values checked, secret files read.
 //!
 //! Relabel rules are kept raw ([`crate::relabel::RelabelConfig`]); compile
@@ -86,21 +87,21 @@ impl Config {
 fn load(text: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
     let mut root = yaml::parse(text)?;
     let mut problems = unsupported::strip(&mut root);
-    match de::decode::<raw::RawConfig>(&root) {
-        Err(e) => {
-            problems.push(e.into());
-            Err(ConfigError::Invalid { problems })
-        }
-        Ok(raw) => {
-            let mut cx = resolve::Ctx::new(&root, base_dir);
-            let (config, more) = resolve::resolve(raw, &mut cx);
-            problems.extend(more);
-            if problems.is_empty() {
-                Ok(config)
-            } else {
-                Err(ConfigError::Invalid { problems })
-            }
-        }
+    let (raw, decode_problems) = raw::decode_root(&root);
+    problems.extend(decode_problems);
+    let mut cx = resolve::Ctx::new(&root, base_dir);
+    let (config, more) = resolve::resolve(raw, &mut cx);
+    problems.extend(more);
+    // Report in file order; problems without a position last.
+    problems.sort_by_key(|p| {
+        p.origin
+            .and_then(|o| o.at)
+            .map_or((u64::MAX, 0), |at| (at.line, at.column))
+    });
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid { problems })
     }
 }
 

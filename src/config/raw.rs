@@ -6,18 +6,82 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
+use super::de::{KeyPath, closest, decode_at};
 use super::duration::Duration;
+use super::error::{Problem, ProblemKind};
 use super::size::ByteSize;
+use super::yaml::{Node, Value};
 use crate::relabel::RelabelConfig;
 
-/// The whole file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The top-level keys levee knows.
+const TOP_KEYS: &[&str] = &["global", "scrape_configs", "remote_write"];
+
+/// The whole file. List entries keep their index in the file, so that
+/// entries that failed to decode leave no gap in the paths of the others.
+#[derive(Debug, Default)]
 pub struct RawConfig {
     pub global: Option<RawGlobal>,
-    pub scrape_configs: Option<Vec<RawScrapeConfig>>,
-    pub remote_write: Option<Vec<RawRemoteWrite>>,
+    pub scrape_configs: Vec<(usize, RawScrapeConfig)>,
+    pub remote_write: Vec<(usize, RawRemoteWrite)>,
+}
+
+/// Decodes the document section by section and list entry by list entry,
+/// so that one bad entry does not hide the problems of the others.
+pub fn decode_root(root: &Node) -> (RawConfig, Vec<Problem>) {
+    let mut raw = RawConfig::default();
+    let mut problems = Vec::new();
+    let top = KeyPath::Root;
+    let entries = match &root.value {
+        Value::Map(entries) => entries.as_slice(),
+        Value::Null => &[],
+        _ => {
+            if let Err(e) = decode_at::<BTreeMap<String, IgnoredAny>>(root, &top) {
+                problems.push(e.into());
+            }
+            return (raw, problems);
+        }
+    };
+    for (key, node) in entries {
+        let path = KeyPath::Key(&top, &key.name);
+        match key.name.as_str() {
+            "global" => match decode_at::<Option<RawGlobal>>(node, &path) {
+                Ok(global) => raw.global = global,
+                Err(e) => problems.push(e.into()),
+            },
+            "scrape_configs" => entries_of(node, &path, &mut raw.scrape_configs, &mut problems),
+            "remote_write" => entries_of(node, &path, &mut raw.remote_write, &mut problems),
+            other => problems.push(Problem {
+                kind: ProblemKind::UnknownKey,
+                path: other.to_owned(),
+                origin: Some(key.origin),
+                message: "unknown key".into(),
+                hint: closest(other, TOP_KEYS).map(|k| format!("did you mean `{k}`?")),
+            }),
+        }
+    }
+    (raw, problems)
+}
+
+fn entries_of<T: DeserializeOwned>(
+    node: &Node,
+    path: &KeyPath<'_>,
+    out: &mut Vec<(usize, T)>,
+    problems: &mut Vec<Problem>,
+) {
+    let Value::Seq(items) = &node.value else {
+        if let Err(e) = decode_at::<Vec<IgnoredAny>>(node, path) {
+            problems.push(e.into());
+        }
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        match decode_at::<T>(item, &KeyPath::Index(path, i)) {
+            Ok(entry) => out.push((i, entry)),
+            Err(e) => problems.push(e.into()),
+        }
+    }
 }
 
 /// `global:`.

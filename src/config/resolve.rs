@@ -83,12 +83,7 @@ pub fn resolve(raw: RawConfig, cx: &mut Ctx<'_>) -> (Config, Vec<Problem>) {
     let mut scrape_configs = Vec::new();
     let mut jobs: HashMap<String, usize> = HashMap::new();
     let base = root.key("scrape_configs");
-    for (i, raw_job) in raw
-        .scrape_configs
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-    {
+    for (i, raw_job) in raw.scrape_configs {
         let path = base.index(i);
         let job = scrape_config(raw_job, &global, &path, cx);
         if !job.job_name.is_empty() {
@@ -111,7 +106,7 @@ pub fn resolve(raw: RawConfig, cx: &mut Ctx<'_>) -> (Config, Vec<Problem>) {
     let mut remote_write = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
     let base = root.key("remote_write");
-    for (i, raw_rw) in raw.remote_write.unwrap_or_default().into_iter().enumerate() {
+    for (i, raw_rw) in raw.remote_write {
         let path = base.index(i);
         let named = raw_rw.name.as_deref().is_some_and(|n| !n.is_empty());
         let rw = remote_write_config(raw_rw, &path, cx);
