@@ -412,3 +412,14 @@ fn deep_nesting_and_alias_bombs_are_refused() {
         Err(ConfigError::Syntax { .. })
     ));
 }
+
+#[test]
+fn empty_secret_keys_count_as_unset() {
+    let c = Config::from_yaml(
+        "scrape_configs:\n  - job_name: a\n    bearer_token: ''\n    basic_auth: {username: u, password: p, password_file: ''}\n",
+    )
+    .unwrap();
+    let http = &c.scrape_configs[0].http;
+    assert!(http.authorization.is_none());
+    assert_eq!(http.basic_auth.as_ref().unwrap().password.expose(), "p");
+}

@@ -12,10 +12,11 @@ use super::types::{Authorization, BasicAuth, FileContents, HttpClientConfig, Sec
 
 /// Resolves the HTTP client keys found at `path`.
 pub fn resolve_http(raw: RawHttp, path: &ConfigPath, cx: &mut Ctx<'_>) -> HttpClientConfig {
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
     let auth_kinds = [
         raw.basic_auth.is_some(),
         raw.authorization.is_some(),
-        raw.bearer_token.is_some() || raw.bearer_token_file.is_some(),
+        set(&raw.bearer_token) || set(&raw.bearer_token_file),
     ];
     if auth_kinds.iter().filter(|set| **set).count() > 1 {
         cx.problem(
@@ -96,6 +97,7 @@ fn authorization(raw: RawAuthorization, path: &ConfigPath, cx: &mut Ctx<'_>) -> 
 }
 
 /// An inline secret or one read from a file (trimmed, as Prometheus does).
+/// An empty string counts as not set, as in Prometheus.
 fn secret(
     inline: Option<String>,
     file: Option<String>,
@@ -103,6 +105,8 @@ fn secret(
     path: &ConfigPath,
     cx: &mut Ctx<'_>,
 ) -> Option<Secret> {
+    let inline = inline.filter(|s| !s.is_empty());
+    let file = file.filter(|s| !s.is_empty());
     match (inline, file) {
         (Some(_), Some(_)) => {
             cx.problem(
