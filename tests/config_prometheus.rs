@@ -316,3 +316,46 @@ fn upstream_example_reads_as_prometheus_reads_it() {
 fn embedded_example_reads_as_prometheus_reads_it() {
     compare(Path::new("examples/levee.yml"));
 }
+
+const PROMTOOL: &str = "/usr/bin/promtool";
+
+/// Each bad file says (`# prometheus: accepts|rejects …`) what Prometheus
+/// 2.42 does with it, so levee's stricter or unsupported cases are explicit;
+/// promtool must agree.
+#[test]
+fn promtool_agrees_with_bad_file_annotations() {
+    assert!(
+        Path::new(PROMTOOL).exists(),
+        "{PROMTOOL} is missing: install Debian's `prometheus` package (scripts/test does)"
+    );
+    let mut files: Vec<_> = std::fs::read_dir("tests/data/config/bad")
+        .expect("bad configs")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    let mut disagreements = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read");
+        let claim = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# prometheus: "))
+            .unwrap_or_else(|| panic!("{} has no `# prometheus:` line", file.display()));
+        let accepts = Command::new(PROMTOOL)
+            .args(["check", "config"])
+            .arg(file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run promtool")
+            .success();
+        if accepts != claim.starts_with("accepts") {
+            disagreements.push(format!(
+                "{}: claims `{claim}`, promtool {}",
+                file.display(),
+                if accepts { "accepts" } else { "rejects" }
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "\n{}", disagreements.join("\n"));
+}
