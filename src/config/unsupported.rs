@@ -1,8 +1,10 @@
 //! Keys Prometheus (or levee's own roadmap) defines that levee does not
 //! implement yet: found before decoding, reported as "not supported yet"
 //! with their path and line, and removed so decoding can go on to find
-//! other problems. To support a key later: delete its row here and add the
-//! field to `raw` and `types`.
+//! other problems. To support a key later: delete its row here, add the
+//! field to `raw` and `types` (for a top-level section such as `storage:`
+//! or `guard:`, also to `raw::TOP_KEYS` and the match in
+//! `raw::decode_root`), and resolve it in `resolve`.
 
 use super::error::{ConfigPath as Path, Problem, ProblemKind};
 use super::yaml::{Key, Node, Typed, Value};
