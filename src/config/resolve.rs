@@ -19,7 +19,7 @@ use super::types::{
     Config, GlobalConfig, MetadataConfig, QueueConfig, RemoteWriteConfig, Scheme, ScrapeConfig,
     StaticConfig,
 };
-use super::yaml::Node;
+use super::yaml::{Node, Value};
 use crate::labels::Labels;
 
 /// Headers remote write sets itself; Prometheus refuses them in `headers`.
@@ -80,28 +80,13 @@ pub fn resolve(raw: RawConfig, cx: &mut Ctx<'_>) -> (Config, Vec<Problem>) {
     let root = ConfigPath::root();
     let global = global(raw.global.unwrap_or_default(), &root.key("global"), cx);
 
-    let mut scrape_configs = Vec::new();
-    let mut jobs: HashMap<String, usize> = HashMap::new();
     let base = root.key("scrape_configs");
-    for (i, raw_job) in raw.scrape_configs {
-        let path = base.index(i);
-        let job = scrape_config(raw_job, &global, &path, cx);
-        if !job.job_name.is_empty() {
-            if let Some(first) = jobs.get(&job.job_name) {
-                cx.problem(
-                    ProblemKind::Invalid,
-                    &path.key("job_name"),
-                    format!(
-                        "job name {:?} is already used by scrape_configs[{first}]",
-                        job.job_name
-                    ),
-                );
-            } else {
-                jobs.insert(job.job_name.clone(), i);
-            }
-        }
-        scrape_configs.push(job);
-    }
+    let scrape_configs = raw
+        .scrape_configs
+        .into_iter()
+        .map(|(i, raw_job)| scrape_config(raw_job, &global, &base.index(i), cx))
+        .collect();
+    duplicate_job_names(&base, cx);
 
     let mut remote_write = Vec::new();
     let mut names: HashMap<String, usize> = HashMap::new();
@@ -138,6 +123,39 @@ pub fn resolve(raw: RawConfig, cx: &mut Ctx<'_>) -> (Config, Vec<Problem>) {
         notes: std::mem::take(&mut cx.notes),
     };
     (config, std::mem::take(&mut cx.problems))
+}
+
+/// Reports every job name used twice. Read from the tree rather than the
+/// decoded jobs, so that a job that failed to decode still counts.
+fn duplicate_job_names(base: &ConfigPath, cx: &mut Ctx<'_>) {
+    let Some(Value::Seq(jobs)) = cx.root.get("scrape_configs").map(|n| &n.value) else {
+        return;
+    };
+    let mut first_use: HashMap<&str, usize> = HashMap::new();
+    let mut duplicates = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let name = match job.get("job_name").map(|n| &n.value) {
+            Some(Value::Str(name)) => name.as_str(),
+            Some(Value::Scalar { text, .. }) => text.as_str(),
+            _ => continue,
+        };
+        if name.is_empty() {
+            continue;
+        }
+        match first_use.get(name) {
+            Some(first) => duplicates.push((i, name.to_owned(), *first)),
+            None => {
+                first_use.insert(name, i);
+            }
+        }
+    }
+    for (i, name, first) in duplicates {
+        cx.problem(
+            ProblemKind::Invalid,
+            &base.index(i).key("job_name"),
+            format!("job name {name:?} is already used by scrape_configs[{first}]"),
+        );
+    }
 }
 
 fn nonzero(d: &Duration) -> bool {
