@@ -4,6 +4,7 @@
 //! The crate is the agent (`levee run`) and a library: the modules below are
 //! usable on their own. See `docs/architecture.md` for how they fit together.
 
+pub mod exposition;
 pub mod labels;
 pub mod relabel;
 pub mod selfmon;
