@@ -60,10 +60,10 @@ pub enum ErrorKind {
         got: Got,
     },
     /// An unknown type in a TYPE line.
-    #[error("invalid metric type \"{0}\"")]
+    #[error("invalid metric type {0:?}")]
     InvalidMetricType(String),
     /// A UNIT that is not a suffix of its metric name.
-    #[error("unit \"{unit}\" is not a suffix of metric name \"{name}\"")]
+    #[error("unit {unit:?} is not a suffix of metric name {name:?}")]
     UnitNotSuffix {
         /// The unit.
         unit: String,
@@ -109,7 +109,7 @@ pub enum ErrorKind {
     },
     /// The same label name twice in one series (`__name__` counts as the
     /// metric name).
-    #[error("duplicate label name \"{0}\"")]
+    #[error("duplicate label name {0:?}")]
     DuplicateLabelName(String),
     /// No value after the series.
     #[error("expected value after metric, got {got}")]
@@ -118,7 +118,7 @@ pub enum ErrorKind {
         got: Got,
     },
     /// A value that is not a float.
-    #[error("invalid value \"{0}\"")]
+    #[error("invalid value {0:?}")]
     InvalidValue(String),
     /// Something other than a timestamp or the end of the line after the
     /// value.
@@ -127,8 +127,11 @@ pub enum ErrorKind {
         /// What came instead.
         got: Got,
     },
+    /// OpenMetrics: a space at the end of a sample line.
+    #[error("trailing space at end of line is not allowed in OpenMetrics")]
+    TrailingSpace,
     /// A timestamp that cannot be read.
-    #[error("invalid timestamp \"{0}\"")]
+    #[error("invalid timestamp {0:?}")]
     InvalidTimestamp(String),
     /// More after the timestamp.
     #[error("expected end of line after timestamp, got {got}")]
@@ -137,7 +140,7 @@ pub enum ErrorKind {
         got: Got,
     },
     /// OpenMetrics exemplar on a sample whose name cannot carry one.
-    #[error("metric name \"{0}\" does not support exemplars")]
+    #[error("metric name {0:?} does not support exemplars")]
     ExemplarNotAllowed(String),
     /// A malformed exemplar.
     #[error("invalid exemplar: {0}")]

@@ -77,12 +77,16 @@ pub(crate) fn parse_record(
             p += 1;
             let ts_end = token_end(b, p, end);
             if ts_end == p {
-                return Err(ErrorAt::new(
-                    p,
-                    ErrorKind::ExpectedTimestamp {
-                        got: Got::char(&b[p..=end]),
-                    },
-                ));
+                return Err(if p == end {
+                    ErrorAt::new(p - 1, ErrorKind::TrailingSpace)
+                } else {
+                    ErrorAt::new(
+                        p,
+                        ErrorKind::ExpectedTimestamp {
+                            got: Got::char(&b[p..=end]),
+                        },
+                    )
+                });
             }
             let ts = parse_seconds_timestamp(&b[p..ts_end])
                 .ok_or_else(|| ErrorAt::new(p, ErrorKind::InvalidTimestamp(clip(&b[p..ts_end]))))?;

@@ -189,8 +189,11 @@ fn parse_labels(
 /// Finds the closing quote of the value starting at `from`, across line
 /// breaks (Prometheus' lexer allows raw ones). Returns its position and
 /// whether the value has escapes; `None` when the data ends first.
-fn scan_value(inp: &Input<'_>, mut from: usize) -> Result<Option<(usize, bool)>, ErrorAt> {
+fn scan_value(inp: &Input<'_>, value_start: usize) -> Result<Option<(usize, bool)>, ErrorAt> {
     let b = inp.buf;
+    let mut from = value_start;
+    // An unterminated value is reported at its opening quote.
+    let quote = value_start - 1;
     let mut escaped = false;
     loop {
         match memchr::memchr2(b'"', b'\\', &b[from..]) {
@@ -206,13 +209,13 @@ fn scan_value(inp: &Input<'_>, mut from: usize) -> Result<Option<(usize, bool)>,
                         from = at + 2;
                     }
                     None if inp.finished => {
-                        return Err(ErrorAt::new(at + 1, ErrorKind::UnterminatedLabelValue));
+                        return Err(ErrorAt::new(quote, ErrorKind::UnterminatedLabelValue));
                     }
                     None => return Ok(None),
                 }
             }
             None if inp.finished => {
-                return Err(ErrorAt::new(b.len(), ErrorKind::UnterminatedLabelValue));
+                return Err(ErrorAt::new(quote, ErrorKind::UnterminatedLabelValue));
             }
             None => return Ok(None),
         }
