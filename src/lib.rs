@@ -8,6 +8,7 @@ pub mod exposition;
 pub mod labels;
 pub mod relabel;
 pub mod selfmon;
+pub mod synth;
 pub mod tsdb;
 
 pub mod proto {
