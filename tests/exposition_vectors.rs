@@ -35,7 +35,6 @@ struct Vector {
     input: Vec<u8>,
 }
 
-const EXPECTED: &[u8] = b"--- expected ---\n";
 const INPUT: &[u8] = b"--- input ---\n";
 
 fn read_vector(path: &Path) -> Vector {

@@ -15,7 +15,6 @@ pub(crate) fn parse_record(
     inp: &Input<'_>,
     spans: &mut Vec<LabelSpan>,
     exemplar_spans: &mut Vec<LabelSpan>,
-    scratch: &mut Vec<u32>,
 ) -> Result<Step, ErrorAt> {
     let b = inp.buf;
     let i = inp.start;
@@ -40,7 +39,7 @@ pub(crate) fn parse_record(
     if b[p] == b'{' {
         p = parse_labels(b, i, p + 1, end, spans)?;
     }
-    check_series(b, i..p, spans, scratch)?;
+    check_series(b, i..p, spans)?;
     let series_end = p;
 
     // Value: exactly one space, then a token.
@@ -71,7 +70,7 @@ pub(crate) fn parse_record(
     if p != end {
         // b[p] is a space.
         if b[p..end].starts_with(b" # {") {
-            parse_exemplar(b, i, name_end, p + 1, end, exemplar_spans, scratch)?;
+            parse_exemplar(b, i, name_end, p + 1, end, exemplar_spans)?;
             exemplar = true;
         } else {
             p += 1;
@@ -94,7 +93,7 @@ pub(crate) fn parse_record(
             p = ts_end;
             if p != end {
                 if b[p..end].starts_with(b" # {") {
-                    parse_exemplar(b, i, name_end, p + 1, end, exemplar_spans, scratch)?;
+                    parse_exemplar(b, i, name_end, p + 1, end, exemplar_spans)?;
                     exemplar = true;
                 } else {
                     return Err(ErrorAt::new(
@@ -217,7 +216,6 @@ fn parse_exemplar(
     p: usize,
     end: usize,
     spans: &mut Vec<LabelSpan>,
-    scratch: &mut Vec<u32>,
 ) -> Result<(), ErrorAt> {
     let name = &b[series_start..name_end];
     if !(name.ends_with(b"_total") || name.ends_with(b"_bucket")) {
@@ -227,7 +225,7 @@ fn parse_exemplar(
     spans.clear();
     let mut i = parse_labels(b, labels_start, labels_start, end, spans)?;
     // The exemplar's label set gets the same UTF-8 and duplicate checks.
-    check_series(b, labels_start..i, spans, scratch).map_err(|e| match e.kind {
+    check_series(b, labels_start..i, spans).map_err(|e| match e.kind {
         ErrorKind::DuplicateLabelName(_) | ErrorKind::InvalidUtf8LabelValue => e,
         _ => ErrorAt::new(e.at, ErrorKind::InvalidExemplar("invalid labels")),
     })?;

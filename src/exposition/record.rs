@@ -83,7 +83,6 @@ pub(crate) fn check_series(
     b: &[u8],
     series: Range<usize>,
     spans: &[LabelSpan],
-    scratch: &mut Vec<u32>,
 ) -> Result<(), ErrorAt> {
     let text = &b[series.clone()];
     if let Err(e) = std::str::from_utf8(text) {
@@ -93,42 +92,37 @@ pub(crate) fn check_series(
         ));
     }
     let name = |s: &LabelSpan| &text[s.name_start as usize..s.name_end as usize];
-    let duplicate = |s: &LabelSpan| {
-        ErrorAt::new(
-            series.start + s.name_start as usize,
-            ErrorKind::DuplicateLabelName(String::from_utf8_lossy(name(s)).into_owned()),
-        )
+    // One pass with a 256-bit filter of name hashes: only a name whose hash
+    // was seen before is compared with the earlier names, so the common case
+    // costs one hash per label, whatever the label count.
+    let mut seen = [0u64; 4];
+    for (i, s) in spans.iter().enumerate() {
+        let n = name(s);
+        let h = name_hash(n);
+        let (word, bit) = ((h >> 6) as usize, 1u64 << (h & 63));
+        let maybe_seen = seen[word] & bit != 0;
+        seen[word] |= bit;
+        if n == b"__name__" || (maybe_seen && spans[..i].iter().any(|p| name(p) == n)) {
+            return Err(ErrorAt::new(
+                series.start + s.name_start as usize,
+                ErrorKind::DuplicateLabelName(String::from_utf8_lossy(n).into_owned()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An 8-bit hash of a (non-empty) label name from its length and three of
+/// its bytes.
+#[inline]
+fn name_hash(n: &[u8]) -> u32 {
+    let (first, mid, last) = match n {
+        [] => (0, 0, 0),
+        _ => (n[0], n[n.len() / 2], n[n.len() - 1]),
     };
-    if spans.len() <= 16 {
-        for (i, s) in spans.iter().enumerate() {
-            let n = name(s);
-            if n == b"__name__" || spans[..i].iter().any(|p| name(p) == n) {
-                return Err(duplicate(s));
-            }
-        }
-        return Ok(());
-    }
-    // Many labels: sort indices by name, then report the first repeat in
-    // body order.
-    scratch.clear();
-    scratch.extend(0..spans.len() as u32);
-    scratch.sort_by(|&x, &y| {
-        name(&spans[x as usize])
-            .cmp(name(&spans[y as usize]))
-            .then(x.cmp(&y))
-    });
-    let mut first_repeat: Option<usize> = None;
-    for w in scratch.windows(2) {
-        let (a, c) = (w[0] as usize, w[1] as usize);
-        if name(&spans[a]) == name(&spans[c]) {
-            first_repeat = Some(first_repeat.map_or(c, |r| r.min(c)));
-        }
-    }
-    if let Some(i) = spans.iter().position(|s| name(s) == b"__name__") {
-        first_repeat = Some(first_repeat.map_or(i, |r| r.min(i)));
-    }
-    match first_repeat {
-        Some(i) => Err(duplicate(&spans[i])),
-        None => Ok(()),
-    }
+    let h = (n.len() as u32).wrapping_mul(0x9E37_79B1)
+        ^ u32::from(first).wrapping_mul(0x85EB_CA77)
+        ^ u32::from(mid).wrapping_mul(0x27D4_EB2F)
+        ^ u32::from(last).wrapping_mul(0xC2B2_AE3D);
+    h.wrapping_mul(0x9E37_79B1) >> 24
 }

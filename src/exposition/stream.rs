@@ -61,7 +61,6 @@ pub struct StreamParser {
     family: CurrentFamily,
     spans: Vec<LabelSpan>,
     exemplar_spans: Vec<LabelSpan>,
-    scratch: Vec<u32>,
 }
 
 impl StreamParser {
@@ -86,7 +85,6 @@ impl StreamParser {
             family: CurrentFamily::default(),
             spans: Vec::new(),
             exemplar_spans: Vec::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -236,15 +234,10 @@ impl StreamParser {
                 finished: self.finished,
             };
             let step = match self.format {
-                Format::PrometheusText => {
-                    text::parse_record(&input, &mut self.spans, &mut self.scratch)
+                Format::PrometheusText => text::parse_record(&input, &mut self.spans),
+                Format::OpenMetrics => {
+                    openmetrics::parse_record(&input, &mut self.spans, &mut self.exemplar_spans)
                 }
-                Format::OpenMetrics => openmetrics::parse_record(
-                    &input,
-                    &mut self.spans,
-                    &mut self.exemplar_spans,
-                    &mut self.scratch,
-                ),
             };
             let (record, end) = match step {
                 Ok(Step::Done(record, end)) => (record, end),

@@ -11,11 +11,7 @@ use super::lex::{label_name_len, metric_name_len, parse_float, parse_int_timesta
 use super::record::{EntryRecord, Input, Record, Step, check_series, find_line_break, skip_ws};
 
 /// Parses the record at `inp.start`.
-pub(crate) fn parse_record(
-    inp: &Input<'_>,
-    spans: &mut Vec<LabelSpan>,
-    scratch: &mut Vec<u32>,
-) -> Result<Step, ErrorAt> {
+pub(crate) fn parse_record(inp: &Input<'_>, spans: &mut Vec<LabelSpan>) -> Result<Step, ErrorAt> {
     let b = inp.buf;
     let i = skip_ws(b, inp.start);
     match b[i] {
@@ -57,7 +53,7 @@ pub(crate) fn parse_record(
             }
         }
     }
-    check_series(b, series_start..series_end, spans, scratch)?;
+    check_series(b, series_start..series_end, spans)?;
 
     // Value.
     p = skip_ws(b, p);
