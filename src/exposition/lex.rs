@@ -74,6 +74,32 @@ pub fn is_label_name(s: &str) -> bool {
     !s.is_empty() && label_name_len(s.as_bytes()) == s.len()
 }
 
+/// Position of the first `"` or `\\` in `b` at or after `from`. Label
+/// values are short, so this reads eight bytes at a time (SWAR) instead of
+/// paying a SIMD search's setup per value.
+#[inline]
+pub fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut i = from;
+    while let Some(word) = b.get(i..i + 8) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes);
+        let m = has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')));
+        if m != 0 {
+            // The lowest flagged byte is always a real match.
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|k| i + k)
+}
+
 /// Parses a sample value or OpenMetrics timestamp as Prometheus does (Go's
 /// `strconv.ParseFloat` without hex floats and underscores): decimal
 /// numbers with optional sign, fraction and exponent; `Inf`/`Infinity` with
@@ -281,6 +307,28 @@ mod tests {
             unescape_label_value("plain"),
             Cow::Borrowed("plain")
         ));
+    }
+
+    #[test]
+    fn finds_quotes_and_backslashes() {
+        let hay = b"0123456789abcdef\"xyz\\";
+        for from in 0..hay.len() {
+            let want = hay[from..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\')
+                .map(|k| from + k);
+            assert_eq!(find_quote_or_backslash(hay, from), want, "from {from}");
+        }
+        assert_eq!(find_quote_or_backslash(b"aaaaaaaaaaaaaaaaaaaa", 3), None);
+        assert_eq!(find_quote_or_backslash(b"ab", 5), None);
+        for pos in 0..24 {
+            let mut v = vec![b'a'; 24];
+            v[pos] = b'\\';
+            if pos + 1 < 24 {
+                v[pos + 1] = b'"';
+            }
+            assert_eq!(find_quote_or_backslash(&v, 0), Some(pos));
+        }
     }
 
     #[test]

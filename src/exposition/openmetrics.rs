@@ -7,7 +7,9 @@
 use super::MetricType;
 use super::entry::LabelSpan;
 use super::error::{ErrorAt, ErrorKind, Got, clip};
-use super::lex::{label_name_len, metric_name_len, parse_float, parse_seconds_timestamp};
+use super::lex::{
+    find_quote_or_backslash, label_name_len, metric_name_len, parse_float, parse_seconds_timestamp,
+};
 use super::record::{EntryRecord, Input, Record, Step, check_series};
 
 /// Parses the record at `inp.start`. OpenMetrics records never span lines.
@@ -193,10 +195,9 @@ fn parse_labels(
 fn scan_value(b: &[u8], mut from: usize, end: usize) -> Result<(usize, bool), ErrorAt> {
     let mut escaped = false;
     loop {
-        match memchr::memchr2(b'"', b'\\', &b[from..end]) {
-            Some(k) if b[from + k] == b'"' => return Ok((from + k, escaped)),
-            Some(k) => {
-                let at = from + k;
+        match find_quote_or_backslash(&b[..end], from) {
+            Some(at) if b[at] == b'"' => return Ok((at, escaped)),
+            Some(at) => {
                 if at + 1 == end {
                     return Err(ErrorAt::new(end, ErrorKind::LineBreakInLabelValue));
                 }

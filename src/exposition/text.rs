@@ -7,7 +7,9 @@
 use super::MetricType;
 use super::entry::LabelSpan;
 use super::error::{ErrorAt, ErrorKind, Got, clip};
-use super::lex::{label_name_len, metric_name_len, parse_float, parse_int_timestamp};
+use super::lex::{
+    find_quote_or_backslash, label_name_len, metric_name_len, parse_float, parse_int_timestamp,
+};
 use super::record::{EntryRecord, Input, Record, Step, check_series, find_line_break, skip_ws};
 
 /// Parses the record at `inp.start`.
@@ -192,24 +194,21 @@ fn scan_value(inp: &Input<'_>, value_start: usize) -> Result<Option<(usize, bool
     let quote = value_start - 1;
     let mut escaped = false;
     loop {
-        match memchr::memchr2(b'"', b'\\', &b[from..]) {
-            Some(k) if b[from + k] == b'"' => return Ok(Some((from + k, escaped))),
-            Some(k) => {
-                let at = from + k;
-                match b.get(at + 1) {
-                    Some(b'\n') => {
-                        return Err(ErrorAt::new(at + 1, ErrorKind::LineBreakInLabelValue));
-                    }
-                    Some(_) => {
-                        escaped = true;
-                        from = at + 2;
-                    }
-                    None if inp.finished => {
-                        return Err(ErrorAt::new(quote, ErrorKind::UnterminatedLabelValue));
-                    }
-                    None => return Ok(None),
+        match find_quote_or_backslash(b, from) {
+            Some(at) if b[at] == b'"' => return Ok(Some((at, escaped))),
+            Some(at) => match b.get(at + 1) {
+                Some(b'\n') => {
+                    return Err(ErrorAt::new(at + 1, ErrorKind::LineBreakInLabelValue));
                 }
-            }
+                Some(_) => {
+                    escaped = true;
+                    from = at + 2;
+                }
+                None if inp.finished => {
+                    return Err(ErrorAt::new(quote, ErrorKind::UnterminatedLabelValue));
+                }
+                None => return Ok(None),
+            },
             None if inp.finished => {
                 return Err(ErrorAt::new(quote, ErrorKind::UnterminatedLabelValue));
             }
