@@ -74,20 +74,27 @@ pub fn is_label_name(s: &str) -> bool {
     !s.is_empty() && label_name_len(s.as_bytes()) == s.len()
 }
 
-/// Position of the first `"` or `\\` in `b` at or after `from`. Label
-/// values are short, so this reads eight bytes at a time (SWAR) instead of
-/// paying a SIMD search's setup per value.
+/// Position of the first `"` or `\\` in `b` at or after `from`.
 #[inline]
 pub fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    find2(b, from, b'"', b'\\')
+}
+
+/// Position of the first `x` or `y` in `b` at or after `from`. Label names
+/// and values are short, so this reads eight bytes at a time (SWAR)
+/// instead of paying a SIMD search's setup for each.
+#[inline]
+pub fn find2(b: &[u8], from: usize, x: u8, y: u8) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let (xs, ys) = (ONES * u64::from(x), ONES * u64::from(y));
     let mut i = from;
     while let Some(word) = b.get(i..i + 8) {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(word);
         let w = u64::from_le_bytes(bytes);
-        let m = has_zero(w ^ (ONES * u64::from(b'"'))) | has_zero(w ^ (ONES * u64::from(b'\\')));
+        let m = has_zero(w ^ xs) | has_zero(w ^ ys);
         if m != 0 {
             // The lowest flagged byte is always a real match.
             return Some(i + (m.trailing_zeros() / 8) as usize);
@@ -96,8 +103,23 @@ pub fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
     }
     b.get(i..)?
         .iter()
-        .position(|&c| c == b'"' || c == b'\\')
+        .position(|&c| c == x || c == y)
         .map(|k| i + k)
+}
+
+/// The common case of a label: a valid label name at `b[i..]` directly
+/// followed by `=` before `end`. Returns the name's length, or `None` when
+/// the slower, exact [`label_name_len`] must decide (and report).
+#[inline]
+pub fn label_name_before_equal(b: &[u8], i: usize, end: usize) -> Option<usize> {
+    let eq = find2(&b[..end], i, b'=', b'=')?;
+    let name = &b[i..eq];
+    let first = *name.first()?;
+    // Branch-free over the name: no misprediction on its length.
+    let all = name
+        .iter()
+        .fold(LABEL_CONT, |acc, &c| acc & CLASS[c as usize]);
+    (CLASS[first as usize] & LABEL_START != 0 && all != 0).then_some(name.len())
 }
 
 /// Parses a sample value or OpenMetrics timestamp as Prometheus does (Go's
@@ -329,6 +351,17 @@ mod tests {
             }
             assert_eq!(find_quote_or_backslash(&v, 0), Some(pos));
         }
+    }
+
+    #[test]
+    fn label_name_fast_path() {
+        assert_eq!(label_name_before_equal(b"{abc_9=\"", 1, 8), Some(5));
+        assert_eq!(label_name_before_equal(b"ab =", 0, 4), None);
+        assert_eq!(label_name_before_equal(b"9a=", 0, 3), None);
+        assert_eq!(label_name_before_equal(b"a:b=", 0, 4), None);
+        assert_eq!(label_name_before_equal(b"=", 0, 1), None);
+        assert_eq!(label_name_before_equal(b"abc", 0, 3), None);
+        assert_eq!(label_name_before_equal(b"ab\n=", 0, 2), None);
     }
 
     #[test]

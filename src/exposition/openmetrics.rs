@@ -8,7 +8,8 @@ use super::MetricType;
 use super::entry::LabelSpan;
 use super::error::{ErrorAt, ErrorKind, Got, clip};
 use super::lex::{
-    find_quote_or_backslash, label_name_len, metric_name_len, parse_float, parse_seconds_timestamp,
+    find_quote_or_backslash, label_name_before_equal, label_name_len, metric_name_len, parse_float,
+    parse_seconds_timestamp,
 };
 use super::record::{EntryRecord, Input, Record, Step, check_series};
 
@@ -138,7 +139,7 @@ fn parse_labels(
         return Ok(i + 1);
     }
     loop {
-        let n = label_name_len(&b[i..end]);
+        let n = label_name_before_equal(b, i, end).unwrap_or_else(|| label_name_len(&b[i..end]));
         if n == 0 {
             return Err(ErrorAt::new(
                 i,

@@ -8,7 +8,8 @@ use super::MetricType;
 use super::entry::LabelSpan;
 use super::error::{ErrorAt, ErrorKind, Got, clip};
 use super::lex::{
-    find_quote_or_backslash, label_name_len, metric_name_len, parse_float, parse_int_timestamp,
+    find_quote_or_backslash, label_name_before_equal, label_name_len, metric_name_len, parse_float,
+    parse_int_timestamp,
 };
 use super::record::{EntryRecord, Input, Record, Step, check_series, find_line_break, skip_ws};
 
@@ -129,7 +130,8 @@ fn parse_labels(
         if b[i] == b'}' {
             return Ok(Some(i + 1));
         }
-        let n = label_name_len(&b[i..line_end]);
+        let n = label_name_before_equal(b, i, line_end)
+            .unwrap_or_else(|| label_name_len(&b[i..line_end]));
         if n == 0 {
             return Err(ErrorAt::new(
                 i,
