@@ -40,11 +40,12 @@ fn is_openmetrics(ct: &str) -> bool {
     }
     // Go's parser rejects malformed parameters, and Prometheus then falls
     // back to the text parser.
-    parts.all(|param| {
-        let param = param.trim();
+    let params: Vec<&str> = parts.map(str::trim).collect();
+    let last = params.len().saturating_sub(1);
+    params.iter().enumerate().all(|(i, param)| {
         if param.is_empty() {
-            // A trailing `;` is tolerated by Go.
-            return true;
+            // Go tolerates one trailing `;`, not an empty parameter inside.
+            return i == last;
         }
         let Some((key, value)) = param.split_once('=') else {
             return false;
