@@ -34,6 +34,10 @@ pub enum ErrorKind {
         /// What the line starts with.
         got: Got,
     },
+    /// Text format: spaces or tabs before a sample's metric name
+    /// (Prometheus takes them into the name and rejects it).
+    #[error("whitespace before the metric name")]
+    WhitespaceBeforeName,
     /// An empty line in OpenMetrics, which does not allow them.
     #[error("empty line is not allowed in OpenMetrics")]
     EmptyLine,
@@ -51,7 +55,7 @@ pub enum ErrorKind {
         /// What came instead.
         got: Got,
     },
-    /// HELP/TYPE/UNIT name not followed by a space and the text.
+    /// OpenMetrics HELP/TYPE/UNIT name not followed by a space and the text.
     #[error("expected a space and text after the metric name in {keyword}, got {got}")]
     ExpectedMetadataText {
         /// `HELP`, `TYPE` or `UNIT`.

@@ -226,11 +226,14 @@ fn parse_exemplar(
     let labels_start = p + 3;
     spans.clear();
     let mut i = parse_labels(b, labels_start, labels_start, end, spans)?;
-    // The exemplar's label set gets the same UTF-8 and duplicate checks.
-    check_series(b, labels_start..i, spans).map_err(|e| match e.kind {
-        ErrorKind::DuplicateLabelName(_) | ErrorKind::InvalidUtf8LabelValue => e,
-        _ => ErrorAt::new(e.at, ErrorKind::InvalidExemplar("invalid labels")),
-    })?;
+    // Exemplar label values must be UTF-8; repeated names are not checked
+    // (Prometheus 2.42 accepts them in the scrape).
+    if let Err(e) = std::str::from_utf8(&b[labels_start..i]) {
+        return Err(ErrorAt::new(
+            labels_start + e.valid_up_to(),
+            ErrorKind::InvalidUtf8LabelValue,
+        ));
+    }
     if b[i] != b' ' {
         return Err(ErrorAt::new(
             i,

@@ -31,6 +31,11 @@ pub(crate) fn parse_record(inp: &Input<'_>, spans: &mut Vec<LabelSpan>) -> Resul
             },
         ));
     }
+    if i != inp.start {
+        // Prometheus makes the whitespace part of the metric name, which
+        // then fails its name check.
+        return Err(ErrorAt::new(inp.start, ErrorKind::WhitespaceBeforeName));
+    }
     let series_start = i;
     let name_end = i + n;
     let mut line_end = inp.line_end;
@@ -250,18 +255,12 @@ fn parse_comment(inp: &Input<'_>, i: usize) -> Result<Record, ErrorAt> {
     }
     let name = p..p + n;
     let q = p + n;
-    let text = match b[q] {
-        b'\n' => q..q,
-        b' ' | b'\t' => q + 1..inp.line_end,
-        _ => {
-            return Err(ErrorAt::new(
-                q,
-                ErrorKind::ExpectedMetadataText {
-                    keyword,
-                    got: Got::char(&b[q..=inp.line_end]),
-                },
-            ));
-        }
+    // As in Prometheus, the text is everything after the one character
+    // that follows the name (normally a space or tab).
+    let text = if q == inp.line_end {
+        q..q
+    } else {
+        q + 1..inp.line_end
     };
     if keyword == "TYPE" {
         let kind = match &b[text.clone()] {

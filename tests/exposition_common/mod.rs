@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use levee::exposition::{Entry, Format, MetricType, NORMAL_NAN_BITS, ParserLimits, StreamParser};
+use std::path::{Path, PathBuf};
 
 /// Everything a parse produced: one JSON line per entry, then the error
 /// (Display form) if the parse failed.
@@ -131,4 +132,86 @@ impl Rng {
         cuts.sort_unstable();
         cuts
     }
+}
+
+/// One test vector file (see `tests/exposition_vectors.rs` for the layout).
+pub struct Vector {
+    pub path: PathBuf,
+    pub format: Format,
+    pub error: Option<String>,
+    pub exemplars: Option<u64>,
+    pub expected: Vec<String>,
+    pub input: Vec<u8>,
+}
+
+pub const INPUT: &[u8] = b"--- input ---\n";
+
+fn read_vector(path: &Path) -> Vector {
+    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let input_at =
+        find(&raw, INPUT).unwrap_or_else(|| panic!("{}: no input marker", path.display()));
+    let input = raw[input_at + INPUT.len()..].to_vec();
+    let head = std::str::from_utf8(&raw[..input_at]).expect("vector header is UTF-8");
+    let (header, expected) = match head.split_once("--- expected ---\n") {
+        Some((h, e)) => (h, e),
+        None => (head, ""),
+    };
+    let mut format = None;
+    let mut error = None;
+    let mut exemplars = None;
+    for line in header.lines().filter(|l| !l.trim().is_empty()) {
+        let (key, value) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("{}: bad header line {line:?}", path.display()));
+        match key {
+            "format" => {
+                format = Some(match value {
+                    "text" => Format::PrometheusText,
+                    "openmetrics" => Format::OpenMetrics,
+                    other => panic!("{}: unknown format {other}", path.display()),
+                })
+            }
+            "error" => error = Some(value.to_string()),
+            "exemplars" => exemplars = Some(value.parse().expect("exemplar count")),
+            "note" => {}
+            other => panic!("{}: unknown header {other}", path.display()),
+        }
+    }
+    Vector {
+        path: path.to_path_buf(),
+        format: format.unwrap_or_else(|| panic!("{}: no format", path.display())),
+        error,
+        exemplars,
+        expected: expected
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(normalize)
+            .collect(),
+        input,
+    }
+}
+
+fn normalize(json_line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json_line)
+        .unwrap_or_else(|e| panic!("bad expected line {json_line:?}: {e}"));
+    v.to_string()
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Every vector in `tests/data/exposition/<dir>/`, sorted by name.
+pub fn vectors(dir: &str) -> Vec<Vector> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/exposition")
+        .join(dir);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no vectors in {}", dir.display());
+    paths.iter().map(|p| read_vector(p)).collect()
 }
