@@ -1,8 +1,9 @@
 //! One record of the Prometheus text format 0.0.4, accepted as Prometheus
-//! 2.42's lexer accepts it: spaces and tabs between any two tokens, commas
-//! between labels optional and a trailing one allowed, raw line breaks
-//! inside quoted label values, comments of any kind, empty lines. A `\r`
-//! is an ordinary byte (so a CRLF sample line is an invalid value).
+//! 2.42 accepts it: spaces and tabs between any two tokens (but not before
+//! a sample's name), commas between labels optional and a trailing one
+//! allowed, raw line breaks inside quoted label values, comments of any
+//! kind, empty lines. A `\r` is an ordinary byte (so a CRLF sample line is
+//! an invalid value).
 
 use super::MetricType;
 use super::entry::LabelSpan;
