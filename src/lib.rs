@@ -4,11 +4,18 @@
 //! The crate is the agent (`levee run`) and a library: the modules below are
 //! usable on their own. See `docs/architecture.md` for how they fit together.
 
+pub mod agent;
 pub mod config;
+pub mod exposition;
 pub mod labels;
 pub mod relabel;
+pub mod remote;
+pub mod scrape;
 pub mod selfmon;
+pub mod synth;
 pub mod tsdb;
+pub mod value;
+pub mod web;
 
 pub mod proto {
     //! Remote-write 1.0 protobuf messages, generated from `proto/` by `build.rs`.
