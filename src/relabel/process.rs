@@ -115,7 +115,11 @@ fn apply(r: &Rule, lb: &mut LabelsBuilder, s: &mut Scratch) -> bool {
             } else {
                 push_upper(value, out);
             }
-            lb.set(&r.target_label, out);
+            // target_label may be a `$` template Prometheus accepts but does
+            // not expand here; it never names a valid label, so skip it.
+            if is_valid_label_name(&r.target_label) {
+                lb.set(&r.target_label, out);
+            }
             true
         }
         Action::HashMod => {

@@ -89,11 +89,13 @@ impl Rule {
                 action: name,
             });
         }
+        // Prometheus 2.42 accepts `$` templates in target_label for every
+        // action but hashmod, though only replace expands them.
         let target_ok = match action {
-            Replace if target_label.contains('$') => is_valid_label_template(target_label),
-            Replace | HashMod | Lowercase | Uppercase | KeepEqual | DropEqual => {
-                is_valid_label_name(target_label)
+            Replace | Lowercase | Uppercase | KeepEqual | DropEqual => {
+                is_valid_label_template(target_label)
             }
+            HashMod => is_valid_label_name(target_label),
             _ => true,
         };
         if !target_ok {

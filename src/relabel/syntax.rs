@@ -89,6 +89,7 @@ pub(crate) fn translate(src: &str) -> Result<Translated, String> {
                 } else if rest.starts_with("(?<") {
                     return Err("invalid or unsupported Perl syntax: `(?<`".to_string());
                 } else {
+                    check_flags(rest)?;
                     out.push_str("(?");
                     i += 2;
                 }
@@ -99,7 +100,7 @@ pub(crate) fn translate(src: &str) -> Result<Translated, String> {
                 i += 1;
             }
             b'{' => {
-                if let Some(len) = repetition_len(&b[i..]) {
+                if let Some(len) = repetition_len(&b[i..])? {
                     out.push_str(&src[i..i + len]);
                     i += len;
                 } else {
@@ -195,24 +196,59 @@ fn posix_class_len(s: &str) -> Option<usize> {
     (!name.is_empty() && name.bytes().all(|c| c.is_ascii_lowercase())).then_some(end + 4)
 }
 
-/// Length of a Go repetition `{n}`, `{n,}` or `{n,m}` at the start of `b`.
-fn repetition_len(b: &[u8]) -> Option<usize> {
+/// Go accepts only the flags `i`, `m`, `s`, `U` (and `-`) in `(?flags)`
+/// and `(?flags:…)`; the `regex` crate also knows `u`, `x`, `R`.
+fn check_flags(group: &str) -> Result<(), String> {
+    for (k, c) in group.char_indices().skip(2) {
+        match c {
+            ':' | ')' => return Ok(()),
+            'i' | 'm' | 's' | 'U' | '-' => {}
+            _ => {
+                let end = k + c.len_utf8();
+                return Err(format!(
+                    "invalid or unsupported Perl syntax: `{}`",
+                    &group[..end]
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Go's largest repetition count.
+const MAX_REPEAT: u32 = 1000;
+
+/// Length of a Go repetition `{n}`, `{n,}` or `{n,m}` at the start of `b`
+/// (`None`: not a repetition, so a literal `{`); counts above 1000 are
+/// errors, as in Go.
+fn repetition_len(b: &[u8]) -> Result<Option<usize>, String> {
     let mut i = 1;
-    let digits = |i: &mut usize| {
+    let mut too_big = false;
+    let mut digits = |i: &mut usize| {
         let s = *i;
+        let mut n: u32 = 0;
         while *i < b.len() && b[*i].is_ascii_digit() {
+            n = n.saturating_mul(10).saturating_add(u32::from(b[*i] - b'0'));
             *i += 1;
         }
+        too_big |= n > MAX_REPEAT;
         *i > s
     };
     if !digits(&mut i) {
-        return None;
+        return Ok(None);
     }
     if b.get(i) == Some(&b',') {
         i += 1;
         digits(&mut i);
     }
-    (b.get(i) == Some(&b'}')).then_some(i + 1)
+    if b.get(i) != Some(&b'}') {
+        return Ok(None);
+    }
+    if too_big {
+        let text = String::from_utf8_lossy(&b[..=i]);
+        return Err(format!("invalid repeat count: `{text}`"));
+    }
+    Ok(Some(i + 1))
 }
 
 #[cfg(test)]
@@ -252,5 +288,10 @@ mod tests {
         assert!(t("(?<a>x)").starts_with("ERR"));
         assert!(t("(?P<a-b>x)").starts_with("ERR"));
         assert!(t("a\\").starts_with("ERR"));
+        assert_eq!(t("(?x)a"), "ERR invalid or unsupported Perl syntax: `(?x`");
+        assert_eq!(t("(?i-u:a)"), "ERR invalid or unsupported Perl syntax: `(?i-u`");
+        assert_eq!(t("(?i-s:a)(?U)"), "(?i-s:a)(?U)");
+        assert_eq!(t("a{1001}"), "ERR invalid repeat count: `{1001}`");
+        assert_eq!(t("a{2,1000}"), "a{2,1000}");
     }
 }
