@@ -30,15 +30,16 @@ fn data_dir() -> PathBuf {
 }
 
 fn load(path: &Path) -> Vec<Case> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
 /// Runs one case; returns a description of the failure, if any.
 fn run(case: &Case) -> Result<(), String> {
-    let expected_outcomes =
-        usize::from(case.output.is_some()) + usize::from(case.dropped) + usize::from(case.error.is_some());
+    let expected_outcomes = usize::from(case.output.is_some())
+        + usize::from(case.dropped)
+        + usize::from(case.error.is_some());
     if expected_outcomes != 1 {
         return Err("needs exactly one of output, dropped, error".into());
     }
@@ -73,7 +74,10 @@ fn relabel_table() {
         .filter(|p| p.extension().is_some_and(|x| x == "yml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 5, "expected the relabel data files, found {files:?}");
+    assert!(
+        files.len() >= 5,
+        "expected the relabel data files, found {files:?}"
+    );
     let mut failures = Vec::new();
     let mut total = 0;
     for file in &files {

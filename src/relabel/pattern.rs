@@ -317,4 +317,26 @@ mod tests {
         assert!(!e.contains('\n'), "{e}");
         assert!(e.contains("unclosed"), "{e}");
     }
+
+    proptest::proptest! {
+        /// Fast paths and the engine agree on random strings.
+        #[test]
+        fn fast_paths_agree_on_random_input(
+            idx in 0usize..8,
+            hay in "(p_|x|yy|a|\\n|é){0,4}",
+        ) {
+            let pats = ["(.*)", ".+", "x|yy", "(x|yy|)", "p_(.+)", "p_.*", "a", "(.+)"];
+            let pat = Pattern::new(pats[idx]).unwrap();
+            let mut slow = pat.clone();
+            slow.fast = Fast::None;
+            let mut locs = LocCache::default();
+            let (mut a, mut b) = (Slots::new(), Slots::new());
+            let fast_hit = pat.captures(&hay, &mut a, &mut locs);
+            proptest::prop_assert_eq!(fast_hit, slow.captures(&hay, &mut b, &mut locs));
+            proptest::prop_assert_eq!(fast_hit, slow.is_match(&hay));
+            if fast_hit {
+                proptest::prop_assert_eq!(a, b);
+            }
+        }
+    }
 }

@@ -29,8 +29,31 @@ pub(crate) fn translate(src: &str) -> Result<Translated, String> {
     let mut i = 0;
     // Position of the first class member (after `[` or `[^`), while in a class.
     let mut class_start: Option<usize> = None;
+    // Start of the previous repetition operator, if the last token was one,
+    // and whether it already took its lazy `?`.
+    let mut last_repeat: Option<(usize, bool)> = None;
     while i < b.len() {
         let c = b[i];
+        if class_start.is_none() {
+            let len = match c {
+                b'*' | b'+' | b'?' => Some(1),
+                b'{' => repetition_len(&b[i..])?,
+                _ => None,
+            };
+            match (len, last_repeat) {
+                (Some(1), Some((start, false))) if c == b'?' => {
+                    last_repeat = Some((start, true));
+                }
+                (Some(len), Some((start, _))) => {
+                    return Err(format!(
+                        "invalid nested repetition operator: `{}`",
+                        &src[start..i + len]
+                    ));
+                }
+                (Some(_), None) => last_repeat = Some((i, false)),
+                (None, _) => last_repeat = None,
+            }
+        }
         if c == b'\\' {
             i = escape(src, i, class_start.is_some(), &mut out)?;
             continue;
@@ -289,9 +312,20 @@ mod tests {
         assert!(t("(?P<a-b>x)").starts_with("ERR"));
         assert!(t("a\\").starts_with("ERR"));
         assert_eq!(t("(?x)a"), "ERR invalid or unsupported Perl syntax: `(?x`");
-        assert_eq!(t("(?i-u:a)"), "ERR invalid or unsupported Perl syntax: `(?i-u`");
+        assert_eq!(
+            t("(?i-u:a)"),
+            "ERR invalid or unsupported Perl syntax: `(?i-u`"
+        );
         assert_eq!(t("(?i-s:a)(?U)"), "(?i-s:a)(?U)");
         assert_eq!(t("a{1001}"), "ERR invalid repeat count: `{1001}`");
         assert_eq!(t("a{2,1000}"), "a{2,1000}");
+        assert_eq!(t("a**"), "ERR invalid nested repetition operator: `**`");
+        assert_eq!(
+            t("a+?{2}"),
+            "ERR invalid nested repetition operator: `+?{2}`"
+        );
+        assert_eq!(t("a*?b+?c??d{2}?"), "a*?b+?c??d{2}?");
+        assert_eq!(t(r"a\**"), r"a\**");
+        assert_eq!(t("[*][+]*"), "[*][+]*");
     }
 }
