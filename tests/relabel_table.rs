@@ -118,3 +118,17 @@ fn table_covers_every_action() {
         assert!(seen.contains(a.name()), "no case uses action {a}");
     }
 }
+
+/// The rule files the bench uses compile (so `cargo test` catches a broken
+/// bench input before `cargo bench` does).
+#[test]
+fn bench_rule_files_compile() {
+    for file in ["kubernetes_pods.yml", "istio_metrics.yml"] {
+        let path = data_dir().join("bench").join(file);
+        let text = std::fs::read_to_string(&path).expect("bench rules file");
+        let configs: Vec<RelabelConfig> =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let rules = Rules::compile(&configs).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(rules.len(), configs.len());
+    }
+}
