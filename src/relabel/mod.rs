@@ -24,6 +24,7 @@ mod action;
 mod case;
 mod config;
 mod error;
+mod finite;
 mod names;
 mod pattern;
 mod process;

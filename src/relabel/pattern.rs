@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::{CaptureLocations, Regex, RegexBuilder};
 
+use super::finite::finite_language;
 use super::syntax;
 
 /// Characters that make a pattern more than a literal in Go's syntax.
@@ -28,6 +29,12 @@ enum Fast {
     Literals {
         items: Box<[Box<str>]>,
         group: bool,
+    },
+    /// Any other pattern of literals, groups and `|` (see `finite.rs`):
+    /// matching is a lookup in its sorted strings; captures use the regex.
+    Finite {
+        exact: Box<[Box<str>]>,
+        prefixes: Box<[Box<str>]>,
     },
     /// `lit.*`, `lit.+`, `lit(.*)`, `lit(.+)`; `group` = rest is group 1.
     Prefix {
@@ -61,8 +68,14 @@ impl Pattern {
             .build()
             .map_err(|e| one_line(&e))?;
         let mut fast = classify(source);
-        if fast_groups(&fast) != regex.captures_len() {
-            fast = Fast::None;
+        if fast_groups(&fast) != Some(regex.captures_len()) {
+            fast = match finite_language(source) {
+                Some(lang) => Fast::Finite {
+                    exact: lang.exact.into_iter().map(Box::from).collect(),
+                    prefixes: lang.prefixes.into_iter().map(Box::from).collect(),
+                },
+                None => Fast::None,
+            };
         }
         let mut names: Vec<Option<String>> = tr.names;
         if names.len() + 1 != regex.captures_len() {
@@ -101,6 +114,13 @@ impl Pattern {
         match &self.fast {
             Fast::None => self.regex.is_match(hay),
             Fast::Dot { nonempty, .. } => dot_match(hay, *nonempty),
+            Fast::Finite { exact, prefixes } => {
+                exact.binary_search_by(|s| (**s).cmp(hay)).is_ok()
+                    || prefixes.iter().any(|p| {
+                        hay.strip_prefix(&**p)
+                            .is_some_and(|rest| dot_match(rest, false))
+                    })
+            }
             Fast::Literals { items, .. } => items.binary_search_by(|s| (**s).cmp(hay)).is_ok(),
             Fast::Prefix {
                 prefix, nonempty, ..
@@ -114,7 +134,7 @@ impl Pattern {
     /// [`Pattern::groups`]). `locs` caches the engine's capture buffers.
     pub(crate) fn captures(&self, hay: &str, slots: &mut Slots, locs: &mut LocCache) -> bool {
         slots.clear();
-        if !self.is_fast() {
+        if !self.captures_fast() {
             let l = locs.get(self);
             if self.regex.captures_read(l, hay).is_none() {
                 return false;
@@ -140,8 +160,9 @@ impl Pattern {
         true
     }
 
-    fn is_fast(&self) -> bool {
-        !matches!(self.fast, Fast::None)
+    /// Whether [`Pattern::captures`] can answer without the engine.
+    fn captures_fast(&self) -> bool {
+        !matches!(self.fast, Fast::None | Fast::Finite { .. })
     }
 }
 
@@ -171,11 +192,12 @@ impl LocCache {
     }
 }
 
-fn fast_groups(f: &Fast) -> usize {
+/// Groups (with group 0) a capturing fast path reports, if it is one.
+fn fast_groups(f: &Fast) -> Option<usize> {
     match f {
-        Fast::None => 0,
+        Fast::None | Fast::Finite { .. } => None,
         Fast::Dot { group, .. } | Fast::Literals { group, .. } | Fast::Prefix { group, .. } => {
-            1 + usize::from(*group)
+            Some(1 + usize::from(*group))
         }
     }
 }
@@ -264,7 +286,8 @@ mod tests {
         assert!(fast_kind("up").starts_with("Literals"));
         assert!(fast_kind("__meta_x_(.+)").starts_with("Prefix"));
         assert!(fast_kind("foo.*").starts_with("Prefix"));
-        assert_eq!(fast_kind("(a)|(b)"), "None");
+        assert!(fast_kind("(a)|(b)").starts_with("Finite"));
+        assert!(fast_kind("(source|destination)_principal|x").starts_with("Finite"));
         assert_eq!(fast_kind("a.b"), "None");
         assert_eq!(fast_kind("(?i)up"), "None");
     }
@@ -282,7 +305,7 @@ mod tests {
         let mut locs = LocCache::default();
         for p in pats {
             let pat = Pattern::new(p).unwrap();
-            assert!(pat.is_fast(), "{p}");
+            assert!(pat.captures_fast(), "{p}");
             let mut slow = pat.clone();
             slow.fast = Fast::None;
             for h in hays {
@@ -322,10 +345,13 @@ mod tests {
         /// Fast paths and the engine agree on random strings.
         #[test]
         fn fast_paths_agree_on_random_input(
-            idx in 0usize..8,
+            idx in 0usize..10,
             hay in "(p_|x|yy|a|\\n|é){0,4}",
         ) {
-            let pats = ["(.*)", ".+", "x|yy", "(x|yy|)", "p_(.+)", "p_.*", "a", "(.+)"];
+            let pats = [
+                "(.*)", ".+", "x|yy", "(x|yy|)", "p_(.+)", "p_.*", "a", "(.+)", "(p_|x)(a|é)|yy",
+                "(p|x)_.*|a|é.*",
+            ];
             let pat = Pattern::new(pats[idx]).unwrap();
             let mut slow = pat.clone();
             slow.fast = Fast::None;
