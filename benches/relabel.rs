@@ -118,7 +118,11 @@ fn istio_series(i: usize) -> Labels {
     let dst = services[i % services.len()];
     let src = services[(i / 7) % services.len()];
     let code = ["200", "404", "503"][i % 3];
-    let reporter = if i % 5 == 0 { "source" } else { "destination" };
+    let reporter = if i.is_multiple_of(5) {
+        "source"
+    } else {
+        "destination"
+    };
     let le = ["1", "5", "10", "25", "50", "100", "+Inf"][i % 7];
     Labels::from_pairs([
         ("__name__", NAMES[(i / 3) % NAMES.len()]),

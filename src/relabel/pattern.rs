@@ -246,14 +246,14 @@ fn classify(src: &str) -> Fast {
         ("(.*)", false, true),
         ("(.+)", true, true),
     ] {
-        if let Some(prefix) = src.strip_suffix(suffix) {
-            if is_literal(prefix) {
-                return Fast::Prefix {
-                    prefix: prefix.into(),
-                    nonempty,
-                    group,
-                };
-            }
+        if let Some(prefix) = src.strip_suffix(suffix)
+            && is_literal(prefix)
+        {
+            return Fast::Prefix {
+                prefix: prefix.into(),
+                nonempty,
+                group,
+            };
         }
     }
     Fast::None
