@@ -203,9 +203,17 @@ fn escape(src: &str, i: usize, in_class: bool, out: &mut String) -> Result<usize
             }
             return Ok(j);
         }
-        _ => {
+        // Escaped punctuation is that character in Go; `regex` gives some
+        // escapes (`\<`, `\>`) other meanings, so write it as a literal.
+        c if c.is_ascii_punctuation() => out.push_str(&regex::escape(&char::from(c).to_string())),
+        // The other escapes Go knows and `regex` reads the same way.
+        b'a' | b'f' | b't' | b'n' | b'r' | b'v' | b'A' | b'z' | b'0'..=b'7' => {
             out.push('\\');
-            return Ok(push_char(src, i + 1, out));
+            out.push(char::from(next));
+        }
+        _ => {
+            let bad = src[i..].chars().take(2).collect::<String>();
+            return Err(format!("invalid escape sequence: `{bad}`"));
         }
     }
     Ok(i + 2)
@@ -311,6 +319,11 @@ mod tests {
         assert!(t("(?<a>x)").starts_with("ERR"));
         assert!(t("(?P<a-b>x)").starts_with("ERR"));
         assert!(t("a\\").starts_with("ERR"));
+        assert_eq!(t(r"\<a\>\-\."), r"<a>\-\.");
+        assert_eq!(t(r"\101\t\z"), r"\101\t\z");
+        assert_eq!(t(r"\Z"), "ERR invalid escape sequence: `\\Z`");
+        assert_eq!(t(r"\u0041"), "ERR invalid escape sequence: `\\u`");
+        assert_eq!(t(r"\é"), "ERR invalid escape sequence: `\\é`");
         assert_eq!(t("(?x)a"), "ERR invalid or unsupported Perl syntax: `(?x`");
         assert_eq!(
             t("(?i-u:a)"),
