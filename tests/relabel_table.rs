@@ -137,3 +137,14 @@ fn bench_rule_files_compile() {
         assert_eq!(rules.len(), configs.len());
     }
 }
+
+/// Compiled rules are shared between scrape tasks on several threads.
+#[test]
+fn rules_are_send_sync_and_default_is_a_noop() {
+    fn assert_send_sync<T: Send + Sync + Clone + Default>() {}
+    assert_send_sync::<Rules>();
+    let rules = Rules::default();
+    assert!(rules.is_empty());
+    let input = Labels::from_pairs([("__name__", "up"), ("job", "x")]);
+    assert_eq!(rules.apply(&input), Some(input));
+}

@@ -88,3 +88,62 @@ pub enum RelabelError {
         reason: &'static str,
     },
 }
+
+impl RelabelError {
+    /// The 0-based position of the rule at fault in its list.
+    pub fn index(&self) -> usize {
+        match self {
+            RelabelError::UnknownAction { index, .. }
+            | RelabelError::InvalidSourceLabel { index, .. }
+            | RelabelError::InvalidRegex { index, .. }
+            | RelabelError::MissingModulus { index }
+            | RelabelError::ZeroModulus { index }
+            | RelabelError::MissingTargetLabel { index, .. }
+            | RelabelError::InvalidTargetLabel { index, .. }
+            | RelabelError::InvalidReplacement { index, .. }
+            | RelabelError::FieldNotAllowed { index, .. } => *index,
+        }
+    }
+
+    /// The config field at fault (`action`, `regex`, `target_label` …).
+    pub fn field(&self) -> &'static str {
+        match self {
+            RelabelError::UnknownAction { .. } => "action",
+            RelabelError::InvalidSourceLabel { .. } => "source_labels",
+            RelabelError::InvalidRegex { .. } => "regex",
+            RelabelError::MissingModulus { .. } | RelabelError::ZeroModulus { .. } => "modulus",
+            RelabelError::MissingTargetLabel { .. } | RelabelError::InvalidTargetLabel { .. } => {
+                "target_label"
+            }
+            RelabelError::InvalidReplacement { .. } => "replacement",
+            RelabelError::FieldNotAllowed { field, .. } => field,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{RelabelConfig, Rules};
+
+    #[test]
+    fn index_and_field_point_at_the_fault() {
+        let configs = [
+            RelabelConfig {
+                source_labels: Some(vec!["a".into()]),
+                target_label: Some("b".into()),
+                ..Default::default()
+            },
+            RelabelConfig {
+                action: Some("hashmod".into()),
+                target_label: Some("s".into()),
+                ..Default::default()
+            },
+        ];
+        let err = Rules::compile(&configs).unwrap_err();
+        assert_eq!((err.index(), err.field()), (1, "modulus"));
+        assert_eq!(
+            err.to_string(),
+            "relabel rule 1: action \"hashmod\" requires modulus"
+        );
+    }
+}

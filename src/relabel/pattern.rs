@@ -365,4 +365,28 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// Random patterns (meta characters, escapes, multi-byte text)
+        /// never panic the translation or matching, and whatever fast path
+        /// is chosen agrees with the regex engine.
+        #[test]
+        fn random_patterns_never_panic_and_fast_paths_agree(
+            pat in r"(\\[a-zA-Z0-9.<QE]|[ab.*+?()|{}\[\]^$:,0-9é]|\(\?[PimsUx:<]|\.\*|_){0,12}",
+            hay in "[ab.:é_\n]{0,6}",
+        ) {
+            let Ok(p) = Pattern::new(&pat) else { return Ok(()) };
+            let mut slow = p.clone();
+            slow.fast = Fast::None;
+            let mut locs = LocCache::default();
+            let (mut a, mut b) = (Slots::new(), Slots::new());
+            let hit = p.captures(&hay, &mut a, &mut locs);
+            proptest::prop_assert_eq!(hit, slow.captures(&hay, &mut b, &mut locs), "{:?}", p.fast);
+            proptest::prop_assert_eq!(p.is_match(&hay), slow.is_match(&hay), "{:?}", p.fast);
+            if hit {
+                proptest::prop_assert_eq!(a, b);
+            }
+        }
+    }
 }
