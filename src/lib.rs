@@ -6,6 +6,7 @@
 
 pub mod labels;
 pub mod relabel;
+pub mod remote;
 pub mod selfmon;
 pub mod tsdb;
 
