@@ -61,9 +61,13 @@ impl Client {
             field: field.to_string(),
             reason,
         };
-        let url = reqwest::Url::parse(&s.url).map_err(|e| bad("url", format!("{:?}: {e}", s.url)))?;
+        let url =
+            reqwest::Url::parse(&s.url).map_err(|e| bad("url", format!("{:?}: {e}", s.url)))?;
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(bad("url", format!("scheme {:?} is not http or https", url.scheme())));
+            return Err(bad(
+                "url",
+                format!("scheme {:?} is not http or https", url.scheme()),
+            ));
         }
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
@@ -82,7 +86,10 @@ impl Client {
         for (name, value) in &s.headers {
             let field = format!("headers.{name}");
             if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(bad(&field, "is set by the remote-write protocol and cannot be overridden".into()));
+                return Err(bad(
+                    &field,
+                    "is set by the remote-write protocol and cannot be overridden".into(),
+                ));
             }
             let n = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| bad(&field, format!("invalid header name: {e}")))?;
@@ -92,7 +99,10 @@ impl Client {
         }
         let auth = match (&s.basic_auth, &s.bearer_token) {
             (Some(_), Some(_)) => {
-                return Err(bad("authorization", "basic_auth and authorization are mutually exclusive".into()));
+                return Err(bad(
+                    "authorization",
+                    "basic_auth and authorization are mutually exclusive".into(),
+                ));
             }
             (Some((user, pass)), None) => Some(format!(
                 "Basic {}",
@@ -106,7 +116,10 @@ impl Client {
         };
         if let Some(auth) = auth {
             if headers.contains_key(header::AUTHORIZATION) {
-                return Err(bad("headers.Authorization", "conflicts with basic_auth/authorization".into()));
+                return Err(bad(
+                    "headers.Authorization",
+                    "conflicts with basic_auth/authorization".into(),
+                ));
             }
             let mut v = HeaderValue::from_str(&auth)
                 .map_err(|e| bad("authorization", format!("invalid credentials: {e}")))?;
@@ -273,12 +286,24 @@ fn base64_encode(input: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(A[(n >> 18) as usize & 63] as char);
         out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { A[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { A[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            A[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            A[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
@@ -325,12 +350,18 @@ mod tests {
     fn reserved_headers_and_double_auth_are_rejected() {
         let mut s = EndpointSettings::new("a", "http://127.0.0.1:1/api/v1/write");
         s.headers = vec![("Content-Type".into(), "text/plain".into())];
-        assert!(matches!(Client::new(&s), Err(RemoteError::Settings { field, .. }) if field == "headers.Content-Type"));
+        assert!(
+            matches!(Client::new(&s), Err(RemoteError::Settings { field, .. }) if field == "headers.Content-Type")
+        );
         let mut s = EndpointSettings::new("a", "http://127.0.0.1:1/api/v1/write");
         s.basic_auth = Some(("u".into(), "p".into()));
         s.bearer_token = Some(("Bearer".into(), "t".into()));
-        assert!(matches!(Client::new(&s), Err(RemoteError::Settings { field, .. }) if field == "authorization"));
+        assert!(
+            matches!(Client::new(&s), Err(RemoteError::Settings { field, .. }) if field == "authorization")
+        );
         let s = EndpointSettings::new("a", "ftp://x/");
-        assert!(matches!(Client::new(&s), Err(RemoteError::Settings { field, .. }) if field == "url"));
+        assert!(
+            matches!(Client::new(&s), Err(RemoteError::Settings { field, .. }) if field == "url")
+        );
     }
 }

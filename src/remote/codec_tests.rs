@@ -77,7 +77,11 @@ fn bits(req: &WriteRequest) -> Vec<(Vec<(String, String)>, Vec<(i64, u64)>)> {
 #[test]
 fn groups_by_series_adds_external_labels_and_keeps_order() {
     let a = Arc::new(Labels::from_pairs([("__name__", "up"), ("job", "a")]));
-    let b = Arc::new(Labels::from_pairs([("__name__", "up"), ("job", "b"), ("zone", "own")]));
+    let b = Arc::new(Labels::from_pairs([
+        ("__name__", "up"),
+        ("job", "b"),
+        ("zone", "own"),
+    ]));
     let samples = vec![
         sample(&a, 1000, 1.0),
         sample(&b, 1000, 0.0),
@@ -100,13 +104,19 @@ fn groups_by_series_adds_external_labels_and_keeps_order() {
         .collect();
     assert_eq!(names, ["__name__=up", "cluster=c1", "job=b", "zone=own"]);
     // -0.0 survives (prost alone would drop it to +0.0).
-    assert_eq!(got.timeseries[1].samples[1].value.to_bits(), (-0.0f64).to_bits());
+    assert_eq!(
+        got.timeseries[1].samples[1].value.to_bits(),
+        (-0.0f64).to_bits()
+    );
     assert_eq!(got.timeseries[0].samples[1].value.to_bits(), STALE_NAN);
 }
 
 #[test]
 fn bytes_match_prost_encoding() {
-    let a = Arc::new(Labels::from_pairs([("__name__", "http_requests_total"), ("code", "200")]));
+    let a = Arc::new(Labels::from_pairs([
+        ("__name__", "http_requests_total"),
+        ("code", "200"),
+    ]));
     let samples: Vec<_> = (0..50)
         .map(|i| sample(&a, 1_700_000_000_000 + i * 15_000, i as f64 * 1.5))
         .collect();
@@ -162,7 +172,8 @@ fn encoder_reuses_its_buffers() {
     let mut enc = WriteRequestEncoder::new();
     enc.encode(&samples, &Labels::empty()).expect("encode");
     let cap = (enc.proto.capacity(), enc.compressed.capacity());
-    enc.encode(&samples[..10], &Labels::empty()).expect("encode");
+    enc.encode(&samples[..10], &Labels::empty())
+        .expect("encode");
     enc.encode(&samples, &Labels::empty()).expect("encode");
     assert_eq!(cap, (enc.proto.capacity(), enc.compressed.capacity()));
 }

@@ -22,7 +22,9 @@ mod shard;
 mod sharding;
 mod source;
 
-pub use codec::{DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request};
+pub use codec::{
+    DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request,
+};
 pub use metrics::DropReason;
 pub use settings::{EndpointSettings, TlsSettings};
 pub use sharding::{ShardInputs, desired_shards};
@@ -168,11 +170,15 @@ impl RemoteWriter {
         for ep in self.endpoints.iter() {
             let r = ep.queue.push(samples.iter(), |s| ep.admit(s));
             if r.full > 0 {
-                ep.shared.metrics.dropped(DropReason::QueueFull, r.full as u64);
+                ep.shared
+                    .metrics
+                    .dropped(DropReason::QueueFull, r.full as u64);
                 ep.log_overflow(r.full as u64);
             }
             if r.closed > 0 {
-                ep.shared.metrics.dropped(DropReason::Shutdown, r.closed as u64);
+                ep.shared
+                    .metrics
+                    .dropped(DropReason::Shutdown, r.closed as u64);
                 let s = &ep.shared.settings;
                 tracing::error!(remote_name = %s.name, url = %s.url, samples = r.closed, "remote write: samples appended after shutdown began were dropped");
             }
@@ -230,7 +236,10 @@ impl Endpoint {
         let mut log = self.overflow_log.lock();
         log.since_last += dropped;
         let now = Instant::now();
-        if log.last.is_none_or(|t| now.duration_since(t) >= OVERFLOW_LOG_INTERVAL) {
+        if log
+            .last
+            .is_none_or(|t| now.duration_since(t) >= OVERFLOW_LOG_INTERVAL)
+        {
             let s = &self.shared.settings;
             tracing::warn!(remote_name = %s.name, url = %s.url, dropped = log.since_last, capacity = s.capacity, "remote write: queue full, dropping samples (counted in levee_remote_write_samples_dropped_total{{reason=\"queue_full\"}})");
             log.last = Some(now);

@@ -66,7 +66,9 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
             last_reshard = now;
             reshard_at = now + RESHARD_INTERVAL;
         }
-        let wake = shards.next_deadline().map_or(reshard_at, |d| d.min(reshard_at));
+        let wake = shards
+            .next_deadline()
+            .map_or(reshard_at, |d| d.min(reshard_at));
         tokio::select! {
             _ = source.wait() => {}
             _ = tokio::time::sleep_until(wake) => {}

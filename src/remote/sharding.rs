@@ -85,12 +85,21 @@ mod tests {
     #[test]
     fn scales_with_arrivals_and_backlog() {
         // One shard moves 5000 samples/s.
-        let i = ShardInputs { incoming_per_sec: 20_000.0, ..inputs() };
+        let i = ShardInputs {
+            incoming_per_sec: 20_000.0,
+            ..inputs()
+        };
         assert_eq!(desired_shards(i), 4);
-        let i = ShardInputs { incoming_per_sec: 40_000.0, ..inputs() };
+        let i = ShardInputs {
+            incoming_per_sec: 40_000.0,
+            ..inputs()
+        };
         assert_eq!(desired_shards(i), 8);
         // 1M backlog drains in 10 s: 100k/s, 20 shards.
-        let i = ShardInputs { backlog: 1_000_000, ..inputs() };
+        let i = ShardInputs {
+            backlog: 1_000_000,
+            ..inputs()
+        };
         assert_eq!(desired_shards(i), 20);
         // Idle: down to the minimum.
         assert_eq!(desired_shards(inputs()), 1);
@@ -98,16 +107,34 @@ mod tests {
 
     #[test]
     fn clamps_and_holds() {
-        let i = ShardInputs { backlog: 100_000_000, ..inputs() };
+        let i = ShardInputs {
+            backlog: 100_000_000,
+            ..inputs()
+        };
         assert_eq!(desired_shards(i), 50);
-        let i = ShardInputs { backlog: 100_000_000, failing: true, ..inputs() };
+        let i = ShardInputs {
+            backlog: 100_000_000,
+            failing: true,
+            ..inputs()
+        };
         assert_eq!(desired_shards(i), 4, "no scale-up into an outage");
-        let i = ShardInputs { mean_send: None, ..inputs() };
+        let i = ShardInputs {
+            mean_send: None,
+            ..inputs()
+        };
         assert_eq!(desired_shards(i), 4, "nothing measured");
         // 4 -> 5 is within 30%: hold.
-        let i = ShardInputs { incoming_per_sec: 24_000.0, ..inputs() };
+        let i = ShardInputs {
+            incoming_per_sec: 24_000.0,
+            ..inputs()
+        };
         assert_eq!(desired_shards(i), 4);
-        let i = ShardInputs { current: 1, min: 3, max: 2, ..inputs() };
+        let i = ShardInputs {
+            current: 1,
+            min: 3,
+            max: 2,
+            ..inputs()
+        };
         assert_eq!(desired_shards(i), 3, "min wins over a smaller max");
     }
 }

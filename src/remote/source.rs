@@ -83,7 +83,8 @@ impl MemoryQueue {
             self.pending.fetch_add(r.accepted, Ordering::AcqRel);
         }
         if r.accepted > 0 {
-            self.accepted.fetch_add(r.accepted as u64, Ordering::Relaxed);
+            self.accepted
+                .fetch_add(r.accepted as u64, Ordering::Relaxed);
             self.notify.notify_one();
         }
         r
