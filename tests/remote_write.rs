@@ -10,7 +10,7 @@ use levee::selfmon::Registry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::{FaultyProxy, Prometheus, VictoriaMetrics};
+use support::{ExportedSeries, FaultyProxy, Prometheus, VictoriaMetrics};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
@@ -106,12 +106,7 @@ fn workload(
 
 /// The label sets and points the receiver should hold, with external
 /// labels `cluster="c1", job="ext"` added where the series lacks them.
-fn expected(
-    series: &[Arc<Labels>],
-    m: usize,
-    start: i64,
-    value: ValueFn,
-) -> Vec<(BTreeMap<String, String>, Vec<(i64, f64)>)> {
+fn expected(series: &[Arc<Labels>], m: usize, start: i64, value: ValueFn) -> Vec<ExportedSeries> {
     let mut out: Vec<_> = series
         .iter()
         .enumerate()
@@ -185,10 +180,7 @@ fn delivered_samples(proxy: &FaultyProxy) -> usize {
         .sum()
 }
 
-fn assert_same(
-    got: &[(BTreeMap<String, String>, Vec<(i64, f64)>)],
-    want: &[(BTreeMap<String, String>, Vec<(i64, f64)>)],
-) {
+fn assert_same(got: &[ExportedSeries], want: &[ExportedSeries]) {
     assert_eq!(got.len(), want.len(), "series count");
     for (g, w) in got.iter().zip(want) {
         assert_eq!(g.0, w.0, "label set");

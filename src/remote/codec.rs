@@ -262,7 +262,7 @@ fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
 
 fn varint_len(v: u64) -> usize {
     // Bits needed, 7 per byte; zero still takes one byte.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 fn put_string(buf: &mut Vec<u8>, field: u8, s: &str) {

@@ -56,7 +56,10 @@ fn expected(samples: &[Sample], external: &Labels) -> WriteRequest {
     }
 }
 
-fn bits(req: &WriteRequest) -> Vec<(Vec<(String, String)>, Vec<(i64, u64)>)> {
+/// Label pairs and (timestamp, value bits) of one series.
+type SeriesBits = (Vec<(String, String)>, Vec<(i64, u64)>);
+
+fn bits(req: &WriteRequest) -> Vec<SeriesBits> {
     req.timeseries
         .iter()
         .map(|ts| {
