@@ -217,6 +217,14 @@ fn tls(
     if let Some(path) = &t.ca_file {
         let certs = reqwest::Certificate::from_pem_bundle(&read("tls_config.ca_file", path)?)
             .map_err(|e| invalid("tls_config.ca_file", path, e))?;
+        if certs.is_empty() {
+            return Err(RemoteError::Tls {
+                endpoint: endpoint.to_string(),
+                field: "tls_config.ca_file".into(),
+                path: path.clone(),
+                reason: "no PEM certificate found".into(),
+            });
+        }
         b = b.tls_certs_only(certs);
     }
     match (&t.cert_file, &t.key_file) {

@@ -20,8 +20,9 @@ mod process;
 mod prometheus;
 mod victoria;
 
-pub use faulty_proxy::{Fault, FaultyProxy};
+pub use faulty_proxy::{Fault, FaultyProxy, Seen};
 pub use node_exporter::NodeExporter;
-pub use process::{Child, free_port, require_binary, temp_dir, wait_http_ok};
+pub use process::{Child, free_port, require_binary, temp_dir, wait_http_ok, wait_http_ok_with};
 pub use prometheus::Prometheus;
+pub use prometheus::{PrometheusTls, parse_point, parse_value};
 pub use victoria::{ExportedSeries, VictoriaMetrics};

@@ -107,7 +107,16 @@ impl Drop for Child {
 /// Polls `url` until it answers 2xx, failing with the child's log after
 /// `timeout` (a readiness wait, not a timing assertion).
 pub async fn wait_http_ok(url: &str, child: &mut Child, timeout: Duration) {
-    let client = reqwest::Client::new();
+    wait_http_ok_with(&reqwest::Client::new(), url, child, timeout).await;
+}
+
+/// [`wait_http_ok`] with a given client (e.g. one holding TLS settings).
+pub async fn wait_http_ok_with(
+    client: &reqwest::Client,
+    url: &str,
+    child: &mut Child,
+    timeout: Duration,
+) {
     let start = Instant::now();
     loop {
         child.assert_running();

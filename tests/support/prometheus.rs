@@ -1,8 +1,9 @@
 //! A real Prometheus (Debian's 2.42) as a remote-write receiver, with
 //! helpers for its HTTP query API.
 
-use super::process::{Child, free_port, require_binary, temp_dir, wait_http_ok};
+use super::process::{Child, free_port, require_binary, temp_dir, wait_http_ok_with};
 use serde_json::Value;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const BIN: &str = "/usr/bin/prometheus";
@@ -12,6 +13,7 @@ const BIN: &str = "/usr/bin/prometheus";
 pub struct Prometheus {
     child: Child,
     port: u16,
+    scheme: &'static str,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -19,31 +21,63 @@ pub struct Prometheus {
 impl Prometheus {
     /// Starts Prometheus as a receiver and waits for `/-/ready`.
     pub async fn start_receiver() -> Prometheus {
+        Self::start(None).await
+    }
+
+    /// Starts Prometheus as a receiver serving HTTPS (and, when
+    /// `client_ca` is set, requiring a client certificate signed by it).
+    /// The handle's own queries use `tls.client` to get in.
+    pub async fn start_receiver_tls(tls: PrometheusTls) -> Prometheus {
+        Self::start(Some(tls)).await
+    }
+
+    async fn start(tls: Option<PrometheusTls>) -> Prometheus {
         require_binary(BIN, "prometheus");
         let dir = temp_dir("levee-prometheus");
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "global: {}\n").expect("write prometheus.yml");
         let port = free_port();
-        let args = vec![
+        let mut args = vec![
             "--web.enable-remote-write-receiver".to_string(),
             format!("--storage.tsdb.path={}", dir.path().join("data").display()),
             format!("--web.listen-address=127.0.0.1:{port}"),
             format!("--config.file={}", config.display()),
         ];
+        let (scheme, http) = match tls {
+            None => ("http", reqwest::Client::new()),
+            Some(tls) => {
+                let web = dir.path().join("web.yml");
+                let mut yaml = format!(
+                    "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+                    tls.cert_file.display(),
+                    tls.key_file.display()
+                );
+                if let Some(ca) = &tls.client_ca {
+                    yaml.push_str(&format!(
+                        "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+                        ca.display()
+                    ));
+                }
+                std::fs::write(&web, yaml).expect("write web.yml");
+                args.push(format!("--web.config.file={}", web.display()));
+                ("https", tls.client)
+            }
+        };
         let mut child = Child::spawn("prometheus", BIN, &args, dir.path());
-        let ready = format!("http://127.0.0.1:{port}/-/ready");
-        wait_http_ok(&ready, &mut child, Duration::from_secs(60)).await;
+        let ready = format!("{scheme}://127.0.0.1:{port}/-/ready");
+        wait_http_ok_with(&http, &ready, &mut child, Duration::from_secs(60)).await;
         Prometheus {
             child,
             port,
-            http: reqwest::Client::new(),
+            scheme,
+            http,
             _dir: dir,
         }
     }
 
-    /// Base URL, `http://127.0.0.1:<port>`.
+    /// Base URL, `http://127.0.0.1:<port>` (`https` when started with TLS).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// The remote-write receiver URL.
@@ -138,6 +172,18 @@ impl Prometheus {
             })
             .collect()
     }
+}
+
+/// TLS for a Prometheus receiver (see [`Prometheus::start_receiver_tls`]).
+pub struct PrometheusTls {
+    /// Server certificate (PEM).
+    pub cert_file: PathBuf,
+    /// Server key (PEM).
+    pub key_file: PathBuf,
+    /// When set, clients must present a certificate signed by this CA.
+    pub client_ca: Option<PathBuf>,
+    /// The client the handle uses for readiness and queries.
+    pub client: reqwest::Client,
 }
 
 /// `[1700000000.123, "1.5"]` -> (ms, value); `+Inf`, `-Inf`, `NaN` accepted.
