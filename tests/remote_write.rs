@@ -476,3 +476,80 @@ async fn queue_overflow_is_counted_and_the_rest_delivered() {
         50.0
     );
 }
+
+/// Checks that, request by request in arrival order, every series'
+/// timestamps only increase; returns the number of samples seen.
+fn assert_in_order_per_series(proxy: &FaultyProxy) -> usize {
+    let mut last: BTreeMap<Vec<(String, String)>, i64> = BTreeMap::new();
+    let mut n = 0;
+    for req in proxy.delivered() {
+        for ts in &req.timeseries {
+            let key: Vec<_> = ts
+                .labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect();
+            for s in &ts.samples {
+                let prev = last.insert(key.clone(), s.timestamp);
+                assert!(
+                    prev.is_none_or(|p| p < s.timestamp),
+                    "series {key:?} out of order"
+                );
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_shards_keep_each_series_in_order() {
+    let proxy = FaultyProxy::start(None).await;
+    let reg = Registry::new();
+    let mut s = settings("ordered", &proxy.url_write());
+    (s.min_shards, s.max_shards) = (4, 4);
+    s.max_samples_per_send = 37;
+    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    // A few failures on the way, so retried batches are part of it.
+    proxy.fail(503, None, Some(5));
+    let (_, scrapes, _) = workload("levee_rw_order", 40, 50, value);
+    for scrape in &scrapes {
+        writer.append(scrape);
+    }
+    writer.shutdown(Duration::from_secs(60)).await;
+    assert_eq!(ep_metric(&reg, "levee_remote_write_shards", &s), 4.0);
+    assert_eq!(assert_in_order_per_series(&proxy), 2000);
+    let series_per_request: Vec<usize> = proxy
+        .delivered()
+        .iter()
+        .map(|r| r.timeseries.len())
+        .collect();
+    assert!(series_per_request.iter().all(|&n| n <= 37));
+}
+
+/// Waits the real reshard interval (10 s): the only slow test here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_scale_up_with_backlog_and_keep_order() {
+    let proxy = FaultyProxy::start(None).await;
+    // Each request takes 100 ms: one shard moves ~1000 samples/s.
+    proxy.set_delay(Duration::from_millis(100));
+    let reg = Registry::new();
+    let mut s = settings("scaling", &proxy.url_write());
+    (s.min_shards, s.max_shards) = (1, 8);
+    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    let (_, scrapes, _) = workload("levee_rw_scale", 500, 80, value);
+    for scrape in &scrapes {
+        writer.append(scrape);
+    }
+    wait_until("more than one shard", || {
+        ep_metric(&reg, "levee_remote_write_shards", &s) > 1.0
+    })
+    .await;
+    proxy.set_delay(Duration::ZERO);
+    writer.shutdown(Duration::from_secs(60)).await;
+    assert_eq!(
+        ep_metric(&reg, "levee_remote_write_samples_total", &s),
+        40_000.0
+    );
+    assert_eq!(assert_in_order_per_series(&proxy), 40_000);
+}

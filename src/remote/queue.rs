@@ -33,10 +33,19 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
         // Read the flag first: once closed, this take gets the last samples.
         let closed = source.is_closed();
         source.take(&mut incoming);
-        for sample in incoming.drain(..) {
-            shards.push(sample).await;
+        // While open, a saturated shard may hold the dispatcher only until
+        // the next reshard check; then the rest of `incoming` waits.
+        let until = (!closed).then_some(reshard_at);
+        let mut taken = 0;
+        while taken < incoming.len() {
+            if !shards.push(&incoming[taken], until).await {
+                break;
+            }
+            taken += 1;
         }
-        shards.flush_expired().await;
+        let blocked = taken < incoming.len();
+        incoming.drain(..taken);
+        shards.flush_expired(until).await;
         shared.metrics.queue.set(source.pending() as f64);
         if closed {
             shards.stop().await;
@@ -65,6 +74,9 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
             last_accepted = accepted;
             last_reshard = now;
             reshard_at = now + RESHARD_INTERVAL;
+        }
+        if blocked {
+            continue;
         }
         let wake = shards
             .next_deadline()
@@ -113,41 +125,67 @@ impl<S: SampleSource> Shards<S> {
         self.senders.len()
     }
 
-    async fn push(&mut self, sample: Sample) {
+    /// Adds a sample to its shard's batch, handing full batches to the
+    /// shard. Returns false, without adding, when the shard's batch is full
+    /// and the shard stayed busy until `until`.
+    async fn push(&mut self, sample: &Sample, until: Option<Instant>) -> bool {
+        let max = self.shared.settings.max_samples_per_send;
         let i = shard_of(&sample.labels, self.len());
+        if self.batches[i].len() >= max && !self.send(i, until).await {
+            return false;
+        }
         let batch = &mut self.batches[i];
         if batch.is_empty() {
-            batch.reserve(self.shared.settings.max_samples_per_send);
+            batch.reserve(max);
             self.deadlines[i] = Some(Instant::now() + self.shared.settings.batch_send_deadline);
         }
-        batch.push(sample);
-        if batch.len() >= self.shared.settings.max_samples_per_send {
-            self.send(i).await;
+        batch.push(sample.clone());
+        if batch.len() >= max {
+            // If the shard is still busy the full batch stays here; the
+            // next push to this shard (or a flush) tries again.
+            self.send(i, until).await;
         }
+        true
     }
 
-    async fn send(&mut self, i: usize) {
+    /// Hands shard `i` its batch, waiting for room at most until `until`
+    /// (forever when `None`). Returns false when the batch is still here.
+    async fn send(&mut self, i: usize, until: Option<Instant>) -> bool {
+        if self.batches[i].is_empty() {
+            self.deadlines[i] = None;
+            return true;
+        }
+        let reserve = self.senders[i].reserve();
+        let permit = match until {
+            None => reserve.await,
+            Some(t) => match tokio::time::timeout_at(t, reserve).await {
+                Ok(r) => r,
+                Err(_) => return false,
+            },
+        };
         let batch = std::mem::take(&mut self.batches[i]);
         self.deadlines[i] = None;
-        if batch.is_empty() {
-            return;
+        match permit {
+            Ok(permit) => permit.send(batch),
+            Err(_) => {
+                // Only possible if the shard task died (a bug): say so and
+                // count, so nothing is lost silently.
+                let s = &self.shared.settings;
+                tracing::error!(remote_name = %s.name, url = %s.url, samples = batch.len(), "remote write: shard task is gone; dropping its batch");
+                self.shared
+                    .metrics
+                    .dropped(DropReason::ShardFailed, batch.len() as u64);
+                self.source.done(batch.len());
+            }
         }
-        if let Err(mpsc::error::SendError(batch)) = self.senders[i].send(batch).await {
-            // Only possible if the shard task died (a bug): say so and count.
-            let s = &self.shared.settings;
-            tracing::error!(remote_name = %s.name, url = %s.url, samples = batch.len(), "remote write: shard task is gone; dropping its batch");
-            self.shared
-                .metrics
-                .dropped(DropReason::ShardFailed, batch.len() as u64);
-            self.source.done(batch.len());
-        }
+        true
     }
 
-    async fn flush_expired(&mut self) {
+    async fn flush_expired(&mut self, until: Option<Instant>) {
         let now = Instant::now();
         for i in 0..self.len() {
-            if self.deadlines[i].is_some_and(|d| d <= now) {
-                self.send(i).await;
+            if self.deadlines[i].is_some_and(|d| d <= now) && !self.send(i, until).await {
+                return;
             }
         }
     }
@@ -159,7 +197,7 @@ impl<S: SampleSource> Shards<S> {
     /// Sends every partial batch, then waits for the shards to finish.
     async fn stop(mut self) {
         for i in 0..self.len() {
-            self.send(i).await;
+            self.send(i, None).await;
         }
         self.senders.clear();
         while let Some(r) = self.tasks.join_next().await {

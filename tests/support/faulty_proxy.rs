@@ -1,7 +1,7 @@
 //! A small HTTP server placed in front of a real receiver: it forwards
 //! remote-write requests unchanged, or answers with an injected status
 //! (500, 429 with `Retry-After`, 400 …) for the next N requests or until
-//! healed. It counts every request and keeps the decoded body of every
+//! healed, optionally after a delay (a slow receiver). It counts every request and keeps the decoded body of every
 //! request it forwarded, so tests can count samples and duplicates exactly.
 
 use http_body_util::{BodyExt, Full};
@@ -46,6 +46,7 @@ pub struct Seen {
 struct State {
     upstream: Option<String>,
     fault: Mutex<Fault>,
+    delay: Mutex<std::time::Duration>,
     seen: Mutex<Vec<Seen>>,
     http: reqwest::Client,
 }
@@ -66,6 +67,7 @@ impl FaultyProxy {
         let state = Arc::new(State {
             upstream,
             fault: Mutex::new(Fault::Forward),
+            delay: Mutex::new(std::time::Duration::ZERO),
             seen: Mutex::new(Vec::new()),
             http: reqwest::Client::new(),
         });
@@ -105,6 +107,12 @@ impl FaultyProxy {
             retry_after: retry_after.map(str::to_string),
             remaining: times,
         });
+    }
+
+    /// Holds every later request for `delay` before answering (a slow
+    /// receiver); zero turns it off.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        *self.state.delay.lock() = delay;
     }
 
     /// Forwards again.
@@ -165,6 +173,10 @@ async fn handle(
         Err(_) => Bytes::new(),
     };
     let decoded = levee::remote::decode_write_request(&body, 64 << 20).ok();
+    let delay = *st.delay.lock();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let injected = {
         let mut f = st.fault.lock();
         match &mut *f {
