@@ -420,15 +420,13 @@ async fn dead_endpoint_never_stalls_a_live_one() {
     for scrape in &scrapes {
         writer.append(scrape);
     }
-    // The live endpoint gets everything while the dead one keeps failing.
-    wait_until("the live endpoint to receive all samples", || {
-        delivered_samples(&live) == 500
+    // The live endpoint gets (and finishes) everything while the dead one
+    // keeps failing with all of its samples still queued.
+    let want = [("dead".to_string(), 500), ("live".to_string(), 0)];
+    wait_until("the live endpoint to finish all samples", || {
+        delivered_samples(&live) == 500 && writer.pending() == want
     })
     .await;
-    assert_eq!(
-        writer.pending(),
-        [("dead".to_string(), 500), ("live".to_string(), 0)]
-    );
     writer.shutdown(Duration::from_millis(500)).await;
     assert_eq!(
         ep_metric(&reg, "levee_remote_write_samples_total", &ok),
