@@ -551,3 +551,32 @@ async fn shards_scale_up_with_backlog_and_keep_order() {
     );
     assert_eq!(assert_in_order_per_series(&proxy), 40_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_writer_still_sends_what_is_queued() {
+    let proxy = FaultyProxy::start(None).await;
+    let reg = Registry::new();
+    let mut s = settings("dropped", &proxy.url_write());
+    s.batch_send_deadline = Duration::from_secs(3600);
+    let writer = RemoteWriter::start(vec![s], Labels::empty(), &reg).expect("start");
+    let (_, scrapes, _) = workload("levee_rw_drop", 10, 1, value);
+    writer.append(&scrapes[0]);
+    // Closing the queue flushes partial batches without waiting an hour.
+    drop(writer);
+    wait_until("the queued samples", || delivered_samples(&proxy) == 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_after_shutdown_are_counted_as_dropped() {
+    let proxy = FaultyProxy::start(None).await;
+    let reg = Registry::new();
+    let s = settings("late", &proxy.url_write());
+    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    let other = writer.clone();
+    let (_, scrapes, _) = workload("levee_rw_late", 10, 2, value);
+    writer.append(&scrapes[0]);
+    writer.shutdown(Duration::from_secs(30)).await;
+    other.append(&scrapes[1]);
+    assert_eq!(delivered_samples(&proxy), 10);
+    assert_eq!(dropped(&reg, &s, "shutdown"), 10.0);
+}

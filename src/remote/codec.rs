@@ -14,7 +14,9 @@ use super::Sample;
 use crate::labels::{Label, Labels};
 use crate::proto::WriteRequest;
 use prost::Message;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// Why a request body could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -101,8 +103,7 @@ pub struct EncodedStats {
 /// Encodes batches of samples into snappy-compressed `WriteRequest` bodies,
 /// reusing its buffers from one batch to the next.
 pub struct WriteRequestEncoder {
-    /// Series-group id and sample index per sample, sorted into groups.
-    order: Vec<(u32, u32)>,
+    groups: Grouper,
     proto: Vec<u8>,
     compressed: Vec<u8>,
     snappy: snap::raw::Encoder,
@@ -118,7 +119,7 @@ impl WriteRequestEncoder {
     /// An encoder with empty buffers.
     pub fn new() -> Self {
         WriteRequestEncoder {
-            order: Vec::new(),
+            groups: Grouper::default(),
             proto: Vec::new(),
             compressed: Vec::new(),
             snappy: snap::raw::Encoder::new(),
@@ -135,6 +136,7 @@ impl WriteRequestEncoder {
         samples: &[Sample],
         external: &Labels,
     ) -> Result<(&[u8], EncodedStats), EncodeError> {
+        self.groups.group(samples);
         self.encode_protobuf(samples, external);
         let max_len = snap::raw::max_compress_len(self.proto.len());
         self.compressed.resize(max_len, 0);
@@ -147,7 +149,7 @@ impl WriteRequestEncoder {
             })?;
         self.compressed.truncate(n);
         let stats = EncodedStats {
-            series: self.order.last().map_or(0, |&(g, _)| g as usize + 1),
+            series: self.groups.len(),
             samples: samples.len(),
             uncompressed_bytes: self.proto.len(),
             max_timestamp_ms: samples
@@ -165,17 +167,10 @@ impl WriteRequestEncoder {
     }
 
     fn encode_protobuf(&mut self, samples: &[Sample], external: &Labels) {
-        self.group(samples);
         self.proto.clear();
-        let mut i = 0;
-        while i < self.order.len() {
-            let group = self.order[i].0;
-            let mut end = i;
-            while end < self.order.len() && self.order[end].0 == group {
-                end += 1;
-            }
-            let first = &samples[self.order[i].1 as usize];
-            let members = &self.order[i..end];
+        for g in 0..self.groups.len() {
+            let members = self.groups.members(g);
+            let first = &samples[members[0] as usize];
             let mut labels_len = 0;
             for_each_merged(&first.labels, external, |l| {
                 let n = label_len(l);
@@ -191,37 +186,120 @@ impl WriteRequestEncoder {
                 put_string(proto, 1, &l.name);
                 put_string(proto, 2, &l.value);
             });
-            for &(_, s) in members {
-                let s = &samples[s as usize];
-                put_key(&mut self.proto, 2, WIRE_LEN);
-                put_varint(&mut self.proto, sample_len(s) as u64);
+            for &i in members {
+                let s = &samples[i as usize];
+                put_key(proto, 2, WIRE_LEN);
+                put_varint(proto, sample_len(s) as u64);
                 let bits = s.value.to_bits();
                 if bits != 0 {
-                    put_key(&mut self.proto, 1, WIRE_FIXED64);
-                    self.proto.extend_from_slice(&bits.to_le_bytes());
+                    put_key(proto, 1, WIRE_FIXED64);
+                    proto.extend_from_slice(&bits.to_le_bytes());
                 }
                 if s.timestamp_ms != 0 {
-                    put_key(&mut self.proto, 2, WIRE_VARINT);
-                    put_varint(&mut self.proto, s.timestamp_ms as u64);
+                    put_key(proto, 2, WIRE_VARINT);
+                    put_varint(proto, s.timestamp_ms as u64);
                 }
             }
-            i = end;
+        }
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Groups a batch's samples by series without borrowing the batch between
+/// calls: series are found by label hash (collisions chained and resolved
+/// by comparing label sets), then sample indices are counting-sorted by
+/// group, so every buffer is reused.
+#[derive(Default)]
+struct Grouper {
+    by_hash: FxHashMap<u64, u32>,
+    /// Per group: its first sample, the next group with the same hash, and
+    /// (after counting) the start of its members in `order`.
+    first: Vec<u32>,
+    chain: Vec<u32>,
+    offsets: Vec<u32>,
+    /// Group of each sample.
+    group_of: Vec<u32>,
+    /// Sample indices, grouped.
+    order: Vec<u32>,
+}
+
+impl Grouper {
+    fn len(&self) -> usize {
+        self.first.len()
+    }
+
+    fn members(&self, g: usize) -> &[u32] {
+        &self.order[self.offsets[g] as usize..self.offsets[g + 1] as usize]
+    }
+
+    fn group(&mut self, samples: &[Sample]) {
+        self.group_by(samples, |l| {
+            let mut h = FxHasher::default();
+            l.hash(&mut h);
+            h.finish()
+        });
+    }
+
+    /// [`group`](Self::group) with the hash function given (tests force
+    /// collisions with it).
+    fn group_by(&mut self, samples: &[Sample], hash: impl Fn(&Labels) -> u64) {
+        self.by_hash.clear();
+        self.first.clear();
+        self.chain.clear();
+        self.group_of.clear();
+        for (i, s) in samples.iter().enumerate() {
+            let h = hash(&s.labels);
+            let g = match self.by_hash.get(&h) {
+                None => {
+                    let g = self.new_group(i);
+                    self.by_hash.insert(h, g);
+                    g
+                }
+                Some(&head) => {
+                    let mut g = head;
+                    loop {
+                        let f = &samples[self.first[g as usize] as usize].labels;
+                        if Arc::ptr_eq(f, &s.labels) || **f == *s.labels {
+                            break g;
+                        }
+                        if self.chain[g as usize] == NONE {
+                            let new = self.new_group(i);
+                            self.chain[g as usize] = new;
+                            break new;
+                        }
+                        g = self.chain[g as usize];
+                    }
+                }
+            };
+            self.group_of.push(g);
+        }
+        // Counting sort by group; stable, so a series keeps sample order.
+        self.offsets.clear();
+        self.offsets.resize(self.first.len() + 1, 0);
+        for &g in &self.group_of {
+            self.offsets[g as usize + 1] += 1;
+        }
+        for g in 0..self.first.len() {
+            self.offsets[g + 1] += self.offsets[g];
+        }
+        self.order.clear();
+        self.order.resize(samples.len(), 0);
+        // `chain` is done with; reuse it as each group's fill cursor.
+        self.chain.clear();
+        self.chain
+            .extend_from_slice(&self.offsets[..self.first.len()]);
+        for (i, &g) in self.group_of.iter().enumerate() {
+            let at = &mut self.chain[g as usize];
+            self.order[*at as usize] = i as u32;
+            *at += 1;
         }
     }
 
-    /// Fills `order` with (group, sample index), groups numbered by first
-    /// appearance and samples kept in input order within a group.
-    fn group(&mut self, samples: &[Sample]) {
-        self.order.clear();
-        let mut ids: FxHashMap<&Labels, u32> = FxHashMap::default();
-        ids.reserve(samples.len());
-        for (i, s) in samples.iter().enumerate() {
-            let next = ids.len() as u32;
-            let g = *ids.entry(&*s.labels).or_insert(next);
-            self.order.push((g, i as u32));
-        }
-        // Stable: samples of a series keep their order.
-        self.order.sort_by_key(|&(g, _)| g);
+    fn new_group(&mut self, first_sample: usize) -> u32 {
+        self.first.push(first_sample as u32);
+        self.chain.push(NONE);
+        (self.first.len() - 1) as u32
     }
 }
 
@@ -296,10 +374,10 @@ fn sample_len(s: &Sample) -> usize {
     value + ts
 }
 
-fn samples_len(members: &[(u32, u32)], samples: &[Sample]) -> usize {
+fn samples_len(members: &[u32], samples: &[Sample]) -> usize {
     members
         .iter()
-        .map(|&(_, i)| {
+        .map(|&i| {
             let n = sample_len(&samples[i as usize]);
             1 + varint_len(n as u64) + n
         })

@@ -181,6 +181,28 @@ fn encoder_reuses_its_buffers() {
     assert_eq!(cap, (enc.proto.capacity(), enc.compressed.capacity()));
 }
 
+#[test]
+fn grouping_survives_hash_collisions() {
+    let a = Arc::new(Labels::from_pairs([("__name__", "a")]));
+    let b = Arc::new(Labels::from_pairs([("__name__", "b")]));
+    let a2 = Arc::new((*a).clone()); // same series, another Arc
+    let samples = vec![
+        sample(&a, 1, 1.0),
+        sample(&b, 2, 2.0),
+        sample(&a2, 3, 3.0),
+        sample(&b, 4, 4.0),
+        sample(&a, 5, 5.0),
+    ];
+    let mut g = Grouper::default();
+    g.group_by(&samples, |_| 42);
+    assert_eq!(g.len(), 2);
+    assert_eq!(g.members(0), [0, 2, 4]);
+    assert_eq!(g.members(1), [1, 3]);
+    // Reused for a different batch.
+    g.group_by(&samples[1..2], |_| 7);
+    assert_eq!((g.len(), g.members(0)), (1, &[0u32][..]));
+}
+
 fn label_name() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("__name__".to_string()),

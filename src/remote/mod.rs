@@ -90,9 +90,31 @@ pub enum RemoteError {
 }
 
 /// All remote-write endpoints. Cheap to clone; clones share the endpoints.
+///
+/// Call [`shutdown`](Self::shutdown) to flush with a deadline. If the last
+/// clone is dropped instead, the queues are closed and the endpoints'
+/// tasks still send what is queued and then exit, but nobody waits for
+/// them.
 #[derive(Clone)]
 pub struct RemoteWriter {
-    endpoints: Arc<Vec<Endpoint>>,
+    endpoints: Arc<Endpoints>,
+}
+
+struct Endpoints(Vec<Endpoint>);
+
+impl std::ops::Deref for Endpoints {
+    type Target = [Endpoint];
+    fn deref(&self) -> &[Endpoint] {
+        &self.0
+    }
+}
+
+impl Drop for Endpoints {
+    fn drop(&mut self) {
+        for ep in &self.0 {
+            ep.queue.close();
+        }
+    }
 }
 
 struct Endpoint {
@@ -159,7 +181,7 @@ impl RemoteWriter {
             })
             .collect();
         Ok(RemoteWriter {
-            endpoints: Arc::new(endpoints),
+            endpoints: Arc::new(Endpoints(endpoints)),
         })
     }
 

@@ -88,6 +88,10 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
     }
 }
 
+/// The most samples reserved up front for a new batch, whatever
+/// `max_samples_per_send` says.
+const MAX_PREALLOCATED: usize = 10_000;
+
 /// The running shards with the batch each is filling.
 struct Shards<S: SampleSource> {
     shared: Arc<Shared>,
@@ -136,7 +140,7 @@ impl<S: SampleSource> Shards<S> {
         }
         let batch = &mut self.batches[i];
         if batch.is_empty() {
-            batch.reserve(max);
+            batch.reserve(max.min(MAX_PREALLOCATED));
             self.deadlines[i] = Some(Instant::now() + self.shared.settings.batch_send_deadline);
         }
         batch.push(sample.clone());

@@ -3,7 +3,8 @@
 //!
 //! Retry policy (Prometheus'): network errors, timeouts and 5xx — and 429
 //! when `retry_on_429` — retry after `min_backoff`, doubling up to
-//! `max_backoff`, or after the receiver's `Retry-After` when it gave one.
+//! `max_backoff`, or after the receiver's `Retry-After` when it gave a
+//! positive one.
 //! Any other status drops the batch, counted by `http_<code>` and logged once
 //! per code.
 
@@ -110,7 +111,9 @@ async fn send_batch(shared: &Shared, encoder: &mut WriteRequestEncoder, batch: &
                 if !shared.health.failing.swap(true, Ordering::Relaxed) {
                     tracing::warn!(remote_name = %s.name, url = %s.url, "remote write: request failed, retrying with backoff until it succeeds: {cause}");
                 }
-                let delay = after.unwrap_or(backoff);
+                // A zero Retry-After (or a date in the past) means "now":
+                // back off anyway rather than spin.
+                let delay = after.filter(|d| !d.is_zero()).unwrap_or(backoff);
                 backoff = (backoff * 2).min(s.max_backoff);
                 tokio::time::sleep(delay).await;
             }
