@@ -27,7 +27,7 @@ pub use codec::{
 };
 pub use metrics::DropReason;
 pub use settings::{EndpointSettings, TlsSettings};
-pub use sharding::{ShardInputs, desired_shards};
+pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
 pub use source::{MemoryQueue, PushResult, SampleSource};
 
 use crate::labels::Labels;
