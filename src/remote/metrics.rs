@@ -1,0 +1,153 @@
+//! Self-metrics of the remote-write sender, one set per endpoint, all
+//! labelled with `remote_name` and `url`.
+
+use crate::selfmon::{Counter, Family, Gauge, Registry};
+use std::sync::Arc;
+
+/// Why samples were dropped (`reason` label of
+/// `levee_remote_write_samples_dropped_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// The endpoint's queue was at capacity when the samples were appended.
+    QueueFull,
+    /// Still queued when the shutdown deadline passed.
+    Shutdown,
+    /// The receiver rejected the batch with a non-retryable status.
+    Rejected(u16),
+    /// The batch could not be encoded.
+    Encode,
+    /// The shard task holding the batch was gone (a bug; never expected).
+    ShardFailed,
+}
+
+impl DropReason {
+    /// The `reason` label value.
+    pub fn label(self) -> String {
+        match self {
+            DropReason::QueueFull => "queue_full".into(),
+            DropReason::Shutdown => "shutdown".into(),
+            DropReason::Rejected(code) => format!("http_{code}"),
+            DropReason::Encode => "encode".into(),
+            DropReason::ShardFailed => "shard_failed".into(),
+        }
+    }
+}
+
+/// The metric families, registered once per [`RemoteWriter`](super::RemoteWriter)
+/// start and shared by its endpoints.
+#[derive(Clone)]
+pub(crate) struct Families {
+    samples: Arc<Family<Counter>>,
+    failed: Arc<Family<Counter>>,
+    retried: Arc<Family<Counter>>,
+    dropped: Arc<Family<Counter>>,
+    queue: Arc<Family<Gauge>>,
+    shards: Arc<Family<Gauge>>,
+    bytes: Arc<Family<Counter>>,
+    requests: Arc<Family<Counter>>,
+    highest: Arc<Family<Gauge>>,
+}
+
+const EP: &[&str] = &["remote_name", "url"];
+
+impl Families {
+    pub fn register(r: &Registry) -> Self {
+        Families {
+            samples: r.counter_vec(
+                "levee_remote_write_samples_total",
+                "Samples the receiver acknowledged (2xx).",
+                EP,
+            ),
+            failed: r.counter_vec(
+                "levee_remote_write_samples_failed_total",
+                "Samples in batches the receiver rejected with a non-retryable status (also counted in samples_dropped_total by http_<code> reason).",
+                EP,
+            ),
+            retried: r.counter_vec(
+                "levee_remote_write_samples_retried_total",
+                "Samples sent again after a retryable failure (network error, 5xx, 429 when enabled).",
+                EP,
+            ),
+            dropped: r.counter_vec(
+                "levee_remote_write_samples_dropped_total",
+                "Samples levee gave up on, by reason.",
+                &["remote_name", "url", "reason"],
+            ),
+            queue: r.gauge_vec(
+                "levee_remote_write_queue_samples",
+                "Samples held for the endpoint: waiting, batched or in flight.",
+                EP,
+            ),
+            shards: r.gauge_vec(
+                "levee_remote_write_shards",
+                "Concurrent senders currently running.",
+                EP,
+            ),
+            bytes: r.counter_vec(
+                "levee_remote_write_bytes_sent_total",
+                "Compressed request bytes the receiver acknowledged.",
+                EP,
+            ),
+            requests: r.counter_vec(
+                "levee_remote_write_requests_total",
+                "Requests by HTTP status code (`error` when no response).",
+                &["remote_name", "url", "code"],
+            ),
+            highest: r.gauge_vec(
+                "levee_remote_write_highest_sent_timestamp_seconds",
+                "Timestamp of the newest sample the receiver acknowledged.",
+                EP,
+            ),
+        }
+    }
+}
+
+/// The self-metrics of one endpoint.
+#[derive(Clone)]
+pub(crate) struct EndpointMetrics {
+    families: Families,
+    name: String,
+    url: String,
+    pub samples_sent: Arc<Counter>,
+    pub samples_failed: Arc<Counter>,
+    pub samples_retried: Arc<Counter>,
+    pub queue: Arc<Gauge>,
+    pub shards: Arc<Gauge>,
+    pub bytes_sent: Arc<Counter>,
+    pub highest_sent: Arc<Gauge>,
+}
+
+impl EndpointMetrics {
+    pub fn new(families: &Families, name: &str, url: &str) -> Self {
+        let families = families.clone();
+        let ep = [name, url];
+        EndpointMetrics {
+            samples_sent: families.samples.with(&ep),
+            samples_failed: families.failed.with(&ep),
+            samples_retried: families.retried.with(&ep),
+            queue: families.queue.with(&ep),
+            shards: families.shards.with(&ep),
+            bytes_sent: families.bytes.with(&ep),
+            highest_sent: families.highest.with(&ep),
+            name: name.to_string(),
+            url: url.to_string(),
+            families,
+        }
+    }
+
+    /// Counts `n` dropped samples.
+    pub fn dropped(&self, reason: DropReason, n: u64) {
+        self.families
+            .dropped
+            .with(&[&self.name, &self.url, &reason.label()])
+            .add(n);
+    }
+
+    /// Counts one request answered with `code` (or `error`).
+    pub fn request(&self, code: &str) {
+        self.families
+            .requests
+            .with(&[&self.name, &self.url, code])
+            .inc();
+    }
+}

@@ -1,0 +1,306 @@
+//! Remote write 1.0: sending samples to Prometheus-compatible receivers.
+//!
+//! [`RemoteWriter`] owns every configured endpoint. Each endpoint has its own
+//! bounded queue ([`MemoryQueue`]), dispatcher and shard tasks, so a dead
+//! endpoint never stalls another. [`RemoteWriter::append`] hands a scrape's
+//! samples to every endpoint without touching the network; the shards
+//! encode batches ([`WriteRequestEncoder`]: protobuf + snappy block), POST
+//! them with the protocol headers and retry with backoff. See
+//! `docs/remote_write.md` for the wire format, policies and metrics.
+//!
+//! Files: `settings` (what an endpoint is configured with), `codec` (wire
+//! format both ways), `client` (HTTP, TLS, auth, status classification),
+//! `source` (the queue seam), `queue` (dispatcher, batching, resharding),
+//! `sharding` (the shard-count rule), `shard` (send and retry), `metrics`.
+
+mod client;
+mod codec;
+mod metrics;
+mod queue;
+mod settings;
+mod shard;
+mod sharding;
+mod source;
+
+pub use codec::{
+    DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request,
+};
+pub use metrics::DropReason;
+pub use settings::{EndpointSettings, TlsSettings};
+pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
+pub use source::{MemoryQueue, PushResult, SampleSource};
+
+use crate::labels::Labels;
+use crate::selfmon::Registry;
+use metrics::{EndpointMetrics, Families};
+use parking_lot::Mutex;
+use shard::{Health, Shared};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One sample on its way out: a series, a timestamp and a value. The value
+/// travels as its exact bit pattern (StaleNaN `0x7ff0000000000002` included).
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// The series' labels (sorted, as [`Labels`] always is).
+    pub labels: Arc<Labels>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// The value.
+    pub value: f64,
+}
+
+/// Why the remote writer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// A setting is invalid.
+    #[error("remote_write {endpoint:?}: {field}: {reason}")]
+    Settings {
+        /// The endpoint's name.
+        endpoint: String,
+        /// The setting, named as in prometheus.yml (`url`, `headers.X`, …).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A TLS file could not be read or parsed.
+    #[error("remote_write {endpoint:?}: {field} {path}: {reason}")]
+    Tls {
+        /// The endpoint's name.
+        endpoint: String,
+        /// The setting (`tls_config.ca_file`, …).
+        field: String,
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("remote_write {endpoint:?}: cannot build the HTTP client: {reason}")]
+    Client {
+        /// The endpoint's name.
+        endpoint: String,
+        /// What reqwest reported.
+        reason: String,
+    },
+    /// Not called inside a tokio runtime.
+    #[error("the remote writer must be started inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// All remote-write endpoints. Cheap to clone; clones share the endpoints.
+///
+/// Call [`shutdown`](Self::shutdown) to flush with a deadline. If the last
+/// clone is dropped instead, the queues are closed and the endpoints'
+/// tasks still send what is queued and then exit, but nobody waits for
+/// them.
+#[derive(Clone)]
+pub struct RemoteWriter {
+    endpoints: Arc<Endpoints>,
+}
+
+struct Endpoints(Vec<Endpoint>);
+
+impl std::ops::Deref for Endpoints {
+    type Target = [Endpoint];
+    fn deref(&self) -> &[Endpoint] {
+        &self.0
+    }
+}
+
+impl Drop for Endpoints {
+    fn drop(&mut self) {
+        for ep in &self.0 {
+            ep.queue.close();
+        }
+    }
+}
+
+struct Endpoint {
+    shared: Arc<Shared>,
+    queue: Arc<MemoryQueue>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    overflow_log: Mutex<OverflowLog>,
+}
+
+/// Rate-limits the queue-full warning to one line per interval.
+struct OverflowLog {
+    last: Option<Instant>,
+    since_last: u64,
+}
+
+const OVERFLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+impl RemoteWriter {
+    /// Validates the settings, builds each endpoint's HTTP client and starts
+    /// its dispatcher on the current tokio runtime.
+    pub fn start(
+        endpoints: Vec<EndpointSettings>,
+        external_labels: Labels,
+        registry: &Registry,
+    ) -> Result<RemoteWriter, RemoteError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| RemoteError::NoRuntime)?;
+        let families = Families::register(registry);
+        let mut seen = std::collections::HashSet::new();
+        let mut prepared = Vec::with_capacity(endpoints.len());
+        for s in endpoints {
+            validate(&s)?;
+            if !seen.insert(s.name.clone()) {
+                return Err(RemoteError::Settings {
+                    endpoint: s.name.clone(),
+                    field: "name".into(),
+                    reason: "another remote_write endpoint has the same name".into(),
+                });
+            }
+            let client = client::Client::new(&s)?;
+            let metrics = EndpointMetrics::new(&families, &s.name, &s.url);
+            let queue = Arc::new(MemoryQueue::new(s.capacity));
+            let shared = Arc::new(Shared {
+                settings: s,
+                external: external_labels.clone(),
+                client,
+                metrics,
+                health: Health::default(),
+            });
+            prepared.push((shared, queue));
+        }
+        let endpoints = prepared
+            .into_iter()
+            .map(|(shared, queue)| {
+                let task = runtime.spawn(queue::dispatch(shared.clone(), queue.clone()));
+                Endpoint {
+                    shared,
+                    queue,
+                    task: Mutex::new(Some(task)),
+                    overflow_log: Mutex::new(OverflowLog {
+                        last: None,
+                        since_last: 0,
+                    }),
+                }
+            })
+            .collect();
+        Ok(RemoteWriter {
+            endpoints: Arc::new(Endpoints(endpoints)),
+        })
+    }
+
+    /// Queues a scrape's samples on every endpoint. Never waits for the
+    /// network; samples that do not fit an endpoint's capacity are dropped
+    /// there (counted, reason `queue_full`) and do not affect the others.
+    pub fn append(&self, samples: &[Sample]) {
+        for ep in self.endpoints.iter() {
+            let r = ep.queue.push(samples.iter(), |s| ep.admit(s));
+            if r.full > 0 {
+                ep.shared
+                    .metrics
+                    .dropped(DropReason::QueueFull, r.full as u64);
+                ep.log_overflow(r.full as u64);
+            }
+            if r.closed > 0 {
+                ep.shared
+                    .metrics
+                    .dropped(DropReason::Shutdown, r.closed as u64);
+                let s = &ep.shared.settings;
+                tracing::error!(remote_name = %s.name, url = %s.url, samples = r.closed, "remote write: samples appended after shutdown began were dropped");
+            }
+            ep.shared.metrics.queue.set(ep.queue.pending() as f64);
+        }
+    }
+
+    /// Samples held per endpoint name (waiting, batched or in flight).
+    pub fn pending(&self) -> Vec<(String, usize)> {
+        self.endpoints
+            .iter()
+            .map(|ep| (ep.shared.settings.name.clone(), ep.queue.pending()))
+            .collect()
+    }
+
+    /// Stops accepting samples, sends what is queued and waits for it, for
+    /// at most `deadline` in total. Whatever is still unsent then is counted
+    /// as dropped (reason `shutdown`) and logged as an error per endpoint.
+    pub async fn shutdown(self, deadline: Duration) {
+        for ep in self.endpoints.iter() {
+            ep.queue.close();
+        }
+        let until = tokio::time::Instant::now() + deadline;
+        for ep in self.endpoints.iter() {
+            let Some(mut task) = ep.task.lock().take() else {
+                continue;
+            };
+            let s = &ep.shared.settings;
+            if tokio::time::timeout_at(until, &mut task).await.is_err() {
+                // Dropping the dispatcher drops its shard set, which aborts
+                // the shards: wait for that so the count below is final.
+                task.abort();
+                let _ = task.await;
+                let lost = ep.queue.pending();
+                ep.shared.metrics.dropped(DropReason::Shutdown, lost as u64);
+                ep.shared.metrics.queue.set(0.0);
+                tracing::error!(remote_name = %s.name, url = %s.url, samples = lost, deadline = ?deadline, "remote write: shutdown deadline passed; DROPPED unsent samples (batches in flight at the deadline may still have arrived)");
+            } else {
+                tracing::info!(remote_name = %s.name, url = %s.url, "remote write: queue flushed");
+            }
+        }
+    }
+}
+
+impl Endpoint {
+    /// THE place where a series enters this endpoint's queue: the
+    /// endpoint's `write_relabel_configs` (`Rules::process`) belong here.
+    /// Returning `None` drops the sample for this endpoint only; returning a
+    /// different label set sends the sample under that series.
+    fn admit(&self, sample: &Sample) -> Option<Sample> {
+        Some(sample.clone())
+    }
+
+    fn log_overflow(&self, dropped: u64) {
+        let mut log = self.overflow_log.lock();
+        log.since_last += dropped;
+        let now = Instant::now();
+        if log
+            .last
+            .is_none_or(|t| now.duration_since(t) >= OVERFLOW_LOG_INTERVAL)
+        {
+            let s = &self.shared.settings;
+            tracing::warn!(remote_name = %s.name, url = %s.url, dropped = log.since_last, capacity = s.capacity, "remote write: queue full, dropping samples (counted in levee_remote_write_samples_dropped_total{{reason=\"queue_full\"}})");
+            log.last = Some(now);
+            log.since_last = 0;
+        }
+    }
+}
+
+fn validate(s: &EndpointSettings) -> Result<(), RemoteError> {
+    let bad = |field: &str, reason: &str| {
+        Err(RemoteError::Settings {
+            endpoint: s.name.clone(),
+            field: field.into(),
+            reason: reason.into(),
+        })
+    };
+    if s.name.is_empty() {
+        return bad("name", "must not be empty");
+    }
+    if s.capacity == 0 {
+        return bad("queue_config.capacity", "must be at least 1");
+    }
+    if s.min_shards == 0 {
+        return bad("queue_config.min_shards", "must be at least 1");
+    }
+    if s.max_shards < s.min_shards {
+        return bad("queue_config.max_shards", "must be at least min_shards");
+    }
+    if s.max_samples_per_send == 0 {
+        return bad("queue_config.max_samples_per_send", "must be at least 1");
+    }
+    if s.batch_send_deadline.is_zero() {
+        return bad("queue_config.batch_send_deadline", "must be positive");
+    }
+    if s.max_backoff < s.min_backoff {
+        return bad("queue_config.max_backoff", "must be at least min_backoff");
+    }
+    if s.timeout.is_zero() {
+        return bad("remote_timeout", "must be positive");
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! The dispatcher of one endpoint: takes samples from its
+//! [`SampleSource`], routes each series to one shard by hash (so samples of
+//! a series stay in order), cuts batches of `max_samples_per_send` or at
+//! `batch_send_deadline`, and resizes the shard set by the rule in
+//! [`sharding`](super::sharding).
+//!
+//! Resharding first flushes every batch and waits for the running shards to
+//! finish, then starts the new set: a series never has batches in flight on
+//! two shards at once.
+
+use super::Sample;
+use super::metrics::DropReason;
+use super::shard::{self, Shared};
+use super::sharding::{RESHARD_INTERVAL, ShardInputs, desired_shards};
+use super::source::SampleSource;
+use crate::labels::Labels;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// Runs until the source is closed and everything taken from it is
+/// finished.
+pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S>) {
+    let s = &shared.settings;
+    let mut shards = Shards::start(&shared, &source, s.min_shards.max(1));
+    let mut incoming = Vec::new();
+    let mut reshard_at = Instant::now() + RESHARD_INTERVAL;
+    let mut last_accepted = source.accepted_total();
+    let mut last_reshard = Instant::now();
+    loop {
+        // Read the flag first: once closed, this take gets the last samples.
+        let closed = source.is_closed();
+        source.take(&mut incoming);
+        // While open, a saturated shard may hold the dispatcher only until
+        // the next reshard check; then the rest of `incoming` waits.
+        let until = (!closed).then_some(reshard_at);
+        let mut taken = 0;
+        while taken < incoming.len() {
+            if !shards.push(&incoming[taken], until).await {
+                break;
+            }
+            taken += 1;
+        }
+        let blocked = taken < incoming.len();
+        incoming.drain(..taken);
+        shards.flush_expired(until).await;
+        shared.metrics.queue.set(source.pending() as f64);
+        if closed {
+            shards.stop().await;
+            return;
+        }
+        let now = Instant::now();
+        if now >= reshard_at {
+            let accepted = source.accepted_total();
+            let secs = now.duration_since(last_reshard).as_secs_f64().max(1e-3);
+            let (mean_send, failing) = shared.health.interval();
+            let desired = desired_shards(ShardInputs {
+                current: shards.len(),
+                min: s.min_shards,
+                max: s.max_shards,
+                incoming_per_sec: (accepted - last_accepted) as f64 / secs,
+                backlog: source.pending(),
+                mean_send,
+                max_samples_per_send: s.max_samples_per_send,
+                failing,
+            });
+            if desired != shards.len() {
+                tracing::info!(remote_name = %s.name, url = %s.url, from = shards.len(), to = desired, "remote write: resharding");
+                shards.stop().await;
+                shards = Shards::start(&shared, &source, desired);
+            }
+            last_accepted = accepted;
+            last_reshard = now;
+            reshard_at = now + RESHARD_INTERVAL;
+        }
+        if blocked {
+            continue;
+        }
+        let wake = shards
+            .next_deadline()
+            .map_or(reshard_at, |d| d.min(reshard_at));
+        tokio::select! {
+            _ = source.wait() => {}
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+/// The most samples reserved up front for a new batch, whatever
+/// `max_samples_per_send` says.
+const MAX_PREALLOCATED: usize = 10_000;
+
+/// The running shards with the batch each is filling.
+struct Shards<S: SampleSource> {
+    shared: Arc<Shared>,
+    source: Arc<S>,
+    senders: Vec<mpsc::Sender<Vec<Sample>>>,
+    batches: Vec<Vec<Sample>>,
+    deadlines: Vec<Option<Instant>>,
+    tasks: JoinSet<()>,
+}
+
+impl<S: SampleSource> Shards<S> {
+    fn start(shared: &Arc<Shared>, source: &Arc<S>, n: usize) -> Self {
+        let mut tasks = JoinSet::new();
+        let mut senders = Vec::with_capacity(n);
+        for _ in 0..n {
+            // One batch queued per shard beyond the one in flight: enough to
+            // keep the shard busy, little enough that a stuck shard pushes
+            // back on the dispatcher (and so on the queue's capacity).
+            let (tx, rx) = mpsc::channel(1);
+            tasks.spawn(shard::run(shared.clone(), source.clone(), rx));
+            senders.push(tx);
+        }
+        shared.metrics.shards.set(n as f64);
+        Shards {
+            shared: shared.clone(),
+            source: source.clone(),
+            senders,
+            batches: (0..n).map(|_| Vec::new()).collect(),
+            deadlines: vec![None; n],
+            tasks,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.senders.len()
+    }
+
+    /// Adds a sample to its shard's batch, handing full batches to the
+    /// shard. Returns false, without adding, when the shard's batch is full
+    /// and the shard stayed busy until `until`.
+    async fn push(&mut self, sample: &Sample, until: Option<Instant>) -> bool {
+        let max = self.shared.settings.max_samples_per_send;
+        let i = shard_of(&sample.labels, self.len());
+        if self.batches[i].len() >= max && !self.send(i, until).await {
+            return false;
+        }
+        let batch = &mut self.batches[i];
+        if batch.is_empty() {
+            batch.reserve(max.min(MAX_PREALLOCATED));
+            self.deadlines[i] = Some(Instant::now() + self.shared.settings.batch_send_deadline);
+        }
+        batch.push(sample.clone());
+        if batch.len() >= max {
+            // If the shard is still busy the full batch stays here; the
+            // next push to this shard (or a flush) tries again.
+            self.send(i, until).await;
+        }
+        true
+    }
+
+    /// Hands shard `i` its batch, waiting for room at most until `until`
+    /// (forever when `None`). Returns false when the batch is still here.
+    async fn send(&mut self, i: usize, until: Option<Instant>) -> bool {
+        if self.batches[i].is_empty() {
+            self.deadlines[i] = None;
+            return true;
+        }
+        let reserve = self.senders[i].reserve();
+        let permit = match until {
+            None => reserve.await,
+            Some(t) => match tokio::time::timeout_at(t, reserve).await {
+                Ok(r) => r,
+                Err(_) => return false,
+            },
+        };
+        let batch = std::mem::take(&mut self.batches[i]);
+        self.deadlines[i] = None;
+        match permit {
+            Ok(permit) => permit.send(batch),
+            Err(_) => {
+                // Only possible if the shard task died (a bug): say so and
+                // count, so nothing is lost silently.
+                let s = &self.shared.settings;
+                tracing::error!(remote_name = %s.name, url = %s.url, samples = batch.len(), "remote write: shard task is gone; dropping its batch");
+                self.shared
+                    .metrics
+                    .dropped(DropReason::ShardFailed, batch.len() as u64);
+                self.source.done(batch.len());
+            }
+        }
+        true
+    }
+
+    async fn flush_expired(&mut self, until: Option<Instant>) {
+        let now = Instant::now();
+        for i in 0..self.len() {
+            if self.deadlines[i].is_some_and(|d| d <= now) && !self.send(i, until).await {
+                return;
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+
+    /// Sends every partial batch, then waits for the shards to finish.
+    async fn stop(mut self) {
+        for i in 0..self.len() {
+            self.send(i, None).await;
+        }
+        self.senders.clear();
+        while let Some(r) = self.tasks.join_next().await {
+            if let Err(e) = r {
+                let s = &self.shared.settings;
+                tracing::error!(remote_name = %s.name, url = %s.url, "remote write: shard task failed: {e}");
+            }
+        }
+    }
+}
+
+/// The shard a series belongs to for a given shard count.
+fn shard_of(labels: &Labels, n: usize) -> usize {
+    let mut h = rustc_hash::FxHasher::default();
+    labels.hash(&mut h);
+    (h.finish() % n as u64) as usize
+}

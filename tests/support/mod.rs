@@ -1,0 +1,28 @@
+//! Test harness for end-to-end tests against real peers: free ports, temp
+//! dirs, child processes killed by PID on drop, and handles for a
+//! Prometheus receiver, a VictoriaMetrics receiver, a node_exporter target
+//! and a fault-injecting proxy. Each test binary uses a part of it.
+//!
+//! ```ignore
+//! mod support;
+//! let prom = support::Prometheus::start_receiver().await;
+//! let proxy = support::FaultyProxy::start(Some(prom.url_write())).await;
+//! ```
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+mod faulty_proxy;
+mod node_exporter;
+mod process;
+mod prometheus;
+mod victoria;
+
+pub use faulty_proxy::{Fault, FaultyProxy, Seen};
+pub use node_exporter::NodeExporter;
+pub use process::{Child, free_port, require_binary, temp_dir, wait_http_ok, wait_http_ok_with};
+pub use prometheus::Prometheus;
+pub use prometheus::{PrometheusTls, parse_point, parse_value};
+pub use victoria::{ExportedSeries, VictoriaMetrics};

@@ -1,0 +1,46 @@
+//! A real prometheus-node-exporter as a scrape target.
+
+use super::process::{Child, free_port, require_binary, temp_dir, wait_http_ok};
+use std::time::Duration;
+
+const BIN: &str = "/usr/bin/prometheus-node-exporter";
+
+/// A node_exporter listening on 127.0.0.1; killed on drop.
+pub struct NodeExporter {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl NodeExporter {
+    /// Starts node_exporter and waits until `/metrics` answers.
+    pub async fn start() -> NodeExporter {
+        require_binary(BIN, "prometheus-node-exporter");
+        let dir = temp_dir("levee-node-exporter");
+        let port = free_port();
+        let args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+        let mut child = Child::spawn("node_exporter", BIN, &args, dir.path());
+        let url = format!("http://127.0.0.1:{port}/metrics");
+        wait_http_ok(&url, &mut child, Duration::from_secs(30)).await;
+        NodeExporter {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// `127.0.0.1:<port>`, as a static_config target.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The metrics URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.port)
+    }
+
+    /// The process (to kill it early or read its log).
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
