@@ -1,0 +1,299 @@
+//! [`MemDirectory`]: an in-memory [`Directory`] for tests, with failure
+//! injection (a write budget that tears a write halfway, failing syncs) and
+//! crash simulation (drop everything not synced).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::{Directory, FileBytes, FsError, ReadFile, WriteFile, check_name};
+
+#[derive(Debug, Clone, Default)]
+struct MemFile {
+    data: Vec<u8>,
+    /// Length made durable by the last sync.
+    synced: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Files by full name (`sub/dir/name`).
+    files: BTreeMap<String, MemFile>,
+    /// Subdirectories by full name.
+    dirs: BTreeSet<String>,
+    /// Bytes appends may still write before failing; `None` = unlimited.
+    write_budget: Option<u64>,
+    /// Whether syncs fail.
+    fail_sync: bool,
+}
+
+/// A directory held in memory. Clones share the same files.
+///
+/// Failure injection: [`MemDirectory::set_write_budget`] lets appends
+/// write only so many more bytes; the append that crosses the budget
+/// writes the part that fits and fails, exactly like a full disk or a crash
+/// in the middle of `write(2)`. [`MemDirectory::set_fail_sync`] makes syncs
+/// fail. [`MemDirectory::crash_copy`] returns what a power loss would leave.
+#[derive(Debug, Clone, Default)]
+pub struct MemDirectory {
+    state: Arc<Mutex<State>>,
+    prefix: String,
+}
+
+impl MemDirectory {
+    /// An empty directory.
+    pub fn new() -> Arc<Self> {
+        Arc::new(MemDirectory::default())
+    }
+
+    /// Lets appends (in this directory and all its subdirectories) write
+    /// `bytes` more bytes in total, then fail; `None` removes the limit.
+    pub fn set_write_budget(&self, bytes: Option<u64>) {
+        self.state.lock().write_budget = bytes;
+    }
+
+    /// Makes file syncs fail (`true`) or succeed.
+    pub fn set_fail_sync(&self, fail: bool) {
+        self.state.lock().fail_sync = fail;
+    }
+
+    /// An independent copy of every file as it is now (no fault injection).
+    pub fn snapshot(&self) -> Arc<Self> {
+        let state = self.state.lock();
+        Arc::new(MemDirectory {
+            state: Arc::new(Mutex::new(State {
+                files: state.files.clone(),
+                dirs: state.dirs.clone(),
+                write_budget: None,
+                fail_sync: false,
+            })),
+            prefix: self.prefix.clone(),
+        })
+    }
+
+    /// An independent copy in which every file is cut back to the length it
+    /// had at its last sync: what a power loss would leave behind.
+    pub fn crash_copy(&self) -> Arc<Self> {
+        let copy = self.snapshot();
+        for file in copy.state.lock().files.values_mut() {
+            file.data.truncate(file.synced);
+        }
+        copy
+    }
+
+    fn full(&self, name: &str) -> Result<String, FsError> {
+        check_name(name)?;
+        Ok(format!("{}{}", self.prefix, name))
+    }
+
+    fn path(full: &str) -> PathBuf {
+        PathBuf::from(format!("<memory>/{full}"))
+    }
+
+    fn not_found(full: &str) -> FsError {
+        FsError::NotFound {
+            path: Self::path(full),
+        }
+    }
+
+    fn handle(&self, full: String) -> MemHandle {
+        MemHandle {
+            state: Arc::clone(&self.state),
+            name: full.rsplit('/').next().unwrap_or(&full).to_string(),
+            full,
+        }
+    }
+}
+
+impl Directory for MemDirectory {
+    fn create(&self, name: &str) -> Result<Box<dyn WriteFile>, FsError> {
+        let full = self.full(name)?;
+        self.state.lock().files.insert(full.clone(), MemFile::default());
+        Ok(Box::new(MemWriteFile {
+            handle: self.handle(full),
+            len: 0,
+        }))
+    }
+
+    fn open_append(&self, name: &str) -> Result<Box<dyn WriteFile>, FsError> {
+        let full = self.full(name)?;
+        let len = match self.state.lock().files.get(&full) {
+            Some(file) => file.data.len() as u64,
+            None => return Err(Self::not_found(&full)),
+        };
+        Ok(Box::new(MemWriteFile {
+            handle: self.handle(full),
+            len,
+        }))
+    }
+
+    fn open_read(&self, name: &str) -> Result<Box<dyn ReadFile>, FsError> {
+        let full = self.full(name)?;
+        if !self.state.lock().files.contains_key(&full) {
+            return Err(Self::not_found(&full));
+        }
+        Ok(Box::new(self.handle(full)))
+    }
+
+    fn map(&self, name: &str) -> Result<FileBytes, FsError> {
+        let full = self.full(name)?;
+        match self.state.lock().files.get(&full) {
+            Some(file) => Ok(FileBytes::from_vec(file.data.clone())),
+            None => Err(Self::not_found(&full)),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<String>, FsError> {
+        let state = self.state.lock();
+        Ok(state
+            .files
+            .keys()
+            .filter_map(|k| k.strip_prefix(self.prefix.as_str()))
+            .filter(|rest| !rest.contains('/'))
+            .map(str::to_string)
+            .collect())
+    }
+
+    fn len(&self, name: &str) -> Result<u64, FsError> {
+        let full = self.full(name)?;
+        match self.state.lock().files.get(&full) {
+            Some(file) => Ok(file.data.len() as u64),
+            None => Err(Self::not_found(&full)),
+        }
+    }
+
+    fn exists(&self, name: &str) -> Result<bool, FsError> {
+        let full = self.full(name)?;
+        Ok(self.state.lock().files.contains_key(&full))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<(), FsError> {
+        let src = self.full(from)?;
+        let dst = self.full(to)?;
+        let mut state = self.state.lock();
+        let file = state.files.remove(&src).ok_or_else(|| Self::not_found(&src))?;
+        state.files.insert(dst, file);
+        Ok(())
+    }
+
+    fn remove(&self, name: &str) -> Result<(), FsError> {
+        let full = self.full(name)?;
+        match self.state.lock().files.remove(&full) {
+            Some(_) => Ok(()),
+            None => Err(Self::not_found(&full)),
+        }
+    }
+
+    fn truncate(&self, name: &str, len: u64) -> Result<(), FsError> {
+        let full = self.full(name)?;
+        let mut state = self.state.lock();
+        let file = state.files.get_mut(&full).ok_or_else(|| Self::not_found(&full))?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        file.data.resize(len, 0);
+        file.synced = file.synced.min(len);
+        Ok(())
+    }
+
+    fn sync_dir(&self) -> Result<(), FsError> {
+        Ok(())
+    }
+
+    fn subdir(&self, name: &str) -> Result<Arc<dyn Directory>, FsError> {
+        let full = self.full(name)?;
+        self.state.lock().dirs.insert(full.clone());
+        Ok(Arc::new(MemDirectory {
+            state: Arc::clone(&self.state),
+            prefix: format!("{full}/"),
+        }))
+    }
+}
+
+/// A reference to one file of a [`MemDirectory`].
+#[derive(Debug)]
+struct MemHandle {
+    state: Arc<Mutex<State>>,
+    full: String,
+    name: String,
+}
+
+#[derive(Debug)]
+struct MemWriteFile {
+    handle: MemHandle,
+    len: u64,
+}
+
+impl WriteFile for MemWriteFile {
+    fn append(&mut self, buf: &[u8]) -> Result<(), FsError> {
+        let mut state = self.handle.state.lock();
+        let (fits, torn) = match state.write_budget {
+            Some(budget) if (buf.len() as u64) > budget => (budget as usize, true),
+            _ => (buf.len(), false),
+        };
+        if let Some(budget) = state.write_budget.as_mut() {
+            *budget -= fits as u64;
+        }
+        let file = state
+            .files
+            .get_mut(&self.handle.full)
+            .ok_or_else(|| MemDirectory::not_found(&self.handle.full))?;
+        file.data.extend_from_slice(&buf[..fits]);
+        self.len += fits as u64;
+        if torn {
+            return Err(FsError::Injected {
+                op: "append",
+                path: MemDirectory::path(&self.handle.full),
+            });
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), FsError> {
+        let mut state = self.handle.state.lock();
+        if state.fail_sync {
+            return Err(FsError::Injected {
+                op: "sync",
+                path: MemDirectory::path(&self.handle.full),
+            });
+        }
+        let file = state
+            .files
+            .get_mut(&self.handle.full)
+            .ok_or_else(|| MemDirectory::not_found(&self.handle.full))?;
+        file.synced = file.data.len();
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ReadFile for MemHandle {
+    fn len(&self) -> Result<u64, FsError> {
+        match self.state.lock().files.get(&self.full) {
+            Some(file) => Ok(file.data.len() as u64),
+            None => Err(MemDirectory::not_found(&self.full)),
+        }
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, FsError> {
+        let state = self.state.lock();
+        let file = state
+            .files
+            .get(&self.full)
+            .ok_or_else(|| MemDirectory::not_found(&self.full))?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        if start >= file.data.len() {
+            return Ok(0);
+        }
+        let n = buf.len().min(file.data.len() - start);
+        buf[..n].copy_from_slice(&file.data[start..start + n]);
+        Ok(n)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
