@@ -27,6 +27,49 @@ struct State {
     write_budget: Option<u64>,
     /// Whether syncs fail.
     fail_sync: bool,
+    /// Bytes appends may still write before the simulated process dies.
+    crash_budget: Option<u64>,
+    /// The simulated process died: every change fails from now on.
+    crashed: bool,
+}
+
+impl State {
+    /// Fails a mutating operation once the simulated process has died.
+    fn check_alive(&self, op: &'static str, full: &str) -> Result<(), FsError> {
+        if self.crashed {
+            return Err(FsError::Injected {
+                op,
+                path: MemDirectory::path(full),
+            });
+        }
+        Ok(())
+    }
+
+    /// How much of an append of `len` bytes gets written, and whether the
+    /// append is torn (fails after writing that much).
+    fn admit(&mut self, len: usize) -> (usize, bool) {
+        let mut fits = len as u64;
+        let mut torn = false;
+        for budget in [&mut self.write_budget, &mut self.crash_budget]
+            .into_iter()
+            .flatten()
+        {
+            if fits > *budget {
+                fits = *budget;
+                torn = true;
+            }
+        }
+        for budget in [&mut self.write_budget, &mut self.crash_budget]
+            .into_iter()
+            .flatten()
+        {
+            *budget -= fits;
+        }
+        if torn && self.crash_budget == Some(0) {
+            self.crashed = true;
+        }
+        (fits as usize, torn)
+    }
 }
 
 /// A directory held in memory. Clones share the same files.
@@ -54,6 +97,17 @@ impl MemDirectory {
         self.state.lock().write_budget = bytes;
     }
 
+    /// Simulates the process dying in the middle of a write: appends may
+    /// write `bytes` more bytes; the append that crosses the limit writes the
+    /// part that fits, and from then on every change (append, sync, create,
+    /// truncate, rename, remove) fails. [`MemDirectory::snapshot`] then gives
+    /// the files as the "restarted" process finds them.
+    pub fn crash_after(&self, bytes: u64) {
+        let mut state = self.state.lock();
+        state.crash_budget = Some(bytes);
+        state.crashed = false;
+    }
+
     /// Makes file syncs fail (`true`) or succeed.
     pub fn set_fail_sync(&self, fail: bool) {
         self.state.lock().fail_sync = fail;
@@ -66,8 +120,7 @@ impl MemDirectory {
             state: Arc::new(Mutex::new(State {
                 files: state.files.clone(),
                 dirs: state.dirs.clone(),
-                write_budget: None,
-                fail_sync: false,
+                ..State::default()
             })),
             prefix: self.prefix.clone(),
         })
@@ -110,7 +163,10 @@ impl MemDirectory {
 impl Directory for MemDirectory {
     fn create(&self, name: &str) -> Result<Box<dyn WriteFile>, FsError> {
         let full = self.full(name)?;
-        self.state.lock().files.insert(full.clone(), MemFile::default());
+        let mut state = self.state.lock();
+        state.check_alive("create", &full)?;
+        state.files.insert(full.clone(), MemFile::default());
+        drop(state);
         Ok(Box::new(MemWriteFile {
             handle: self.handle(full),
             len: 0,
@@ -173,6 +229,7 @@ impl Directory for MemDirectory {
         let src = self.full(from)?;
         let dst = self.full(to)?;
         let mut state = self.state.lock();
+        state.check_alive("rename", &src)?;
         let file = state.files.remove(&src).ok_or_else(|| Self::not_found(&src))?;
         state.files.insert(dst, file);
         Ok(())
@@ -180,7 +237,9 @@ impl Directory for MemDirectory {
 
     fn remove(&self, name: &str) -> Result<(), FsError> {
         let full = self.full(name)?;
-        match self.state.lock().files.remove(&full) {
+        let mut state = self.state.lock();
+        state.check_alive("remove", &full)?;
+        match state.files.remove(&full) {
             Some(_) => Ok(()),
             None => Err(Self::not_found(&full)),
         }
@@ -189,6 +248,7 @@ impl Directory for MemDirectory {
     fn truncate(&self, name: &str, len: u64) -> Result<(), FsError> {
         let full = self.full(name)?;
         let mut state = self.state.lock();
+        state.check_alive("truncate", &full)?;
         let file = state.files.get_mut(&full).ok_or_else(|| Self::not_found(&full))?;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         file.data.resize(len, 0);
@@ -227,13 +287,8 @@ struct MemWriteFile {
 impl WriteFile for MemWriteFile {
     fn append(&mut self, buf: &[u8]) -> Result<(), FsError> {
         let mut state = self.handle.state.lock();
-        let (fits, torn) = match state.write_budget {
-            Some(budget) if (buf.len() as u64) > budget => (budget as usize, true),
-            _ => (buf.len(), false),
-        };
-        if let Some(budget) = state.write_budget.as_mut() {
-            *budget -= fits as u64;
-        }
+        state.check_alive("append", &self.handle.full)?;
+        let (fits, torn) = state.admit(buf.len());
         let file = state
             .files
             .get_mut(&self.handle.full)
@@ -251,6 +306,7 @@ impl WriteFile for MemWriteFile {
 
     fn sync(&mut self) -> Result<(), FsError> {
         let mut state = self.handle.state.lock();
+        state.check_alive("sync", &self.handle.full)?;
         if state.fail_sync {
             return Err(FsError::Injected {
                 op: "sync",

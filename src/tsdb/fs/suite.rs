@@ -130,3 +130,18 @@ fn memory_crash_copy_keeps_only_synced_bytes() {
     assert_eq!(&*crashed.map("f").unwrap(), b"durable");
     assert_eq!(&*dir.map("f").unwrap(), b"durable lost");
 }
+
+#[test]
+fn memory_crash_after_freezes_the_directory() {
+    let dir = MemDirectory::new();
+    let mut f = dir.create("f").unwrap();
+    dir.crash_after(4);
+    f.append(b"ab").unwrap();
+    assert!(matches!(f.append(b"cdef"), Err(FsError::Injected { op: "append", .. })));
+    assert!(matches!(dir.truncate("f", 0), Err(FsError::Injected { op: "truncate", .. })));
+    assert!(matches!(dir.create("g"), Err(FsError::Injected { op: "create", .. })));
+    assert!(matches!(f.sync(), Err(FsError::Injected { op: "sync", .. })));
+    let restarted = dir.snapshot();
+    assert_eq!(&*restarted.map("f").unwrap(), b"abcd");
+    restarted.truncate("f", 1).unwrap();
+}
