@@ -31,7 +31,11 @@ fn wal_records() -> Vec<Record> {
     let series = vec![
         RefSeries {
             series: 1,
-            labels: Labels::from_pairs([("__name__", "up"), ("instance", "localhost:9100"), ("job", "node")]),
+            labels: Labels::from_pairs([
+                ("__name__", "up"),
+                ("instance", "localhost:9100"),
+                ("job", "node"),
+            ]),
         },
         RefSeries {
             series: 2,
@@ -39,16 +43,44 @@ fn wal_records() -> Vec<Record> {
         },
     ];
     let samples = vec![
-        RefSample { series: 1, t: 1_700_000_000_000, v: 1.0 },
-        RefSample { series: 2, t: 1_700_000_000_000, v: 0.42 },
-        RefSample { series: 1, t: 1_700_000_015_000, v: 1.0 },
-        RefSample { series: 2, t: 1_700_000_015_003, v: 0.57 },
+        RefSample {
+            series: 1,
+            t: 1_700_000_000_000,
+            v: 1.0,
+        },
+        RefSample {
+            series: 2,
+            t: 1_700_000_000_000,
+            v: 0.42,
+        },
+        RefSample {
+            series: 1,
+            t: 1_700_000_015_000,
+            v: 1.0,
+        },
+        RefSample {
+            series: 2,
+            t: 1_700_000_015_003,
+            v: 0.57,
+        },
     ];
     let stale = vec![
-        RefSample { series: 1, t: 1_700_000_030_000, v: f64::from_bits(STALE_NAN_BITS) },
-        RefSample { series: 2, t: 1_700_000_030_000, v: f64::from_bits(STALE_NAN_BITS) },
+        RefSample {
+            series: 1,
+            t: 1_700_000_030_000,
+            v: f64::from_bits(STALE_NAN_BITS),
+        },
+        RefSample {
+            series: 2,
+            t: 1_700_000_030_000,
+            v: f64::from_bits(STALE_NAN_BITS),
+        },
     ];
-    vec![Record::Series(series), Record::Samples(samples), Record::Samples(stale)]
+    vec![
+        Record::Series(series),
+        Record::Samples(samples),
+        Record::Samples(stale),
+    ]
 }
 
 fn encode(rec: &Record) -> Vec<u8> {
@@ -63,7 +95,12 @@ fn encode(rec: &Record) -> Vec<u8> {
 /// The samples in the chunk fixture: a counter, with a stale marker at the end.
 fn chunk_samples() -> Vec<(i64, u64)> {
     let mut out: Vec<(i64, u64)> = (0..20)
-        .map(|i| (1_700_000_000_000 + i * 15_000 + (i % 3), (100.0 + (i * i) as f64).to_bits()))
+        .map(|i| {
+            (
+                1_700_000_000_000 + i * 15_000 + (i % 3),
+                (100.0 + (i * i) as f64).to_bits(),
+            )
+        })
         .collect();
     out.push((1_700_000_300_000, STALE_NAN_BITS));
     out
@@ -81,7 +118,10 @@ fn chunk_file() -> Vec<u8> {
 }
 
 fn write_wal(dir: Arc<dyn Directory>) {
-    let opts = WalOptions { sync: SyncPolicy::Always, ..WalOptions::default() };
+    let opts = WalOptions {
+        sync: SyncPolicy::Always,
+        ..WalOptions::default()
+    };
     let (mut wal, _) = Wal::open(dir, opts).unwrap();
     let recs: Vec<Vec<u8>> = wal_records().iter().map(encode).collect();
     wal.log(&[&recs[0], &recs[1]]).unwrap();
@@ -104,23 +144,28 @@ fn wal_v1_fixture_replays() {
     let dir = DiskDirectory::open(data().join("wal-v1")).unwrap();
     let mut reader = WalReader::new(dir.clone(), Position::start_of(0));
     let mut got = Vec::new();
-    while let Some(rec) = reader.next().unwrap() {
+    while let Some(rec) = reader.next_record().unwrap() {
         got.push(record::decode(rec).unwrap());
     }
     assert_eq!(got, wal_records());
-    let Record::Samples(stale) = &got[2] else { panic!("third record is not samples") };
+    let Record::Samples(stale) = &got[2] else {
+        panic!("third record is not samples")
+    };
     assert!(stale.iter().all(|s| s.v.to_bits() == STALE_NAN_BITS));
 
     // Opening a copy for writing accepts it as is (nothing torn).
     let tmp = tempfile::tempdir().unwrap();
     let copy = DiskDirectory::open(tmp.path()).unwrap();
     for name in dir.list().unwrap() {
-        copy.create(&name).unwrap().append(&dir.map(&name).unwrap()).unwrap();
+        copy.create(&name)
+            .unwrap()
+            .append(&dir.map(&name).unwrap())
+            .unwrap();
     }
     let (wal, mut replay) = Wal::open(copy, WalOptions::default()).unwrap();
     assert!(wal.repaired_tail().is_none());
     let mut n = 0;
-    while replay.next().unwrap().is_some() {
+    while replay.next_record().unwrap().is_some() {
         n += 1;
     }
     assert_eq!(n, 3);
@@ -142,13 +187,20 @@ fn chunk_v1_fixture_decodes() {
 /// bytes exactly.
 #[test]
 fn current_writers_still_write_v1_bytes() {
-    assert_eq!(std::fs::read(data().join("chunk-v1.xor")).unwrap(), chunk_file());
+    assert_eq!(
+        std::fs::read(data().join("chunk-v1.xor")).unwrap(),
+        chunk_file()
+    );
     let tmp = tempfile::tempdir().unwrap();
     write_wal(DiskDirectory::open(tmp.path()).unwrap());
     let fixture = DiskDirectory::open(data().join("wal-v1")).unwrap();
     let fresh = DiskDirectory::open(tmp.path()).unwrap();
     assert_eq!(fixture.list().unwrap(), fresh.list().unwrap());
     for name in fixture.list().unwrap() {
-        assert_eq!(&*fixture.map(&name).unwrap(), &*fresh.map(&name).unwrap(), "{name}");
+        assert_eq!(
+            &*fixture.map(&name).unwrap(),
+            &*fresh.map(&name).unwrap(),
+            "{name}"
+        );
     }
 }

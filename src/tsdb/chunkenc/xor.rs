@@ -62,8 +62,7 @@ impl XorChunk {
         }
         let end = it.finish()?;
         let free = (bytes.len() * 8 - end) as u32;
-        let (num, min_t, t, delta, v_bits) =
-            (it.num, it.first_t, it.t, it.delta, it.v_bits);
+        let (num, min_t, t, delta, v_bits) = (it.num, it.first_t, it.t, it.delta, it.v_bits);
         let (leading, trailing) = (it.leading, it.trailing);
         Ok(XorChunk {
             stream: BitWriter::resume(bytes, free),
@@ -120,7 +119,10 @@ impl XorChunk {
             }
             n => {
                 if t <= self.t {
-                    return Err(ChunkError::OutOfOrder { last: self.t, got: t });
+                    return Err(ChunkError::OutOfOrder {
+                        last: self.t,
+                        got: t,
+                    });
                 }
                 let delta = t.checked_sub(self.t).ok_or(ChunkError::TimestampOverflow {
                     last: self.t,
@@ -282,8 +284,8 @@ impl<'a> XorIterator<'a> {
     /// 16 for the header).
     fn finish(&self) -> Result<usize, ChunkError> {
         let extra_bits = self.reader.total_bits() - self.reader.pos();
-        let padding_is_zero = extra_bits < 8
-            && matches!(self.reader.clone().read_bits(extra_bits as u32), Ok(0));
+        let padding_is_zero =
+            extra_bits < 8 && matches!(self.reader.clone().read_bits(extra_bits as u32), Ok(0));
         if !padding_is_zero {
             return Err(ChunkError::TrailingBits { extra_bits });
         }
@@ -348,7 +350,11 @@ impl<'a> XorIterator<'a> {
             return Ok(raw as i64);
         }
         let raw = raw as i64;
-        Ok(if raw > 1 << (bits - 1) { raw - (1 << bits) } else { raw })
+        Ok(if raw > 1 << (bits - 1) {
+            raw - (1 << bits)
+        } else {
+            raw
+        })
     }
 
     fn read_value(&mut self) -> Result<(), ChunkError> {

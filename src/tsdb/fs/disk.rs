@@ -202,7 +202,7 @@ struct DiskReadFile {
 }
 
 impl ReadFile for DiskReadFile {
-    fn len(&self) -> Result<u64, FsError> {
+    fn size(&self) -> Result<u64, FsError> {
         let meta = self
             .file
             .metadata()

@@ -230,7 +230,10 @@ impl Directory for MemDirectory {
         let dst = self.full(to)?;
         let mut state = self.state.lock();
         state.check_alive("rename", &src)?;
-        let file = state.files.remove(&src).ok_or_else(|| Self::not_found(&src))?;
+        let file = state
+            .files
+            .remove(&src)
+            .ok_or_else(|| Self::not_found(&src))?;
         state.files.insert(dst, file);
         Ok(())
     }
@@ -249,7 +252,10 @@ impl Directory for MemDirectory {
         let full = self.full(name)?;
         let mut state = self.state.lock();
         state.check_alive("truncate", &full)?;
-        let file = state.files.get_mut(&full).ok_or_else(|| Self::not_found(&full))?;
+        let file = state
+            .files
+            .get_mut(&full)
+            .ok_or_else(|| Self::not_found(&full))?;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         file.data.resize(len, 0);
         file.synced = file.synced.min(len);
@@ -327,7 +333,7 @@ impl WriteFile for MemWriteFile {
 }
 
 impl ReadFile for MemHandle {
-    fn len(&self) -> Result<u64, FsError> {
+    fn size(&self) -> Result<u64, FsError> {
         match self.state.lock().files.get(&self.full) {
             Some(file) => Ok(file.data.len() as u64),
             None => Err(MemDirectory::not_found(&self.full)),

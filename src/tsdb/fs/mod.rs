@@ -73,7 +73,7 @@ pub trait WriteFile: Send + fmt::Debug {
 /// A file open for positional reads.
 pub trait ReadFile: Send + Sync + fmt::Debug {
     /// The file's current length in bytes.
-    fn len(&self) -> Result<u64, FsError>;
+    fn size(&self) -> Result<u64, FsError>;
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read
     /// (0 at or past the end).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, FsError>;

@@ -20,11 +20,16 @@ fn create_append_read(dir: &dyn Directory) {
     assert_eq!(r.read_at(11, &mut buf).unwrap(), 0);
     assert!(matches!(
         r.read_exact_at(8, &mut buf),
-        Err(FsError::UnexpectedEof { offset: 8, wanted: 5, got: 3, .. })
+        Err(FsError::UnexpectedEof {
+            offset: 8,
+            wanted: 5,
+            got: 3,
+            ..
+        })
     ));
     // Reads see later appends.
     f.append(b"!").unwrap();
-    assert_eq!(r.len().unwrap(), 12);
+    assert_eq!(r.size().unwrap(), 12);
     assert_eq!(&*dir.map("a").unwrap(), b"hello world!");
 }
 
@@ -66,12 +71,21 @@ fn truncate(dir: &dyn Directory) {
 }
 
 fn missing_files_and_bad_names(dir: &dyn Directory) {
-    assert!(matches!(dir.open_read("nope"), Err(FsError::NotFound { .. })));
-    assert!(matches!(dir.open_append("nope"), Err(FsError::NotFound { .. })));
+    assert!(matches!(
+        dir.open_read("nope"),
+        Err(FsError::NotFound { .. })
+    ));
+    assert!(matches!(
+        dir.open_append("nope"),
+        Err(FsError::NotFound { .. })
+    ));
     assert!(matches!(dir.map("nope"), Err(FsError::NotFound { .. })));
     assert!(matches!(dir.remove("nope"), Err(FsError::NotFound { .. })));
     assert!(matches!(dir.len("nope"), Err(FsError::NotFound { .. })));
-    assert!(matches!(dir.rename("nope", "x"), Err(FsError::NotFound { .. })));
+    assert!(matches!(
+        dir.rename("nope", "x"),
+        Err(FsError::NotFound { .. })
+    ));
     for bad in ["", ".", "..", "a/b", "a\0"] {
         assert!(
             matches!(dir.create(bad), Err(FsError::InvalidName { .. })),
@@ -125,7 +139,10 @@ fn memory_crash_copy_keeps_only_synced_bytes() {
     f.sync().unwrap();
     f.append(b" lost").unwrap();
     dir.set_fail_sync(true);
-    assert!(matches!(f.sync(), Err(FsError::Injected { op: "sync", .. })));
+    assert!(matches!(
+        f.sync(),
+        Err(FsError::Injected { op: "sync", .. })
+    ));
     let crashed = dir.crash_copy();
     assert_eq!(&*crashed.map("f").unwrap(), b"durable");
     assert_eq!(&*dir.map("f").unwrap(), b"durable lost");
@@ -137,10 +154,22 @@ fn memory_crash_after_freezes_the_directory() {
     let mut f = dir.create("f").unwrap();
     dir.crash_after(4);
     f.append(b"ab").unwrap();
-    assert!(matches!(f.append(b"cdef"), Err(FsError::Injected { op: "append", .. })));
-    assert!(matches!(dir.truncate("f", 0), Err(FsError::Injected { op: "truncate", .. })));
-    assert!(matches!(dir.create("g"), Err(FsError::Injected { op: "create", .. })));
-    assert!(matches!(f.sync(), Err(FsError::Injected { op: "sync", .. })));
+    assert!(matches!(
+        f.append(b"cdef"),
+        Err(FsError::Injected { op: "append", .. })
+    ));
+    assert!(matches!(
+        dir.truncate("f", 0),
+        Err(FsError::Injected { op: "truncate", .. })
+    ));
+    assert!(matches!(
+        dir.create("g"),
+        Err(FsError::Injected { op: "create", .. })
+    ));
+    assert!(matches!(
+        f.sync(),
+        Err(FsError::Injected { op: "sync", .. })
+    ));
     let restarted = dir.snapshot();
     assert_eq!(&*restarted.map("f").unwrap(), b"abcd");
     restarted.truncate("f", 1).unwrap();

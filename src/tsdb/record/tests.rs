@@ -29,14 +29,32 @@ fn series_round_trip() {
 #[test]
 fn samples_round_trip_with_stale_markers() {
     let input = vec![
-        RefSample { series: 5, t: 1000, v: 1.0 },
-        RefSample { series: 0, t: -5, v: f64::from_bits(STALE_NAN_BITS) },
-        RefSample { series: u32::MAX, t: i64::MAX, v: f64::NAN },
-        RefSample { series: 5, t: i64::MIN, v: -0.0 },
+        RefSample {
+            series: 5,
+            t: 1000,
+            v: 1.0,
+        },
+        RefSample {
+            series: 0,
+            t: -5,
+            v: f64::from_bits(STALE_NAN_BITS),
+        },
+        RefSample {
+            series: u32::MAX,
+            t: i64::MAX,
+            v: f64::NAN,
+        },
+        RefSample {
+            series: 5,
+            t: i64::MIN,
+            v: -0.0,
+        },
     ];
     let mut buf = Vec::new();
     encode_samples(&input, &mut buf);
-    let Record::Samples(got) = decode(&buf).unwrap() else { panic!("wrong type") };
+    let Record::Samples(got) = decode(&buf).unwrap() else {
+        panic!("wrong type")
+    };
     assert_eq!(got, input);
     assert_eq!(got[1].v.to_bits(), STALE_NAN_BITS);
 }
@@ -59,28 +77,48 @@ fn header_errors() {
     assert_eq!(decode(&[9, 1]), Err(RecordError::UnknownType { got: 9 }));
     assert_eq!(
         decode(&[2, 2]),
-        Err(RecordError::UnsupportedVersion { expected: 1, got: 2 })
+        Err(RecordError::UnsupportedVersion {
+            expected: 1,
+            got: 2
+        })
     );
     assert_eq!(
         decode_series(&[2, 1], &mut Vec::new()),
-        Err(RecordError::WrongType { expected: RecordType::Series, got: RecordType::Samples })
+        Err(RecordError::WrongType {
+            expected: RecordType::Series,
+            got: RecordType::Samples
+        })
     );
 }
 
 #[test]
 fn body_errors_name_field_and_offset() {
     let mut buf = Vec::new();
-    encode_samples(&[RefSample { series: 1, t: 2, v: 3.0 }], &mut buf);
+    encode_samples(
+        &[RefSample {
+            series: 1,
+            t: 2,
+            v: 3.0,
+        }],
+        &mut buf,
+    );
     buf.pop();
     assert_eq!(
         decode(&buf),
-        Err(RecordError::Truncated { field: "value", offset: 16 })
+        Err(RecordError::Truncated {
+            field: "value",
+            offset: 16
+        })
     );
     // Unsorted labels, hand-built: ref 1, 2 labels "b"="1", "a"="1".
     let rec = [1, 1, 0, 0, 0, 1, 2, 1, b'b', 1, b'1', 1, b'a', 1, b'1'];
     assert!(matches!(
         decode(&rec),
-        Err(RecordError::InvalidLabels { series: 1, offset: 2, .. })
+        Err(RecordError::InvalidLabels {
+            series: 1,
+            offset: 2,
+            ..
+        })
     ));
     let rec = [1, 1, 0, 0, 0, 1, 1, 1, 0xff, 1, b'1'];
     assert_eq!(decode(&rec), Err(RecordError::InvalidUtf8 { offset: 8 }));
@@ -92,7 +130,10 @@ fn body_errors_name_field_and_offset() {
     rec.extend_from_slice(&[0; 8]);
     assert_eq!(
         decode(&rec),
-        Err(RecordError::RefOutOfRange { offset: 14, got: 1 << 32 })
+        Err(RecordError::RefOutOfRange {
+            offset: 14,
+            got: 1 << 32
+        })
     );
 }
 

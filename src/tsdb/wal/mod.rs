@@ -20,14 +20,14 @@
 //!
 //! let dir = MemDirectory::new();
 //! let (mut wal, mut replay) = Wal::open(dir.clone(), WalOptions::default()).unwrap();
-//! assert!(replay.next().unwrap().is_none()); // a new WAL is empty
+//! assert!(replay.next_record().unwrap().is_none()); // a new WAL is empty
 //! wal.log(&[b"first", b"second"]).unwrap();
 //! wal.close().unwrap();
 //!
 //! let (_wal, mut replay) = Wal::open(dir, WalOptions::default()).unwrap();
-//! assert_eq!(replay.next().unwrap(), Some(&b"first"[..]));
-//! assert_eq!(replay.next().unwrap(), Some(&b"second"[..]));
-//! assert_eq!(replay.next().unwrap(), None);
+//! assert_eq!(replay.next_record().unwrap(), Some(&b"first"[..]));
+//! assert_eq!(replay.next_record().unwrap(), Some(&b"second"[..]));
+//! assert_eq!(replay.next_record().unwrap(), None);
 //! ```
 
 mod error;

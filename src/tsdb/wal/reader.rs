@@ -63,7 +63,7 @@ impl WalReader {
 
     /// The next record, `Ok(None)` if there is none (yet). After an error
     /// the reader stays where it is; calling again returns the same error.
-    pub fn next(&mut self) -> Result<Option<&[u8]>, WalError> {
+    pub fn next_record(&mut self) -> Result<Option<&[u8]>, WalError> {
         loop {
             if self.end.is_some_and(|end| self.pos >= end) {
                 return Ok(None);
@@ -74,7 +74,7 @@ impl WalReader {
             let Some(file) = self.file.as_deref() else {
                 return Ok(None);
             };
-            let len = file.len()?;
+            let len = file.size()?;
             let offset = self.pos.offset;
             match self.frames.read(file, offset, len, &mut self.record)? {
                 Frame::Record { end } => {
@@ -86,7 +86,7 @@ impl WalReader {
                         return Ok(None);
                     }
                     // The writer may have appended more before it moved on.
-                    if file.len()? > offset {
+                    if file.size()? > offset {
                         continue;
                     }
                     self.pos = Position::start_of(self.pos.segment + 1);
@@ -98,7 +98,7 @@ impl WalReader {
                     }
                     // The writer may have finished this record and moved on
                     // since we looked: look once more.
-                    let len = file.len()?;
+                    let len = file.size()?;
                     if let Frame::Record { end } =
                         self.frames.read(file, offset, len, &mut self.record)?
                     {
@@ -145,7 +145,7 @@ impl WalReader {
             }
             Err(e) => return Err(e.into()),
         };
-        let len = file.len()?;
+        let len = file.size()?;
         if len < SEGMENT_HEADER_LEN {
             if newer_exists(&*self.dir)? {
                 return Err(WalError::TruncatedSegmentHeader {

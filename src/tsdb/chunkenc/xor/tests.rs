@@ -59,12 +59,24 @@ fn out_of_order_and_duplicate_timestamps_are_rejected() {
     let before = c.bytes().to_vec();
     assert_eq!(
         c.append(100, 2.0),
-        Err(ChunkError::OutOfOrder { last: 100, got: 100 })
+        Err(ChunkError::OutOfOrder {
+            last: 100,
+            got: 100
+        })
     );
-    assert_eq!(c.append(50, 2.0), Err(ChunkError::OutOfOrder { last: 100, got: 50 }));
+    assert_eq!(
+        c.append(50, 2.0),
+        Err(ChunkError::OutOfOrder { last: 100, got: 50 })
+    );
     assert_eq!(c.bytes(), &before[..]);
     c.append(200, 2.0).unwrap();
-    assert_eq!(c.append(199, 2.0), Err(ChunkError::OutOfOrder { last: 200, got: 199 }));
+    assert_eq!(
+        c.append(199, 2.0),
+        Err(ChunkError::OutOfOrder {
+            last: 200,
+            got: 199
+        })
+    );
     assert_eq!(c.num_samples(), 2);
 }
 
@@ -85,7 +97,10 @@ fn extreme_timestamps() {
     c.append(i64::MIN, 1.0).unwrap();
     assert_eq!(
         c.append(i64::MAX, 1.0),
-        Err(ChunkError::TimestampOverflow { last: i64::MIN, got: i64::MAX })
+        Err(ChunkError::TimestampOverflow {
+            last: i64::MIN,
+            got: i64::MAX
+        })
     );
     let ok = [(i64::MIN, 1), (-1, 2)];
     assert_eq!(samples_of(&build(&ok)), ok);
@@ -98,7 +113,11 @@ fn seek_finds_first_sample_at_or_after() {
     let c = build(&[(10, 1), (20, 2), (30, 3)]);
     let mut it = c.iter();
     assert_eq!(it.seek(15).unwrap().unwrap().0, 20);
-    assert_eq!(it.seek(20).unwrap().unwrap().0, 20, "current already qualifies");
+    assert_eq!(
+        it.seek(20).unwrap().unwrap().0,
+        20,
+        "current already qualifies"
+    );
     assert_eq!(it.at().map(|s| s.0), Some(20));
     assert_eq!(it.seek(21).unwrap().unwrap().0, 30);
     assert!(it.seek(31).is_none());
@@ -111,19 +130,34 @@ fn from_bytes_resumes_appending() {
     c.append(4000, 3.25).unwrap();
     r.append(4000, 3.25).unwrap();
     assert_eq!(c.bytes(), r.bytes());
-    assert_eq!(r.append(4000, 1.0), Err(ChunkError::OutOfOrder { last: 4000, got: 4000 }));
+    assert_eq!(
+        r.append(4000, 1.0),
+        Err(ChunkError::OutOfOrder {
+            last: 4000,
+            got: 4000
+        })
+    );
 }
 
 #[test]
 fn unknown_encoding_is_a_typed_error() {
     assert_eq!(Encoding::try_from(1), Ok(Encoding::Xor));
-    assert!(matches!(iter_chunk(0, &[0, 0]), Err(ChunkError::UnknownEncoding { got: 0 })));
-    assert!(matches!(iter_chunk(7, &[0, 0]), Err(ChunkError::UnknownEncoding { got: 7 })));
+    assert!(matches!(
+        iter_chunk(0, &[0, 0]),
+        Err(ChunkError::UnknownEncoding { got: 0 })
+    ));
+    assert!(matches!(
+        iter_chunk(7, &[0, 0]),
+        Err(ChunkError::UnknownEncoding { got: 7 })
+    ));
 }
 
 #[test]
 fn damaged_chunks_give_typed_errors() {
-    assert!(matches!(XorIterator::new(&[1]), Err(ChunkError::TooShort { len: 1 })));
+    assert!(matches!(
+        XorIterator::new(&[1]),
+        Err(ChunkError::TooShort { len: 1 })
+    ));
     assert!(matches!(
         XorIterator::new(&[0, 121]),
         Err(ChunkError::TooManySamples { got: 121, max: 120 })

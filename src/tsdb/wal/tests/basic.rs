@@ -7,8 +7,14 @@ use crate::tsdb::wal::{MAX_RECORD_BYTES, SEGMENT_HEADER_LEN, SyncPolicy};
 
 fn round_trip(dir: Arc<dyn Directory>) {
     let (mut wal, mut replay) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
-    assert!(replay.next().unwrap().is_none());
-    assert_eq!(wal.position(), Position { segment: 0, offset: SEGMENT_HEADER_LEN });
+    assert!(replay.next_record().unwrap().is_none());
+    assert_eq!(
+        wal.position(),
+        Position {
+            segment: 0,
+            offset: SEGMENT_HEADER_LEN
+        }
+    );
     let recs: Vec<_> = (0..100).map(rec).collect();
     let refs: Vec<&[u8]> = recs.iter().map(Vec::as_slice).collect();
     let p1 = wal.log(&refs[..60]).unwrap();
@@ -49,7 +55,9 @@ fn segments_roll(dir: Arc<dyn Directory>) {
     }
     // A record bigger than a segment gets one of its own.
     let big = vec![7u8; 1000];
-    let big_compressible_not: Vec<u8> = (0..1000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let big_compressible_not: Vec<u8> = (0..1000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     wal.log(&[&big_compressible_not, &big]).unwrap();
     let (first, last) = wal.segments();
     assert_eq!(first, 0);
@@ -84,25 +92,34 @@ fn reader_from_position_and_tailing(dir: Arc<dyn Directory>) {
     // Tailing: a reader at the end sees records as they are logged, across
     // segment boundaries, and reports the writer's positions.
     let mut tail = WalReader::new(Arc::clone(&dir), *positions.last().unwrap());
-    assert!(tail.next().unwrap().is_none());
+    assert!(tail.next_record().unwrap().is_none());
     for i in 30..60 {
         let p = wal.log(&[&rec(i)]).unwrap();
-        assert_eq!(tail.next().unwrap().map(<[u8]>::to_vec), Some(rec(i)));
+        assert_eq!(
+            tail.next_record().unwrap().map(<[u8]>::to_vec),
+            Some(rec(i))
+        );
         assert_eq!(tail.position(), p);
-        assert!(tail.next().unwrap().is_none());
+        assert!(tail.next_record().unwrap().is_none());
     }
 }
-both!(reader_from_position_and_tailing_t, super::reader_from_position_and_tailing);
+both!(
+    reader_from_position_and_tailing_t,
+    super::reader_from_position_and_tailing
+);
 
 fn reader_on_fresh_directory_waits(dir: Arc<dyn Directory>) {
     let mut r = WalReader::new(Arc::clone(&dir), Position::start_of(0));
-    assert!(r.next().unwrap().is_none());
+    assert!(r.next_record().unwrap().is_none());
     let (mut wal, _) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
-    assert!(r.next().unwrap().is_none());
+    assert!(r.next_record().unwrap().is_none());
     wal.log(&[b"one"]).unwrap();
-    assert_eq!(r.next().unwrap(), Some(&b"one"[..]));
+    assert_eq!(r.next_record().unwrap(), Some(&b"one"[..]));
 }
-both!(reader_on_fresh_directory_waits_t, super::reader_on_fresh_directory_waits);
+both!(
+    reader_on_fresh_directory_waits_t,
+    super::reader_on_fresh_directory_waits
+);
 
 fn truncate_before_deletes_old_segments(dir: Arc<dyn Directory>) {
     let (mut wal, _) = Wal::open(Arc::clone(&dir), small_segments()).unwrap();
@@ -115,7 +132,10 @@ fn truncate_before_deletes_old_segments(dir: Arc<dyn Directory>) {
     assert_eq!(wal.truncate_before(3).unwrap(), 3);
     assert_eq!(wal.segments(), (3, last));
     assert!(!dir.exists(&segment_name(2)).unwrap());
-    assert!(matches!(behind.next(), Err(WalError::SegmentMissing { segment: 0 })));
+    assert!(matches!(
+        behind.next_record(),
+        Err(WalError::SegmentMissing { segment: 0 })
+    ));
     // Never deletes the segment being written.
     wal.truncate_before(u32::MAX).unwrap();
     assert_eq!(wal.segments(), (last, last));
@@ -127,7 +147,10 @@ fn truncate_before_deletes_old_segments(dir: Arc<dyn Directory>) {
     let mut r = WalReader::from_start(Arc::clone(&dir)).unwrap();
     assert_eq!(read_all(&mut r).unwrap(), got);
 }
-both!(truncate_before_t, super::truncate_before_deletes_old_segments);
+both!(
+    truncate_before_t,
+    super::truncate_before_deletes_old_segments
+);
 
 #[test]
 fn record_too_large_is_rejected_before_writing() {
@@ -146,7 +169,10 @@ fn record_too_large_is_rejected_before_writing() {
 fn sync_policy_always_makes_every_batch_durable() {
     let mem = MemDirectory::new();
     let dir: Arc<dyn Directory> = mem.clone();
-    let opts = WalOptions { sync: SyncPolicy::Always, ..small_segments() };
+    let opts = WalOptions {
+        sync: SyncPolicy::Always,
+        ..small_segments()
+    };
     let (mut wal, _) = Wal::open(Arc::clone(&dir), opts).unwrap();
     for i in 0..20 {
         let p = wal.log(&[&rec(i)]).unwrap();
@@ -161,7 +187,10 @@ fn sync_policy_always_makes_every_batch_durable() {
 fn sync_policy_never_loses_only_unsynced_batches() {
     let mem = MemDirectory::new();
     let dir: Arc<dyn Directory> = mem.clone();
-    let opts = WalOptions { sync: SyncPolicy::Never, ..WalOptions::default() };
+    let opts = WalOptions {
+        sync: SyncPolicy::Never,
+        ..WalOptions::default()
+    };
     let (mut wal, _) = Wal::open(Arc::clone(&dir), opts).unwrap();
     wal.log(&[b"a", b"b"]).unwrap();
     wal.sync().unwrap();
@@ -195,7 +224,10 @@ fn full_disk_rolls_back_the_torn_batch() {
     let (mut wal, _) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
     let p = wal.log(&[b"kept"]).unwrap();
     mem.set_write_budget(Some(10));
-    assert!(matches!(wal.log(&[b"does not fit in ten bytes"]), Err(WalError::Fs(_))));
+    assert!(matches!(
+        wal.log(&[b"does not fit in ten bytes"]),
+        Err(WalError::Fs(_))
+    ));
     assert_eq!(wal.position(), p, "torn bytes cut back");
     mem.set_write_budget(None);
     wal.log(&[b"next"]).unwrap();

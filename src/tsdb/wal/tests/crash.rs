@@ -15,7 +15,12 @@ fn crash_at_every_byte_replays_exactly_the_acknowledged_records() {
     for i in 0..12 {
         wal.log(&[&rec(i)]).unwrap();
     }
-    let total: u64 = probe.list().unwrap().iter().map(|n| probe.len(n).unwrap()).sum();
+    let total: u64 = probe
+        .list()
+        .unwrap()
+        .iter()
+        .map(|n| probe.len(n).unwrap())
+        .sum();
 
     for budget in 0..total {
         let mem = MemDirectory::new();
@@ -46,7 +51,9 @@ fn crash_at_every_byte_replays_exactly_the_acknowledged_records() {
 /// was submitted and contains everything acknowledged.
 #[test]
 fn crash_during_batches_replays_a_prefix_containing_every_acknowledged_batch() {
-    let batches: Vec<Vec<Vec<u8>>> = (0..8).map(|b| (0..5).map(|i| rec(b * 5 + i)).collect()).collect();
+    let batches: Vec<Vec<Vec<u8>>> = (0..8)
+        .map(|b| (0..5).map(|i| rec(b * 5 + i)).collect())
+        .collect();
     let submitted: Vec<Vec<u8>> = batches.iter().flatten().cloned().collect();
     for budget in (0..1200).step_by(7) {
         let mem = MemDirectory::new();
@@ -63,7 +70,11 @@ fn crash_during_batches_replays_a_prefix_containing_every_acknowledged_batch() {
         }
         let restarted: Arc<dyn Directory> = mem.snapshot();
         let (_, got) = open_replay(&restarted, small_segments());
-        assert!(got.len() >= acked, "budget {budget}: {} < {acked}", got.len());
+        assert!(
+            got.len() >= acked,
+            "budget {budget}: {} < {acked}",
+            got.len()
+        );
         assert_eq!(got[..], submitted[..got.len()], "budget {budget}");
     }
 }

@@ -29,7 +29,6 @@ use crate::tsdb::fs::{Directory, DiskDirectory, MemDirectory};
 
 use super::{Position, Wal, WalError, WalOptions, WalReader, segment_name};
 
-
 /// The `i`-th test record: distinct, of varying length, compressible.
 fn rec(i: usize) -> Vec<u8> {
     format!("record {i} {}", "x".repeat(i % 50)).into_bytes()
@@ -38,7 +37,7 @@ fn rec(i: usize) -> Vec<u8> {
 /// All records a reader returns until `Ok(None)`.
 fn read_all(r: &mut WalReader) -> Result<Vec<Vec<u8>>, WalError> {
     let mut out = Vec::new();
-    while let Some(rec) = r.next()? {
+    while let Some(rec) = r.next_record()? {
         out.push(rec.to_vec());
     }
     Ok(out)
@@ -79,7 +78,11 @@ fn disk_and_memory_agree_on_bytes() {
     }
     assert_eq!(disk.list().unwrap(), mem.list().unwrap());
     for name in disk.list().unwrap() {
-        assert_eq!(&*disk.map(&name).unwrap(), &*mem.map(&name).unwrap(), "{name}");
+        assert_eq!(
+            &*disk.map(&name).unwrap(),
+            &*mem.map(&name).unwrap(),
+            "{name}"
+        );
     }
     let _ = (Position::default(), segment_name(0));
 }
