@@ -135,7 +135,11 @@ fn write_fixtures() {
     if std::env::var_os("LEVEE_WRITE_FIXTURES").is_none() {
         return;
     }
-    write_wal(DiskDirectory::open(data().join("wal-v1")).unwrap());
+    let wal_dir = data().join("wal-v1");
+    if wal_dir.exists() {
+        std::fs::remove_dir_all(&wal_dir).unwrap();
+    }
+    write_wal(DiskDirectory::open(wal_dir).unwrap());
     std::fs::write(data().join("chunk-v1.xor"), chunk_file()).unwrap();
 }
 

@@ -109,6 +109,36 @@ fn extreme_timestamps() {
 }
 
 #[test]
+fn dod_bucket_boundaries_round_trip() {
+    let dods = [
+        0, 1, -1, 63, -63, 64, -64, 65, 8191, -8191, 8192, -8192, 8193, 524_287, -524_287,
+        524_288, -524_288, 524_289, 1 << 40, -(1 << 39),
+    ];
+    let mut delta: i64 = 1 << 41;
+    let mut t = 0i64;
+    let mut samples = vec![(t, 0)];
+    t += delta;
+    samples.push((t, 1));
+    for (i, dod) in dods.iter().enumerate() {
+        delta += dod;
+        t += delta;
+        samples.push((t, i as u64));
+    }
+    assert_eq!(samples_of(&build(&samples)), samples);
+}
+
+#[test]
+fn jittered_timestamps_cost_ten_bits_per_constant_sample() {
+    // Scrape every 15 s with 0 or 3 ms of jitter: every dod is in ±6, so
+    // each sample after the second costs `10` + 7 bits + one value bit.
+    let samples: Vec<_> = (0..120).map(|i| (i * 15_000 + 3 * (i % 2), 1f64.to_bits())).collect();
+    let c = build(&samples);
+    let bits = 16 + (8 + 64) + (16 + 1) + 118 * 10;
+    assert_eq!(c.bytes().len(), bits.div_ceil(8));
+    assert_eq!(samples_of(&c), samples);
+}
+
+#[test]
 fn seek_finds_first_sample_at_or_after() {
     let c = build(&[(10, 1), (20, 2), (30, 3)]);
     let mut it = c.iter();
