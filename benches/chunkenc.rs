@@ -6,10 +6,14 @@
 //! - `counter`: CPU-seconds-like counters growing by irregular hundredths,
 //!   and byte counters growing by irregular integers;
 //! - `gauge`: load averages with two decimals and memory bytes drifting in
-//!   4 KiB pages.
+//!   4 KiB pages;
+//! - `node_mix`: a node_exporter-like mix, 60 % constant (info, sizes,
+//!   limits), 25 % counters, 15 % gauges.
 //!
 //! Every chunk is full (120 samples). Bytes/sample counts the whole chunk
-//! (2-byte header included) and is printed before the timings.
+//! (2-byte header included) and is printed before the timings, for
+//! timestamps with 0–4 ms of scrape jitter and for timestamps aligned to
+//! the interval (what a scraper that snaps timestamps would store).
 //!
 //! Run: `cargo bench --bench chunkenc` (add `-- --quick` for a short run).
 
@@ -39,18 +43,32 @@ impl Rng {
 
 type Series = Vec<(i64, f64)>;
 
-fn timestamps(rng: &mut Rng) -> Vec<i64> {
+fn timestamps(rng: &mut Rng, jitter: bool) -> Vec<i64> {
     let start = 1_700_000_000_000 + rng.below(15_000) as i64;
     (0..SAMPLES as i64)
-        .map(|i| start + i * 15_000 + rng.below(5) as i64)
+        .map(|i| start + i * 15_000 + if jitter { rng.below(5) as i64 } else { 0 })
         .collect()
 }
 
-fn dataset(kind: &str) -> Vec<Series> {
+/// The series kind of series `s` in the node_exporter-like mix.
+fn node_mix_kind(s: usize) -> &'static str {
+    match s % 20 {
+        0..12 => "constant",
+        12..17 => "counter",
+        _ => "gauge",
+    }
+}
+
+fn dataset(kind: &str, jitter: bool) -> Vec<Series> {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     (0..SERIES)
         .map(|s| {
-            let ts = timestamps(&mut rng);
+            let kind = if kind == "node_mix" {
+                node_mix_kind(s)
+            } else {
+                kind
+            };
+            let ts = timestamps(&mut rng, jitter);
             let mut v = match kind {
                 "counter" if s % 2 == 0 => rng.below(1_000_000) as f64 / 100.0,
                 "counter" => rng.below(1 << 40) as f64,
@@ -93,15 +111,23 @@ fn encode(series: &[Series]) -> Vec<XorChunk> {
 }
 
 fn bench(c: &mut Criterion) {
-    for kind in ["constant", "counter", "gauge"] {
-        let data = dataset(kind);
+    let samples = SERIES * SAMPLES;
+    for kind in ["constant", "counter", "gauge", "node_mix"] {
+        for jitter in [true, false] {
+            let bytes: usize = encode(&dataset(kind, jitter))
+                .iter()
+                .map(|c| c.bytes().len())
+                .sum();
+            println!(
+                "chunkenc/{kind} ({}): {:.3} bytes/sample ({bytes} bytes, {samples} samples, {SERIES} chunks)",
+                if jitter { "0-4 ms jitter" } else { "aligned" },
+                bytes as f64 / samples as f64
+            );
+        }
+    }
+    for kind in ["constant", "counter", "gauge", "node_mix"] {
+        let data = dataset(kind, true);
         let chunks = encode(&data);
-        let bytes: usize = chunks.iter().map(|c| c.bytes().len()).sum();
-        let samples = SERIES * SAMPLES;
-        println!(
-            "chunkenc/{kind}: {:.3} bytes/sample ({bytes} bytes for {samples} samples in {SERIES} chunks)",
-            bytes as f64 / samples as f64
-        );
         let mut group = c.benchmark_group(format!("chunkenc/{kind}"));
         group.throughput(Throughput::Elements(samples as u64));
         group.bench_function("encode", |b| b.iter(|| encode(black_box(&data))));

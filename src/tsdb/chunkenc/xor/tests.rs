@@ -111,8 +111,26 @@ fn extreme_timestamps() {
 #[test]
 fn dod_bucket_boundaries_round_trip() {
     let dods = [
-        0, 1, -1, 63, -63, 64, -64, 65, 8191, -8191, 8192, -8192, 8193, 524_287, -524_287,
-        524_288, -524_288, 524_289, 1 << 40, -(1 << 39),
+        0,
+        1,
+        -1,
+        63,
+        -63,
+        64,
+        -64,
+        65,
+        8191,
+        -8191,
+        8192,
+        -8192,
+        8193,
+        524_287,
+        -524_287,
+        524_288,
+        -524_288,
+        524_289,
+        1 << 40,
+        -(1 << 39),
     ];
     let mut delta: i64 = 1 << 41;
     let mut t = 0i64;
@@ -131,9 +149,11 @@ fn dod_bucket_boundaries_round_trip() {
 fn jittered_timestamps_cost_ten_bits_per_constant_sample() {
     // Scrape every 15 s with 0 or 3 ms of jitter: every dod is in ±6, so
     // each sample after the second costs `10` + 7 bits + one value bit.
-    let samples: Vec<_> = (0..120).map(|i| (i * 15_000 + 3 * (i % 2), 1f64.to_bits())).collect();
+    let samples: Vec<_> = (0..120)
+        .map(|i| (i * 15_000 + 3 * (i % 2), 1f64.to_bits()))
+        .collect();
     let c = build(&samples);
-    let bits = 16 + (8 + 64) + (16 + 1) + 118 * 10;
+    let bits: usize = 16 + (8 + 64) + (16 + 1) + 118 * 10;
     assert_eq!(c.bytes().len(), bits.div_ceil(8));
     assert_eq!(samples_of(&c), samples);
 }
