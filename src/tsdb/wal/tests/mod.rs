@@ -22,6 +22,7 @@ macro_rules! both {
 mod basic;
 mod corruption;
 mod crash;
+mod prop;
 
 use std::sync::Arc;
 
