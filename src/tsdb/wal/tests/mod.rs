@@ -22,7 +22,7 @@ macro_rules! both {
 mod basic;
 mod corruption;
 mod crash;
-mod prop;
+mod props;
 
 use std::sync::Arc;
 
