@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Directory, FileBytes, FsError, ReadFile, WriteFile, check_name};
+use super::{DirLock, Directory, FileBytes, FsError, ReadFile, WriteFile, check_name};
 
 /// A directory on disk.
 #[derive(Debug, Clone)]
@@ -153,6 +153,21 @@ impl Directory for DiskDirectory {
     fn subdir(&self, name: &str) -> Result<Arc<dyn Directory>, FsError> {
         let path = self.file(name)?;
         Ok(DiskDirectory::open(path)?)
+    }
+
+    fn lock(&self, name: &str) -> Result<DirLock, FsError> {
+        let path = self.file(name)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| FsError::io("create lock file", path.clone(), e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock(Box::new(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Err(FsError::Locked { path }),
+            Err(std::fs::TryLockError::Error(e)) => Err(FsError::io("lock", path, e)),
+        }
     }
 }
 

@@ -30,6 +30,12 @@ pub enum FsError {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// The lock file is held by someone else.
+    #[error("{}: locked by another process or handle", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// A read ran past the end of the file.
     #[error("{name}: read of {wanted} bytes at offset {offset} got only {got}")]
     UnexpectedEof {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{Directory, FileBytes, FsError, ReadFile, WriteFile, check_name};
+use super::{DirLock, Directory, FileBytes, FsError, ReadFile, WriteFile, check_name};
 
 #[derive(Debug, Clone, Default)]
 struct MemFile {
@@ -23,6 +23,8 @@ struct State {
     files: BTreeMap<String, MemFile>,
     /// Subdirectories by full name.
     dirs: BTreeSet<String>,
+    /// Held lock files by full name.
+    locks: BTreeSet<String>,
     /// Bytes appends may still write before failing; `None` = unlimited.
     write_budget: Option<u64>,
     /// Whether syncs fail.
@@ -273,6 +275,33 @@ impl Directory for MemDirectory {
             state: Arc::clone(&self.state),
             prefix: format!("{full}/"),
         }))
+    }
+
+    fn lock(&self, name: &str) -> Result<DirLock, FsError> {
+        let full = self.full(name)?;
+        let mut state = self.state.lock();
+        if !state.locks.insert(full.clone()) {
+            return Err(FsError::Locked {
+                path: Self::path(&full),
+            });
+        }
+        state.files.entry(full.clone()).or_default();
+        Ok(DirLock(Box::new(MemLock {
+            state: Arc::clone(&self.state),
+            full,
+        })))
+    }
+}
+
+/// Releases a [`MemDirectory`] lock when dropped.
+struct MemLock {
+    state: Arc<Mutex<State>>,
+    full: String,
+}
+
+impl Drop for MemLock {
+    fn drop(&mut self) {
+        self.state.lock().locks.remove(&self.full);
     }
 }
 

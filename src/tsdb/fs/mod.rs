@@ -52,6 +52,21 @@ pub trait Directory: Send + Sync + fmt::Debug {
     fn sync_dir(&self) -> Result<(), FsError>;
     /// The subdirectory `name`, created if missing.
     fn subdir(&self, name: &str) -> Result<Arc<dyn Directory>, FsError>;
+    /// Takes the exclusive lock file `name` (created if missing), held until
+    /// the returned guard is dropped. A second holder, in this process or
+    /// another, gets [`FsError::Locked`]. On disk the lock is an OS file lock,
+    /// so it is released when the process dies.
+    fn lock(&self, name: &str) -> Result<DirLock, FsError>;
+}
+
+/// A held lock file (see [`Directory::lock`]); dropping it releases the
+/// lock.
+pub struct DirLock(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl fmt::Debug for DirLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DirLock")
+    }
 }
 
 /// A file open for appending.

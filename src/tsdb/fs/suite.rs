@@ -94,7 +94,17 @@ fn missing_files_and_bad_names(dir: &dyn Directory) {
     }
 }
 
+fn lock_is_exclusive(dir: &dyn Directory) {
+    let held = dir.lock("lock").unwrap();
+    assert!(matches!(dir.lock("lock"), Err(FsError::Locked { .. })));
+    assert!(dir.exists("lock").unwrap());
+    drop(held);
+    let again = dir.lock("lock").unwrap();
+    drop(again);
+}
+
 fn run(make: impl Fn() -> Arc<dyn Directory>) {
+    lock_is_exclusive(&*make());
     create_append_read(&*make());
     open_append_continues(&*make());
     list_rename_remove(&*make());
