@@ -155,6 +155,35 @@ impl Directory for DiskDirectory {
         Ok(DiskDirectory::open(path)?)
     }
 
+    fn list_dirs(&self) -> Result<Vec<String>, FsError> {
+        let entries =
+            fs::read_dir(&self.root).map_err(|e| FsError::io("list", self.root.clone(), e))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| FsError::io("list", self.root.clone(), e))?;
+            let is_dir = entry
+                .file_type()
+                .map_err(|e| FsError::io("stat", entry.path(), e))?
+                .is_dir();
+            if let (true, Some(name)) = (is_dir, entry.file_name().to_str()) {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn rename_dir(&self, from: &str, to: &str) -> Result<(), FsError> {
+        let src = self.file(from)?;
+        let dst = self.file(to)?;
+        fs::rename(&src, &dst).map_err(|e| FsError::io("rename directory", src, e))
+    }
+
+    fn remove_dir(&self, name: &str) -> Result<(), FsError> {
+        let path = self.file(name)?;
+        fs::remove_dir_all(&path).map_err(|e| FsError::io("remove directory", path, e))
+    }
+
     fn lock(&self, name: &str) -> Result<DirLock, FsError> {
         let path = self.file(name)?;
         let file = OpenOptions::new()

@@ -277,6 +277,73 @@ impl Directory for MemDirectory {
         }))
     }
 
+    fn list_dirs(&self) -> Result<Vec<String>, FsError> {
+        let state = self.state.lock();
+        Ok(state
+            .dirs
+            .iter()
+            .filter_map(|k| k.strip_prefix(self.prefix.as_str()))
+            .filter(|rest| !rest.contains('/'))
+            .map(str::to_string)
+            .collect())
+    }
+
+    fn rename_dir(&self, from: &str, to: &str) -> Result<(), FsError> {
+        let src = self.full(from)?;
+        let dst = self.full(to)?;
+        let mut state = self.state.lock();
+        state.check_alive("rename directory", &src)?;
+        if !state.dirs.contains(&src) {
+            return Err(Self::not_found(&src));
+        }
+        let (src_prefix, dst_prefix) = (format!("{src}/"), format!("{dst}/"));
+        let moved = |k: &String| {
+            if *k == src {
+                Some(dst.clone())
+            } else {
+                k.strip_prefix(&src_prefix)
+                    .map(|rest| format!("{dst_prefix}{rest}"))
+            }
+        };
+        let files: Vec<String> = state
+            .files
+            .keys()
+            .filter(|k| moved(k).is_some())
+            .cloned()
+            .collect();
+        for k in files {
+            if let (Some(file), Some(new)) = (state.files.remove(&k), moved(&k)) {
+                state.files.insert(new, file);
+            }
+        }
+        let dirs: Vec<String> = state
+            .dirs
+            .iter()
+            .filter(|k| moved(k).is_some())
+            .cloned()
+            .collect();
+        for k in dirs {
+            state.dirs.remove(&k);
+            if let Some(new) = moved(&k) {
+                state.dirs.insert(new);
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_dir(&self, name: &str) -> Result<(), FsError> {
+        let full = self.full(name)?;
+        let mut state = self.state.lock();
+        state.check_alive("remove directory", &full)?;
+        if !state.dirs.remove(&full) {
+            return Err(Self::not_found(&full));
+        }
+        let prefix = format!("{full}/");
+        state.files.retain(|k, _| !k.starts_with(&prefix));
+        state.dirs.retain(|k| !k.starts_with(&prefix));
+        Ok(())
+    }
+
     fn lock(&self, name: &str) -> Result<DirLock, FsError> {
         let full = self.full(name)?;
         let mut state = self.state.lock();

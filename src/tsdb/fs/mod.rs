@@ -52,6 +52,12 @@ pub trait Directory: Send + Sync + fmt::Debug {
     fn sync_dir(&self) -> Result<(), FsError>;
     /// The subdirectory `name`, created if missing.
     fn subdir(&self, name: &str) -> Result<Arc<dyn Directory>, FsError>;
+    /// The names of the subdirectories, sorted.
+    fn list_dirs(&self) -> Result<Vec<String>, FsError>;
+    /// Renames the subdirectory `from` to `to` (which must not exist).
+    fn rename_dir(&self, from: &str, to: &str) -> Result<(), FsError>;
+    /// Removes the subdirectory `name` and everything in it.
+    fn remove_dir(&self, name: &str) -> Result<(), FsError>;
     /// Takes the exclusive lock file `name` (created if missing), held until
     /// the returned guard is dropped. A second holder, in this process or
     /// another, gets [`FsError::Locked`]. On disk the lock is an OS file lock,

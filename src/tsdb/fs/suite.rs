@@ -103,7 +103,30 @@ fn lock_is_exclusive(dir: &dyn Directory) {
     drop(again);
 }
 
+fn subdirectories(dir: &dyn Directory) {
+    let sub = dir.subdir("a.tmp").unwrap();
+    sub.create("f").unwrap().append(b"in sub").unwrap();
+    sub.subdir("deeper").unwrap().create("g").unwrap();
+    dir.subdir("b").unwrap();
+    dir.create("file").unwrap();
+    assert_eq!(dir.list_dirs().unwrap(), vec!["a.tmp", "b"]);
+    dir.rename_dir("a.tmp", "a").unwrap();
+    assert_eq!(dir.list_dirs().unwrap(), vec!["a", "b"]);
+    let a = dir.subdir("a").unwrap();
+    assert_eq!(&*a.map("f").unwrap(), b"in sub");
+    assert_eq!(a.subdir("deeper").unwrap().list().unwrap(), vec!["g"]);
+    dir.remove_dir("a").unwrap();
+    assert_eq!(dir.list_dirs().unwrap(), vec!["b"]);
+    assert_eq!(dir.list().unwrap(), vec!["file"]);
+    assert!(matches!(dir.remove_dir("a"), Err(FsError::NotFound { .. })));
+    assert!(matches!(
+        dir.rename_dir("a", "c"),
+        Err(FsError::NotFound { .. })
+    ));
+}
+
 fn run(make: impl Fn() -> Arc<dyn Directory>) {
+    subdirectories(&*make());
     lock_is_exclusive(&*make());
     create_append_read(&*make());
     open_append_continues(&*make());
