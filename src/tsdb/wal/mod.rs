@@ -41,7 +41,7 @@ mod tests;
 
 pub use error::{Corruption, WalError};
 pub use reader::WalReader;
-pub use segment::{SEGMENT_HEADER_LEN, WAL_VERSION, segment_name};
+pub use segment::{SEGMENT_HEADER_LEN, WAL_VERSION, list_segments, segment_name};
 pub use writer::{RepairReport, Wal, repair};
 
 use std::fmt;

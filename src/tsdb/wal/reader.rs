@@ -56,6 +56,11 @@ impl WalReader {
         self
     }
 
+    /// The end bound set by [`WalReader::with_end`], if any.
+    pub fn end(&self) -> Option<Position> {
+        self.end
+    }
+
     /// The end of the last record returned: where the next one starts.
     pub fn position(&self) -> Position {
         self.pos

@@ -58,7 +58,7 @@ pub(super) fn check_header(segment: u32, file: &dyn ReadFile) -> Result<(), WalE
 }
 
 /// The segment indices in `dir`, checked to be contiguous, ascending.
-pub(super) fn list_segments(dir: &dyn Directory) -> Result<Vec<u32>, WalError> {
+pub fn list_segments(dir: &dyn Directory) -> Result<Vec<u32>, WalError> {
     let mut segs: Vec<u32> = dir
         .list()?
         .iter()
