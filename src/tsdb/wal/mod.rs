@@ -42,7 +42,7 @@ mod tests;
 pub use error::{Corruption, WalError};
 pub use reader::WalReader;
 pub use segment::{SEGMENT_HEADER_LEN, WAL_VERSION, list_segments, segment_name};
-pub use writer::{RepairReport, Wal, repair};
+pub use writer::{RepairReport, Wal, WalStats, repair};
 
 use std::fmt;
 use std::time::Duration;

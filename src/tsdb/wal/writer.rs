@@ -24,6 +24,21 @@ pub struct RepairReport {
     pub removed_segments: Vec<u32>,
 }
 
+/// Running totals of a [`Wal`], for self-metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WalStats {
+    /// Records logged.
+    pub records: u64,
+    /// Bytes appended to segments (frames and segment headers).
+    pub bytes_written: u64,
+    /// Successful fsyncs of segment files.
+    pub syncs: u64,
+    /// Time spent in those fsyncs, in seconds.
+    pub sync_seconds: f64,
+    /// Segments created.
+    pub segments_created: u64,
+}
+
 /// The write side of the WAL. One per directory.
 #[derive(Debug)]
 pub struct Wal {
@@ -39,6 +54,7 @@ pub struct Wal {
     encoder: snap::raw::Encoder,
     poisoned: Option<String>,
     repaired: Option<RepairReport>,
+    stats: WalStats,
 }
 
 impl Wal {
@@ -89,8 +105,14 @@ impl Wal {
             encoder: snap::raw::Encoder::new(),
             poisoned: None,
             repaired,
+            stats: WalStats::default(),
         };
         Ok((wal, replay))
+    }
+
+    /// Running totals since open.
+    pub fn stats(&self) -> WalStats {
+        self.stats
     }
 
     /// What opening cut off as a torn tail, if anything.
@@ -111,6 +133,7 @@ impl Wal {
         let res = self.log_with(records, &mut buf);
         self.buf = buf;
         res?;
+        self.stats.records += records.len() as u64;
         let due = match self.opts.sync {
             SyncPolicy::Always => true,
             SyncPolicy::Interval(d) => self.last_sync.elapsed() >= d,
@@ -222,6 +245,7 @@ impl Wal {
         }
         let before = self.file.len();
         let Err(err) = self.file.append(bytes) else {
+            self.stats.bytes_written += bytes.len() as u64;
             return Ok(());
         };
         let name = segment_name(self.segment);
@@ -237,6 +261,7 @@ impl Wal {
     }
 
     fn sync_file(&mut self) -> Result<(), WalError> {
+        let started = Instant::now();
         if let Err(e) = self.file.sync() {
             // After a failed fsync the OS may have dropped the dirty pages:
             // nothing written since the last sync can be trusted.
@@ -245,6 +270,8 @@ impl Wal {
         }
         self.synced = self.position();
         self.last_sync = Instant::now();
+        self.stats.syncs += 1;
+        self.stats.sync_seconds += started.elapsed().as_secs_f64();
         Ok(())
     }
 
@@ -255,6 +282,8 @@ impl Wal {
             Ok(file) => {
                 self.segment = next;
                 self.file = file;
+                self.stats.segments_created += 1;
+                self.stats.bytes_written += SEGMENT_HEADER_LEN;
                 self.synced = self.position();
                 Ok(())
             }
