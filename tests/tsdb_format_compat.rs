@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use levee::labels::Labels;
+use levee::tsdb::checkpoint;
 use levee::tsdb::chunkenc::{self, XorChunk};
 use levee::tsdb::fs::{Directory, DiskDirectory};
 use levee::tsdb::record::{self, Record, RefSample, RefSeries};
@@ -129,6 +130,48 @@ fn write_wal(dir: Arc<dyn Directory>) {
     wal.close().unwrap();
 }
 
+/// A WAL whose first segment was checkpointed (keeping series 1 only) and
+/// deleted; the second segment holds the stale markers.
+fn write_wal_with_checkpoint(dir: Arc<dyn Directory>) {
+    let opts = WalOptions {
+        segment_size: 180,
+        sync: SyncPolicy::Always,
+    };
+    let (mut wal, _) = Wal::open(Arc::clone(&dir), opts).unwrap();
+    let recs: Vec<Vec<u8>> = wal_records().iter().map(encode).collect();
+    wal.log(&[&recs[0], &recs[1]]).unwrap();
+    wal.log(&[&recs[2]]).unwrap();
+    assert_eq!(wal.segments(), (0, 1));
+    checkpoint::create(&dir, 0, |r| r == 1, 0).unwrap();
+    wal.truncate_before(1).unwrap();
+    wal.close().unwrap();
+}
+
+/// What replaying the checkpointed fixture yields.
+fn checkpointed_records() -> Vec<Record> {
+    let all = wal_records();
+    let keep_1 = |r: &Record| match r {
+        Record::Series(s) => Record::Series(s.iter().filter(|s| s.series == 1).cloned().collect()),
+        Record::Samples(s) => {
+            Record::Samples(s.iter().filter(|s| s.series == 1).copied().collect())
+        }
+    };
+    vec![keep_1(&all[0]), keep_1(&all[1]), all[2].clone()]
+}
+
+/// Copies a directory tree (files and one level of subdirectories).
+fn copy_dir(from: &dyn Directory, to: &dyn Directory) {
+    for name in from.list().unwrap() {
+        to.create(&name)
+            .unwrap()
+            .append(&from.map(&name).unwrap())
+            .unwrap();
+    }
+    for sub in from.list_dirs().unwrap() {
+        copy_dir(&*from.subdir(&sub).unwrap(), &*to.subdir(&sub).unwrap());
+    }
+}
+
 #[test]
 #[ignore = "writes the committed fixtures; run once, by hand"]
 fn write_fixtures() {
@@ -140,7 +183,29 @@ fn write_fixtures() {
         std::fs::remove_dir_all(&wal_dir).unwrap();
     }
     write_wal(DiskDirectory::open(wal_dir).unwrap());
+    let cp_dir = data().join("wal-checkpoint-v1");
+    if cp_dir.exists() {
+        std::fs::remove_dir_all(&cp_dir).unwrap();
+    }
+    write_wal_with_checkpoint(DiskDirectory::open(cp_dir).unwrap());
     std::fs::write(data().join("chunk-v1.xor"), chunk_file()).unwrap();
+}
+
+#[test]
+fn wal_with_checkpoint_v1_fixture_replays() {
+    let fixture = DiskDirectory::open(data().join("wal-checkpoint-v1")).unwrap();
+    assert_eq!(fixture.list_dirs().unwrap(), vec!["checkpoint.00000000"]);
+    assert_eq!(fixture.list().unwrap(), vec!["00000001"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir: Arc<dyn Directory> = DiskDirectory::open(tmp.path()).unwrap();
+    copy_dir(&*fixture, &*dir);
+    let (mut wal, wal_replay) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
+    let mut replay = checkpoint::Replay::new(&dir, &mut wal, wal_replay).unwrap();
+    let mut got = Vec::new();
+    while let Some(rec) = replay.next_record().unwrap() {
+        got.push(record::decode(rec).unwrap());
+    }
+    assert_eq!(got, checkpointed_records());
 }
 
 #[test]

@@ -70,9 +70,18 @@ fn segments_roll(dir: Arc<dyn Directory>) {
     wal.close().unwrap();
     assert_eq!(stats.records, 52);
     assert_eq!(u64::from(last), stats.segments_created);
-    let on_disk: u64 = (first..=last).map(|s| dir.len(&segment_name(s)).unwrap()).sum();
-    assert_eq!(stats.bytes_written, on_disk - SEGMENT_HEADER_LEN, "all but the first header");
-    assert!(stats.syncs >= u64::from(last), "every completed segment is synced");
+    let on_disk: u64 = (first..=last)
+        .map(|s| dir.len(&segment_name(s)).unwrap())
+        .sum();
+    assert_eq!(
+        stats.bytes_written,
+        on_disk - SEGMENT_HEADER_LEN,
+        "all but the first header"
+    );
+    assert!(
+        stats.syncs >= u64::from(last),
+        "every completed segment is synced"
+    );
     let (_, got) = open_replay(&dir, small_segments());
     assert_eq!(got.len(), 52);
     assert_eq!(&got[..50], &recs[..]);
