@@ -80,7 +80,13 @@ impl State {
 /// write only so many more bytes; the append that crosses the budget
 /// writes the part that fits and fails, exactly like a full disk or a crash
 /// in the middle of `write(2)`. [`MemDirectory::set_fail_sync`] makes syncs
-/// fail. [`MemDirectory::crash_copy`] returns what a power loss would leave.
+/// fail. [`MemDirectory::crash_after`] simulates the process dying in the
+/// middle of a write. [`MemDirectory::crash_copy`] returns what a power loss
+/// would leave.
+///
+/// Unlike files on disk, open handles follow names, not inodes: after a
+/// rename or removal, a handle to the old name fails with
+/// [`FsError::NotFound`].
 #[derive(Debug, Clone, Default)]
 pub struct MemDirectory {
     state: Arc<Mutex<State>>,
