@@ -33,7 +33,7 @@ impl Replay {
                 wal: wal_replay,
             });
         };
-        wal.truncate_before(cp + 1)?;
+        wal.truncate_before(cp.saturating_add(1))?;
         delete_before(&**wal_dir, cp)?;
         let name = checkpoint_name(cp);
         let reader = WalReader::from_start(wal_dir.subdir(&name)?).map_err(|source| {
@@ -42,7 +42,9 @@ impl Replay {
                 source,
             }
         })?;
-        let from = wal_replay.position().max(Position::start_of(cp + 1));
+        let from = wal_replay
+            .position()
+            .max(Position::start_of(cp.saturating_add(1)));
         let mut wal_reader = WalReader::new(Arc::clone(wal_dir), from);
         if let Some(end) = wal_replay.end() {
             wal_reader = wal_reader.with_end(end);

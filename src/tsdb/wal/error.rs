@@ -108,6 +108,13 @@ pub enum WalError {
         /// Segment index.
         segment: u32,
     },
+    /// The newest segment has the highest possible index; no more can be
+    /// created.
+    #[error("wal: segment {segment} is the last possible segment index")]
+    SegmentLimit {
+        /// Segment index.
+        segment: u32,
+    },
     /// A position that cannot be a record boundary.
     #[error("wal: invalid position {position}: {reason}")]
     InvalidPosition {

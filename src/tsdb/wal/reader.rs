@@ -94,7 +94,7 @@ impl WalReader {
                     if file.size()? > offset {
                         continue;
                     }
-                    self.pos = Position::start_of(self.pos.segment + 1);
+                    self.pos = Position::start_of(self.pos.segment.saturating_add(1));
                     self.file = None;
                 }
                 Frame::Torn => {

@@ -85,7 +85,8 @@ impl Wal {
         let (segment, file) = if len < opts.segment_size {
             (last, dir.open_append(&name)?)
         } else {
-            (last + 1, create_segment(&*dir, last + 1)?)
+            let next = next_index(last)?;
+            (next, create_segment(&*dir, next)?)
         };
         let synced = Position {
             segment,
@@ -277,7 +278,7 @@ impl Wal {
 
     fn roll(&mut self) -> Result<(), WalError> {
         self.sync_file()?;
-        let next = self.segment + 1;
+        let next = next_index(self.segment)?;
         match create_segment(&*self.dir, next) {
             Ok(file) => {
                 self.segment = next;
@@ -293,6 +294,13 @@ impl Wal {
             }
         }
     }
+}
+
+/// The index after `index`, unless the index space is used up.
+fn next_index(index: u32) -> Result<u32, WalError> {
+    index
+        .checked_add(1)
+        .ok_or(WalError::SegmentLimit { segment: index })
 }
 
 /// Creates segment `index` with its header, durably.

@@ -287,3 +287,31 @@ both!(
     garbage_segments_never_panic_t,
     super::garbage_segments_never_panic
 );
+
+#[test]
+fn highest_segment_index_is_an_error_not_a_panic() {
+    let dir: Arc<dyn Directory> = MemDirectory::new();
+    let mut f = dir.create(&segment_name(u32::MAX)).unwrap();
+    f.append(b"LWAL\x01\0\0\0").unwrap();
+    let opts = WalOptions {
+        segment_size: 8,
+        ..WalOptions::default()
+    };
+    assert!(matches!(
+        Wal::open(Arc::clone(&dir), opts),
+        Err(WalError::SegmentLimit { segment: u32::MAX })
+    ));
+    let (mut wal, _) = Wal::open(
+        Arc::clone(&dir),
+        WalOptions {
+            segment_size: 30,
+            ..opts
+        },
+    )
+    .unwrap();
+    wal.log(&[b"fits"]).unwrap();
+    assert!(matches!(
+        wal.log(&[b"needs a new segment"]),
+        Err(WalError::SegmentLimit { .. })
+    ));
+}
