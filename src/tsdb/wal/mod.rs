@@ -33,6 +33,7 @@
 mod error;
 mod frame;
 mod reader;
+mod repair;
 mod segment;
 mod writer;
 
@@ -41,8 +42,9 @@ mod tests;
 
 pub use error::{Corruption, WalError};
 pub use reader::WalReader;
+pub use repair::{RepairReport, repair};
 pub use segment::{SEGMENT_HEADER_LEN, WAL_VERSION, list_segments, segment_name};
-pub use writer::{RepairReport, Wal, WalStats, repair};
+pub use writer::{Wal, WalStats};
 
 use std::fmt;
 use std::time::Duration;
