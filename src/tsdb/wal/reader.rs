@@ -11,7 +11,7 @@ use super::{Corruption, Position, WalError};
 
 /// Reads WAL records in order from a [`Position`].
 ///
-/// [`WalReader::next`] returns `Ok(None)` when it has read everything
+/// [`WalReader::next_record`] returns `Ok(None)` when it has read everything
 /// written so far (or reached its end bound); calling it again later
 /// returns records written since, so a reader can tail a live WAL. A record
 /// being written concurrently is not returned until it is whole.
@@ -31,7 +31,7 @@ pub struct WalReader {
 impl WalReader {
     /// A reader starting at `from` (a position a [`Wal`](super::Wal) or
     /// reader reported, or [`Position::start_of`] a segment). Nothing is
-    /// checked until the first [`WalReader::next`].
+    /// checked until the first [`WalReader::next_record`].
     pub fn new(dir: Arc<dyn Directory>, from: Position) -> Self {
         WalReader {
             dir,

@@ -70,7 +70,7 @@ pub(super) fn repair_tail(
 /// Cuts the WAL in `dir` at `at` (the position of a damaged record, from
 /// [`WalError::position`]): that segment is truncated there and every later
 /// segment deleted, so everything before the damage is kept. Use it on a
-/// WAL that is not open, or through [`Wal::repair`].
+/// WAL that is not open, or through [`Wal::repair`](super::Wal::repair).
 pub fn repair(dir: &dyn Directory, at: Position) -> Result<RepairReport, WalError> {
     let mut later: Vec<u32> = dir
         .list()?
