@@ -81,6 +81,12 @@ impl WalReader {
             };
             let len = file.size()?;
             let offset = self.pos.offset;
+            if offset > len {
+                return Err(WalError::InvalidPosition {
+                    position: self.pos,
+                    reason: "past the end of the segment",
+                });
+            }
             match self.frames.read(file, offset, len, &mut self.record)? {
                 Frame::Record { end } => {
                     self.pos.offset = end;

@@ -147,7 +147,7 @@ impl Wal {
             let end = self.frame_ends[i];
             let frame_len = (end - start) as u64;
             if seg_len > SEGMENT_HEADER_LEN && seg_len + frame_len > self.opts.segment_size {
-                self.write(&buf[pending..start])?;
+                self.write(buf, pending, start)?;
                 self.roll()?;
                 seg_len = SEGMENT_HEADER_LEN;
                 pending = start;
@@ -155,7 +155,7 @@ impl Wal {
             seg_len += frame_len;
             start = end;
         }
-        self.write(&buf[pending..])
+        self.write(buf, pending, buf.len())
     }
 
     /// Makes everything logged so far durable.
@@ -225,21 +225,32 @@ impl Wal {
         }
     }
 
-    /// Appends whole frames; on failure cuts the segment back to where it
-    /// was, or poisons the WAL if that fails too.
-    fn write(&mut self, bytes: &[u8]) -> Result<(), WalError> {
-        if bytes.is_empty() {
+    /// Appends the whole frames `buf[from..to]`. If the append fails
+    /// partway, cuts the segment back to the end of the last frame that was
+    /// written whole (so a tailing reader never sees a whole record vanish),
+    /// or poisons the WAL if that fails too.
+    fn write(&mut self, buf: &[u8], from: usize, to: usize) -> Result<(), WalError> {
+        if from == to {
             return Ok(());
         }
         let before = self.file.len();
-        let Err(err) = self.file.append(bytes) else {
-            self.stats.bytes_written += bytes.len() as u64;
+        let Err(err) = self.file.append(&buf[from..to]) else {
+            self.stats.bytes_written += (to - from) as u64;
             return Ok(());
         };
+        let written = self.file.len().saturating_sub(before);
+        let whole = self
+            .frame_ends
+            .iter()
+            .map(|&end| end.saturating_sub(from) as u64)
+            .filter(|&end| end > 0 && end <= written)
+            .max()
+            .unwrap_or(0);
+        self.stats.bytes_written += whole;
         let name = segment_name(self.segment);
         let rollback = self
             .dir
-            .truncate(&name, before)
+            .truncate(&name, before + whole)
             .and_then(|()| self.dir.open_append(&name));
         match rollback {
             Ok(file) => self.file = file,

@@ -233,19 +233,68 @@ fn failed_sync_poisons_until_reopened() {
 }
 
 #[test]
-fn full_disk_rolls_back_the_torn_batch() {
+fn full_disk_cuts_back_to_the_last_whole_record() {
     let mem = MemDirectory::new();
     let dir: Arc<dyn Directory> = mem.clone();
     let (mut wal, _) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
     let p = wal.log(&[b"kept"]).unwrap();
-    mem.set_write_budget(Some(10));
+    // Room for the first record of the batch and part of the second.
+    let first_frame = 13 + 2 + 5;
+    mem.set_write_budget(Some(first_frame + 10));
     assert!(matches!(
-        wal.log(&[b"does not fit in ten bytes"]),
+        wal.log(&[b"whole", b"does not fit in the space left"]),
         Err(WalError::Fs(_))
     ));
-    assert_eq!(wal.position(), p, "torn bytes cut back");
+    assert_eq!(
+        wal.position().offset,
+        p.offset + first_frame,
+        "torn frame cut off"
+    );
     mem.set_write_budget(None);
     wal.log(&[b"next"]).unwrap();
     let (_, got) = open_replay(&dir, WalOptions::default());
-    assert_eq!(got, vec![b"kept".to_vec(), b"next".to_vec()]);
+    assert_eq!(
+        got,
+        vec![b"kept".to_vec(), b"whole".to_vec(), b"next".to_vec()]
+    );
 }
+
+fn bad_reader_positions(dir: Arc<dyn Directory>) {
+    let (mut wal, _) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
+    let p1 = wal.log(&[b"one"]).unwrap();
+    let p2 = wal.log(&[b"two"]).unwrap();
+    let past = Position {
+        segment: 0,
+        offset: p2.offset + 1,
+    };
+    assert!(matches!(
+        WalReader::new(Arc::clone(&dir), past).next_record(),
+        Err(WalError::InvalidPosition {
+            reason: "past the end of the segment",
+            ..
+        })
+    ));
+    let in_header = Position {
+        segment: 0,
+        offset: 3,
+    };
+    assert!(matches!(
+        WalReader::new(Arc::clone(&dir), in_header).next_record(),
+        Err(WalError::InvalidPosition {
+            reason: "inside the segment header",
+            ..
+        })
+    ));
+    // Inside a frame: the header checksum refuses it.
+    let mid = Position {
+        segment: 0,
+        offset: p1.offset + 2,
+    };
+    assert!(matches!(
+        WalReader::new(Arc::clone(&dir), mid).next_record(),
+        Err(WalError::Corrupt { .. })
+    ));
+    let mut ok = WalReader::new(Arc::clone(&dir), p1);
+    assert_eq!(ok.next_record().unwrap(), Some(&b"two"[..]));
+}
+both!(bad_reader_positions_t, super::bad_reader_positions);
