@@ -1,2 +1,9 @@
 //! `levee::tsdb`: levee's embedded time-series database (memory-mapped
 //! chunks, roaring postings, XOR chunks, WAL). Usable on its own.
+
+pub mod checkpoint;
+pub mod chunkenc;
+pub mod fs;
+pub mod record;
+pub mod value;
+pub mod wal;
