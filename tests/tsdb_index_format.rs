@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use croaring::{Bitmap, Portable};
 use levee::labels::Labels;
 use levee::tsdb::index::block::{BlockIndexError, ChunkMeta, IndexReader, IndexWriter};
+use levee::tsdb::index::{HeadIndex, Matcher};
 use proptest::prelude::*;
 
 const FIXTURE: &str = "tests/data/tsdb_index/index-v1.bin";
@@ -150,6 +151,44 @@ fn istio_round_trip() {
     let file = write(&series);
     let r = IndexReader::open(&file).expect("opens");
     check_against(&r, &series);
+
+    // The block selects what a head with the same series selects.
+    let mut head = HeadIndex::new();
+    for (l, _) in &series {
+        head.get_or_create(l).expect("valid labels");
+    }
+    let re = |n: &str, v: &str| Matcher::regex(n, v).expect("valid regex");
+    let lists = [
+        vec![
+            Matcher::equal("__name__", "istio_requests_total"),
+            re("response_code", "5.."),
+        ],
+        vec![
+            re("destination_service", "reviews.*"),
+            Matcher::not_equal("reporter", "source"),
+        ],
+        vec![
+            re("response_code", "500|503"),
+            Matcher::equal("namespace", "ns-3"),
+        ],
+        vec![Matcher::not_regex("response_code", "2..").expect("valid regex")],
+        vec![re("pod", ".+"), re("nope", "|x")],
+        vec![Matcher::equal("version", "")],
+    ];
+    for ms in &lists {
+        let mut from_head: Vec<Labels> = head
+            .select(ms)
+            .iter()
+            .map(|id| head.labels_of(id).expect("live"))
+            .collect();
+        from_head.sort();
+        let from_block: Vec<Labels> = r
+            .select(ms)
+            .iter()
+            .map(|id| r.series(id).expect("valid").labels)
+            .collect();
+        assert_eq!(from_block, from_head, "{ms:?}");
+    }
     println!(
         "istio round trip: {} series, {} bytes, {:.1} bytes/series",
         series.len(),

@@ -1,9 +1,11 @@
 //! Model-based test of [`HeadIndex`]: random sequences of creates, removes,
 //! id recycling and queries, checked against a plain `Vec` of label sets
-//! filtered with the same matcher semantics.
+//! filtered with the same matcher semantics. Each query is also run on a
+//! block index written from the same series, which must agree.
 
 use proptest::prelude::*;
 
+use super::block::{IndexReader, IndexWriter};
 use super::{HeadIndex, MatchOp, Matcher, SeriesId};
 use crate::labels::Labels;
 
@@ -83,6 +85,22 @@ fn model_select(model: &[(SeriesId, Labels)], ms: &[Matcher]) -> Vec<SeriesId> {
     ids
 }
 
+/// The label sets a block written from the model selects.
+fn block_select(model: &[(SeriesId, Labels)], ms: &[Matcher]) -> Vec<Labels> {
+    let mut sets: Vec<&Labels> = model.iter().map(|(_, l)| l).collect();
+    sets.sort();
+    let mut w = IndexWriter::new();
+    for l in sets {
+        w.add_series(l, &[]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let file = w.finish().unwrap_or_else(|e| panic!("{e}"));
+    let r = IndexReader::open(&file).unwrap_or_else(|e| panic!("{e}"));
+    r.select(ms)
+        .iter()
+        .map(|id| r.series(id).unwrap_or_else(|e| panic!("{e}")).labels)
+        .collect()
+}
+
 fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
     v.sort_unstable();
     v.dedup();
@@ -127,6 +145,13 @@ fn run(ops: Vec<Op>, collide: bool) -> Result<(), TestCaseError> {
                 let ms = matchers(&spec);
                 let want = model_select(&model, &ms);
                 prop_assert_eq!(idx.select(&ms).to_vec(), want.clone(), "{:?}", ms);
+                let mut want_sets: Vec<Labels> = model
+                    .iter()
+                    .filter(|(id, _)| want.contains(id))
+                    .map(|(_, l)| l.clone())
+                    .collect();
+                want_sets.sort();
+                prop_assert_eq!(block_select(&model, &ms), want_sets, "block {:?}", ms);
                 let names = sorted_unique(
                     model
                         .iter()

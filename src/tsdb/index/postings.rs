@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use croaring::Bitmap;
 
+use super::select::{PostingsList, PostingsSource};
 use super::series::{SeriesId, bitmap_heap_bytes};
 
 /// The postings of one label name.
@@ -42,10 +43,10 @@ impl NamePostings {
     }
 
     /// Values starting with `prefix`, in order, with their series.
-    pub fn values_with_prefix<'a>(
-        &'a self,
-        prefix: &'a str,
-    ) -> impl Iterator<Item = (&'a str, &'a Bitmap)> + 'a {
+    pub fn values_with_prefix<'s, 'p>(
+        &'s self,
+        prefix: &'p str,
+    ) -> impl Iterator<Item = (&'s str, &'s Bitmap)> + use<'s, 'p> {
         self.values
             .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
             .map(|(v, b)| (&**v, b))
@@ -184,6 +185,41 @@ impl Postings {
             })
             .sum();
         names + values + bitmaps + bitmap_heap_bytes(&self.all)
+    }
+}
+
+impl PostingsSource for Postings {
+    fn all_series(&self) -> PostingsList<'_> {
+        PostingsList::Borrowed(&self.all)
+    }
+
+    fn name_postings(&self, name: &str) -> Option<PostingsList<'_>> {
+        Some(PostingsList::Borrowed(self.name(name)?.all()))
+    }
+
+    fn value_postings(&self, name: &str, value: &str) -> Option<PostingsList<'_>> {
+        self.get(name, value).map(PostingsList::Borrowed)
+    }
+
+    fn prefix_postings(&self, name: &str, prefix: &str) -> Vec<PostingsList<'_>> {
+        self.name(name).map_or_else(Vec::new, |np| {
+            np.values_with_prefix(prefix)
+                .map(|(_, b)| PostingsList::Borrowed(b))
+                .collect()
+        })
+    }
+
+    fn filtered_postings(
+        &self,
+        name: &str,
+        keep: &mut dyn FnMut(&str) -> bool,
+    ) -> Vec<PostingsList<'_>> {
+        self.name(name).map_or_else(Vec::new, |np| {
+            np.values()
+                .filter(|(v, _)| keep(v))
+                .map(|(_, b)| PostingsList::Borrowed(b))
+                .collect()
+        })
     }
 }
 

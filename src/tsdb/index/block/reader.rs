@@ -12,6 +12,8 @@ use super::format::{
     NONE_REF, TOC_LEN, get_u32, get_u64, get_uvarint,
 };
 use crate::labels::{Label, Labels};
+use crate::tsdb::index::matcher::Matcher;
+use crate::tsdb::index::select::{PostingsList, PostingsSource, select};
 
 /// One series of a block: its labels and its chunks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,6 +311,28 @@ impl<'a> IndexReader<'a> {
         })
     }
 
+    /// The series of the block selected by all `matchers`, with the same
+    /// semantics as the head's [`HeadIndex::select`](crate::tsdb::index::HeadIndex::select).
+    pub fn select(&self, matchers: &[Matcher]) -> Bitmap {
+        select(self, matchers)
+    }
+
+    /// Entry indexes of the values of symbol `name` (its value entries,
+    /// before its name entry).
+    fn value_entries(&self, name: u32) -> Range<usize> {
+        self.lower_bound(name, 0)..self.lower_bound(name, NONE_REF)
+    }
+
+    fn view_at(&self, i: usize) -> BitmapView<'a> {
+        let bytes = self.bitmap_bytes(&self.entry(i));
+        // SAFETY: `open` checked with croaring's bounds-checked portable
+        // deserialiser (which also runs its internal validation) that the
+        // bytes of every entry hold one valid portable bitmap whose
+        // serialized size is exactly their length, which is what the view
+        // requires.
+        unsafe { BitmapView::deserialize::<Portable>(bytes) }
+    }
+
     fn check_symbols(&self) -> Result<(), BlockIndexError> {
         let mut previous: Option<&str> = None;
         for i in 0..self.symbols.count {
@@ -463,12 +487,60 @@ impl<'a> IndexReader<'a> {
         if (e.name, e.value) != (name, value) {
             return None;
         }
-        let bytes = self.bitmap_bytes(&e);
-        // SAFETY: `open` checked with croaring's bounds-checked portable
-        // deserialiser (which also runs its internal validation) that these
-        // exact bytes hold one valid portable bitmap whose serialized size is
-        // exactly their length, which is what the view requires.
-        Some(unsafe { BitmapView::deserialize::<Portable>(bytes) })
+        Some(self.view_at(i))
+    }
+}
+
+impl PostingsSource for IndexReader<'_> {
+    fn all_series(&self) -> PostingsList<'_> {
+        match self.view_of(NONE_REF, NONE_REF) {
+            Some(v) => PostingsList::View(v),
+            None => PostingsList::Owned(Bitmap::new()),
+        }
+    }
+
+    fn name_postings(&self, name: &str) -> Option<PostingsList<'_>> {
+        self.name_postings(name).map(PostingsList::View)
+    }
+
+    fn value_postings(&self, name: &str, value: &str) -> Option<PostingsList<'_>> {
+        self.postings(name, value).map(PostingsList::View)
+    }
+
+    fn prefix_postings(&self, name: &str, prefix: &str) -> Vec<PostingsList<'_>> {
+        let Some(n) = self.symbol_ref(name) else {
+            return Vec::new();
+        };
+        let range = self.value_entries(n);
+        let value = |i: usize| self.symbol(self.entry(i).value).unwrap_or("");
+        // Values are sorted: binary search the first one not before prefix.
+        let (mut lo, mut hi) = (range.start, range.end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if value(mid) < prefix {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo..range.end)
+            .take_while(|&i| value(i).starts_with(prefix))
+            .map(|i| PostingsList::View(self.view_at(i)))
+            .collect()
+    }
+
+    fn filtered_postings(
+        &self,
+        name: &str,
+        keep: &mut dyn FnMut(&str) -> bool,
+    ) -> Vec<PostingsList<'_>> {
+        let Some(n) = self.symbol_ref(name) else {
+            return Vec::new();
+        };
+        self.value_entries(n)
+            .filter(|&i| keep(self.symbol(self.entry(i).value).unwrap_or("")))
+            .map(|i| PostingsList::View(self.view_at(i)))
+            .collect()
     }
 }
 
