@@ -9,6 +9,9 @@
 //!   result per call; the 1M group checks the "two-matcher select over 1M
 //!   series under 1 ms" target.
 //! - `label_values/*`: values of a label under matchers.
+//! - `block_100k/*`: the persisted block index of the same 100k series:
+//!   writing it, opening it (checksums and validation of every bitmap) and
+//!   a two-matcher select on it (postings viewed in place).
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target-bench cargo bench --bench index -- --quick`
 
@@ -19,6 +22,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use levee::labels::Labels;
+use levee::tsdb::index::block::{IndexReader, IndexWriter};
 use levee::tsdb::index::{HeadIndex, Matcher};
 
 fn build(n: usize) -> HeadIndex {
@@ -161,5 +166,40 @@ fn label_values(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, get_or_create, select, label_values);
+fn block(c: &mut Criterion) {
+    const N: usize = 100_000;
+    let mut sets: Vec<Labels> = (0..N).map(istio::series).collect();
+    sets.sort();
+    let write = || {
+        let mut w = IndexWriter::new();
+        for l in &sets {
+            w.add_series(l, &[]).expect("sorted, valid");
+        }
+        w.finish().expect("writable")
+    };
+    let file = write();
+    println!(
+        "block index of {N} series: {} bytes ({:.1} bytes/series)",
+        file.len(),
+        file.len() as f64 / N as f64
+    );
+    let mut g = c.benchmark_group("block_100k");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("write", |b| b.iter(|| black_box(write())));
+    g.bench_function("open", |b| {
+        b.iter(|| black_box(IndexReader::open(&file).expect("valid").num_series()))
+    });
+    g.finish();
+
+    let reader = IndexReader::open(&file).expect("valid");
+    let mut g = c.benchmark_group("block_100k_select");
+    g.throughput(Throughput::Elements(1));
+    for (name, ms) in typical().into_iter().take(2) {
+        g.bench_function(name, |b| b.iter(|| black_box(reader.select(&ms))));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, get_or_create, select, label_values, block);
 criterion_main!(benches);

@@ -1,10 +1,8 @@
 //! [`IndexWriter`]: builds a block index file (`docs/format/index.md`)
 //! from series added in label order.
 
-use std::collections::BTreeMap;
-
 use croaring::{Bitmap, Portable};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::format::{
     BlockIndexError, CHUNK_LEN, ChunkMeta, FORMAT_VERSION, MAGIC, NONE_REF, put_uvarint,
@@ -78,13 +76,13 @@ impl IndexWriter {
     /// The complete index file.
     pub fn finish(self) -> Result<Vec<u8>, BlockIndexError> {
         // Symbols, sorted; a reference is a position.
-        let mut symbols: Vec<&str> = self
+        let distinct: FxHashSet<&str> = self
             .series
             .iter()
             .flat_map(|(l, _)| l.iter().flat_map(|p| [p.name.as_str(), p.value.as_str()]))
             .collect();
+        let mut symbols: Vec<&str> = distinct.into_iter().collect();
         symbols.sort_unstable();
-        symbols.dedup();
         let refs: FxHashMap<&str, u32> = symbols
             .iter()
             .enumerate()
@@ -110,7 +108,7 @@ impl IndexWriter {
         let symbols_offset = put_section(&mut out, &payload);
 
         // Series section, and the postings as we go.
-        let mut postings: BTreeMap<(u32, u32), Bitmap> = BTreeMap::new();
+        let mut postings: FxHashMap<(u32, u32), Bitmap> = FxHashMap::default();
         let mut entries = Vec::new();
         payload.clear();
         put_u32(&mut payload, self.series.len() as u32);
@@ -137,7 +135,9 @@ impl IndexWriter {
         payload.extend_from_slice(&entries);
         let series_offset = put_section(&mut out, &payload);
 
-        // Postings data and table.
+        // Postings data and table, in (name, value) reference order.
+        let mut postings: Vec<((u32, u32), Bitmap)> = postings.into_iter().collect();
+        postings.sort_unstable_by_key(|(key, _)| *key);
         let mut data = Vec::new();
         let mut table = Vec::new();
         put_u32(&mut table, postings.len() as u32);
