@@ -13,6 +13,7 @@ mod istio;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+use levee::labels::Labels;
 use levee::tsdb::index::{HeadIndex, Matcher};
 
 struct Counting;
@@ -52,14 +53,16 @@ fn live() -> (isize, isize) {
     )
 }
 
-/// Builds an index of `sets`, prints and checks its heap per series, checks
+/// Builds an index of `n` series, prints and checks its heap per series, checks
 /// a query, removes everything and checks the memory came back.
-fn measure(scenario: &str, sets: &[levee::labels::Labels]) {
-    let n = sets.len();
+fn measure(scenario: &str, n: usize, series: fn(usize) -> Labels) {
     let (bytes0, allocs0) = live();
     let mut idx = HeadIndex::new();
-    for l in sets {
-        idx.get_or_create(l).expect("istio label sets are valid");
+    for i in 0..n {
+        // The label set is built and dropped here: only what the index
+        // keeps stays live.
+        idx.get_or_create(&series(i))
+            .expect("istio label sets are valid");
     }
     idx.optimize();
     let (bytes1, allocs1) = live();
@@ -87,7 +90,7 @@ fn measure(scenario: &str, sets: &[levee::labels::Labels]) {
     );
 
     // The index answers for what it holds.
-    let l = &sets[n / 2];
+    let l = series(n / 2);
     let svc = l.get("destination_service").expect("every set has it");
     let ms = [
         Matcher::equal("__name__", "istio_requests_total"),
@@ -123,12 +126,10 @@ fn heap_bytes_per_istio_series() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
-    let sets: Vec<_> = (0..n).map(istio::series).collect();
-    measure("istio", &sets);
-    drop(sets);
-    let storm: Vec<_> = (0..n).map(istio::storm_series).collect();
+    measure("istio", n, istio::series);
     measure(
         "istio storm (new destination_service every 25 series)",
-        &storm,
+        n,
+        istio::storm_series,
     );
 }

@@ -417,6 +417,29 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// Random regexes over an alphabet rich in metacharacters: whenever
+        /// one compiles, its shape (fast path or not) agrees with the
+        /// regex on random values.
+        #[test]
+        fn analysed_shapes_agree_with_random_regexes(
+            re in "[ab.*+?|()\\\\:\\[\\]^$<>{}1é\n-]{0,8}",
+            values in proptest::collection::vec("[ab.*|()<>\\\\é\n-]{0,5}", 1..16),
+        ) {
+            if let Ok(m) = Matcher::regex("l", re.as_str()) {
+                for v in &values {
+                    proptest::prop_assert_eq!(
+                        m.pattern_matches(v),
+                        m.slow_pattern_matches(v),
+                        "regex {:?} on {:?} (shape {:?})", re, v, m.regex_shape()
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn regexes_are_anchored_and_dot_matches_newline() {
         let m = Matcher::regex("l", "o").unwrap();
