@@ -30,6 +30,12 @@ use super::select::select;
 use super::series::{SeriesError, SeriesId, SeriesRegistry};
 use crate::labels::Labels;
 
+// The head shares the index between scrape tasks and queries behind a lock.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<HeadIndex>();
+};
+
 /// Heap bytes of the index by part (estimates from the structures' sizes
 /// and capacities; allocator overhead not included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
