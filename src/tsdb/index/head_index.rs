@@ -71,7 +71,7 @@ impl HeadIndex {
     /// An index whose label-set hash keeps only the bits in `mask` (tests:
     /// forces collisions).
     #[cfg(test)]
-    pub(crate) fn with_hash_mask(mask: u64) -> Self {
+    pub(crate) fn with_hash_mask(mask: u32) -> Self {
         HeadIndex {
             series: SeriesRegistry::with_hash_mask(mask),
             postings: Postings::new(),
@@ -118,9 +118,7 @@ impl HeadIndex {
         let symbols = self.series.symbols();
         self.postings.remove(
             id,
-            pairs
-                .iter()
-                .filter_map(|&(n, v)| Some((symbols.resolve(n)?, symbols.resolve(v)?))),
+            pairs.filter_map(|(n, v)| Some((symbols.resolve(n)?, symbols.resolve(v)?))),
         );
         self.series.remove(id)
     }
@@ -230,7 +228,7 @@ impl HeadIndex {
         let mut names: Vec<String> = selected
             .iter()
             .filter_map(|id| self.series.pairs(id))
-            .flat_map(|pairs| pairs.iter().map(|&(n, _)| n))
+            .flat_map(|pairs| pairs.map(|(n, _)| n))
             .filter_map(|n| symbols.resolve(n))
             .map(str::to_owned)
             .collect();

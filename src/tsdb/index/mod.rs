@@ -42,6 +42,7 @@ pub mod postings;
 pub mod select;
 pub mod series;
 pub mod symbols;
+mod varint;
 
 #[cfg(test)]
 mod model_tests;

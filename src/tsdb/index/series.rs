@@ -1,15 +1,18 @@
 //! The series registry of the head: series id → label set, and label set →
 //! series id.
 //!
-//! - A series is stored as a boxed slice of `(name, value)` symbol-id pairs
-//!   in the order of [`Labels`] (by name): 8 bytes per label plus 16 for the
-//!   slot.
+//! - A series is stored as its `(name, value)` symbol-id pairs in the order
+//!   of [`Labels`] (by name), LEB128-encoded in a boxed byte slice: symbols
+//!   seen early (label names, common values) have small ids, so a label
+//!   takes 2–5 bytes instead of 8, plus 16 for the slot.
 //! - Slots live in pages of [`PAGE_SLOTS`] allocated on demand and freed when
 //!   empty, so ids far apart (a WAL replay after a long-running storm) cost
 //!   nothing in between.
-//! - The label-set index maps a 64-bit hash of the label set (keyed per
-//!   process, SipHash) to the first series with that hash; further series with the
-//!   same hash (a collision) are kept in a side map of short lists.
+//! - The label-set index maps a 32-bit hash of the label set (SipHash keyed
+//!   per process, folded) to the first series with that hash; further
+//!   series with the same hash (a collision: about n²/2³³ of them, ~120 at
+//!   1M series) are kept in a side map of short lists. Every hit is
+//!   confirmed by comparing labels.
 //! - Ids are handed out fresh (increasing); a removed id is *parked* and only
 //!   reused after [`SeriesRegistry::recycle_removed_ids`], so the owner
 //!   decides when no WAL record or cache can still name it. Reused ids are
@@ -23,6 +26,7 @@ use croaring::Bitmap;
 use rustc_hash::FxHashMap;
 
 use super::symbols::{SymbolError, SymbolId, SymbolTable, hash_map_bytes};
+use super::varint::{get_uvarint, put_uvarint};
 use crate::labels::Labels;
 
 /// Id of a series in the head. `u32` so that sets of series are roaring
@@ -38,7 +42,7 @@ pub const PAGE_SLOTS: usize = 1024;
 /// A page of slots and how many of them are live.
 #[derive(Debug)]
 struct Page {
-    slots: Box<[Option<Box<[SymbolPair]>>]>,
+    slots: Box<[Option<Box<[u8]>>]>,
     live: u32,
 }
 
@@ -80,14 +84,14 @@ pub struct SeriesRegistry {
     symbols: SymbolTable,
     /// Page number → page; a page is freed when its last series goes.
     pages: FxHashMap<u32, Page>,
-    by_hash: FxHashMap<u64, SeriesId>,
-    conflicts: FxHashMap<u64, Vec<SeriesId>>,
+    by_hash: FxHashMap<u32, SeriesId>,
+    conflicts: FxHashMap<u32, Vec<SeriesId>>,
     /// SipHash keyed per process: label values come from scrape targets, so
     /// collisions must not be computable from outside.
     hasher: RandomState,
     /// Only the bits of the hash kept by this mask are used (tests narrow it
     /// to force collisions).
-    hash_mask: u64,
+    hash_mask: u32,
     /// The next never-used id; `None` once `u32::MAX` has been handed out.
     next_fresh: Option<SeriesId>,
     /// Removed ids that may be reused now.
@@ -95,8 +99,8 @@ pub struct SeriesRegistry {
     /// Removed ids waiting for `recycle_removed_ids`.
     parked: Bitmap,
     live: usize,
-    /// Sum of label counts over live series.
-    pairs: usize,
+    /// Encoded bytes of the pairs of live series.
+    pair_bytes: usize,
 }
 
 impl Default for SeriesRegistry {
@@ -108,12 +112,12 @@ impl Default for SeriesRegistry {
 impl SeriesRegistry {
     /// An empty registry.
     pub fn new() -> Self {
-        Self::with_hash_mask(u64::MAX)
+        Self::with_hash_mask(u32::MAX)
     }
 
     /// A registry that uses only the hash bits in `mask`: with a small mask
     /// most label sets collide, which exercises the collision lists.
-    pub(crate) fn with_hash_mask(mask: u64) -> Self {
+    pub(crate) fn with_hash_mask(mask: u32) -> Self {
         SeriesRegistry {
             symbols: SymbolTable::new(),
             pages: FxHashMap::default(),
@@ -125,7 +129,7 @@ impl SeriesRegistry {
             free: Bitmap::new(),
             parked: Bitmap::new(),
             live: 0,
-            pairs: 0,
+            pair_bytes: 0,
         }
     }
 
@@ -219,16 +223,17 @@ impl SeriesRegistry {
     /// Removes a series; returns false when `id` is not live. Its id is
     /// parked until [`Self::recycle_removed_ids`].
     pub fn remove(&mut self, id: SeriesId) -> bool {
-        let Some(pairs) = self.take_slot(id) else {
+        let Some(bytes) = self.take_slot(id) else {
             return false;
         };
+        let pairs: Vec<SymbolPair> = decode(&bytes).collect();
         let h = self.hash_pairs(&pairs);
         self.unlink_hash(h, id);
-        for &(n, v) in pairs.iter() {
+        for (n, v) in pairs {
             self.symbols.release(n);
             self.symbols.release(v);
         }
-        self.pairs -= pairs.len();
+        self.pair_bytes -= bytes.len();
         self.live -= 1;
         self.parked.add(id);
         true
@@ -247,23 +252,21 @@ impl SeriesRegistry {
         self.parked.cardinality()
     }
 
-    /// The stored pairs of a live series.
-    pub fn pairs(&self, id: SeriesId) -> Option<&[SymbolPair]> {
-        self.slot(id)
+    /// The stored pairs of a live series, in name order.
+    pub fn pairs(&self, id: SeriesId) -> Option<PairIter<'_>> {
+        self.slot(id).map(decode)
     }
 
     /// The label pairs of a live series as shared strings, in name order.
     pub fn shared_pairs(&self, id: SeriesId) -> impl Iterator<Item = (&Arc<str>, &Arc<str>)> + '_ {
-        self.slot(id)
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(|&(n, v)| Some((self.symbols.shared(n)?, self.symbols.shared(v)?)))
+        decode(self.slot(id).unwrap_or(&[]))
+            .filter_map(|(n, v)| Some((self.symbols.shared(n)?, self.symbols.shared(v)?)))
     }
 
     /// The label set of a live series.
     pub fn labels_of(&self, id: SeriesId) -> Option<Labels> {
-        let pairs = self.slot(id)?;
-        Some(Labels::from_pairs(pairs.iter().filter_map(|&(n, v)| {
+        let pairs = decode(self.slot(id)?);
+        Some(Labels::from_pairs(pairs.filter_map(|(n, v)| {
             Some((self.symbols.resolve(n)?, self.symbols.resolve(v)?))
         })))
     }
@@ -271,8 +274,7 @@ impl SeriesRegistry {
     /// The value of label `name` in a live series.
     pub fn value_of(&self, id: SeriesId, name: &str) -> Option<&str> {
         let name_id = self.symbols.lookup(name)?;
-        let pairs = self.slot(id)?;
-        let &(_, v) = pairs.iter().find(|&&(n, _)| n == name_id)?;
+        let (_, v) = decode(self.slot(id)?).find(|&(n, _)| n == name_id)?;
         self.symbols.resolve(v)
     }
 
@@ -280,10 +282,10 @@ impl SeriesRegistry {
     /// sets; the symbol table is counted by [`SymbolTable::heap_bytes`].
     pub fn heap_bytes(&self) -> usize {
         let directory = hash_map_bytes::<u32, Page>(self.pages.capacity());
-        let pages = self.pages.len() * PAGE_SLOTS * size_of::<Option<Box<[SymbolPair]>>>();
-        let pairs = self.pairs * size_of::<SymbolPair>();
-        let hash = hash_map_bytes::<u64, SeriesId>(self.by_hash.capacity())
-            + hash_map_bytes::<u64, Vec<SeriesId>>(self.conflicts.capacity())
+        let pages = self.pages.len() * PAGE_SLOTS * size_of::<Option<Box<[u8]>>>();
+        let pairs = self.pair_bytes;
+        let hash = hash_map_bytes::<u32, SeriesId>(self.by_hash.capacity())
+            + hash_map_bytes::<u32, Vec<SeriesId>>(self.conflicts.capacity())
             + self
                 .conflicts
                 .values()
@@ -346,13 +348,14 @@ impl SeriesRegistry {
             }
             Some(_) => self.conflicts.entry(h).or_default().push(id),
         }
-        self.pairs += pairs.len();
+        let bytes = encode(&pairs);
+        self.pair_bytes += bytes.len();
         self.live += 1;
-        self.put_slot(id, pairs.into_boxed_slice());
+        self.put_slot(id, bytes);
         Ok(())
     }
 
-    fn unlink_hash(&mut self, h: u64, id: SeriesId) {
+    fn unlink_hash(&mut self, h: u32, id: SeriesId) {
         if self.by_hash.get(&h) == Some(&id) {
             let promoted = self.conflicts.get_mut(&h).and_then(|list| list.pop());
             if self.conflicts.get(&h).is_some_and(|l| l.is_empty()) {
@@ -375,21 +378,28 @@ impl SeriesRegistry {
     }
 
     fn has_labels(&self, id: SeriesId, labels: &Labels) -> bool {
-        let Some(pairs) = self.slot(id) else {
+        let Some(bytes) = self.slot(id) else {
             return false;
         };
-        pairs.len() == labels.len()
-            && pairs.iter().zip(labels).all(|(&(n, v), l)| {
-                self.symbols.resolve(n) == Some(l.name.as_str())
-                    && self.symbols.resolve(v) == Some(l.value.as_str())
-            })
+        let mut pairs = decode(bytes);
+        for l in labels {
+            let Some((n, v)) = pairs.next() else {
+                return false;
+            };
+            if self.symbols.resolve(n) != Some(l.name.as_str())
+                || self.symbols.resolve(v) != Some(l.value.as_str())
+            {
+                return false;
+            }
+        }
+        pairs.next().is_none()
     }
 
-    fn hash_labels(&self, labels: &Labels) -> u64 {
+    fn hash_labels(&self, labels: &Labels) -> u32 {
         self.hash_strs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
     }
 
-    fn hash_pairs(&self, pairs: &[SymbolPair]) -> u64 {
+    fn hash_pairs(&self, pairs: &[SymbolPair]) -> u32 {
         self.hash_strs(pairs.iter().map(|&(n, v)| {
             (
                 self.symbols.resolve(n).unwrap_or(""),
@@ -398,7 +408,7 @@ impl SeriesRegistry {
         }))
     }
 
-    fn hash_strs<'a>(&self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
+    fn hash_strs<'a>(&self, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> u32 {
         let mut h = self.hasher.build_hasher();
         for (n, v) in pairs {
             h.write(n.as_bytes());
@@ -406,15 +416,16 @@ impl SeriesRegistry {
             h.write(v.as_bytes());
             h.write_u8(0xff);
         }
-        h.finish() & self.hash_mask
+        let h = h.finish();
+        ((h >> 32) as u32 ^ h as u32) & self.hash_mask
     }
 
-    fn slot(&self, id: SeriesId) -> Option<&[SymbolPair]> {
+    fn slot(&self, id: SeriesId) -> Option<&[u8]> {
         let (page, index) = split(id);
         self.pages.get(&page)?.slots[index].as_deref()
     }
 
-    fn put_slot(&mut self, id: SeriesId, pairs: Box<[SymbolPair]>) {
+    fn put_slot(&mut self, id: SeriesId, pairs: Box<[u8]>) {
         let (page, index) = split(id);
         let page = self.pages.entry(page).or_insert_with(|| Page {
             slots: std::iter::repeat_with(|| None).take(PAGE_SLOTS).collect(),
@@ -425,7 +436,7 @@ impl SeriesRegistry {
         }
     }
 
-    fn take_slot(&mut self, id: SeriesId) -> Option<Box<[SymbolPair]>> {
+    fn take_slot(&mut self, id: SeriesId) -> Option<Box<[u8]>> {
         let (number, index) = split(id);
         let page = self.pages.get_mut(&number)?;
         let pairs = page.slots[index].take()?;
@@ -434,6 +445,38 @@ impl SeriesRegistry {
             self.pages.remove(&number);
         }
         Some(pairs)
+    }
+}
+
+/// Encodes pairs as LEB128 varints: name id, value id, name id, …
+fn encode(pairs: &[SymbolPair]) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(pairs.len() * 4);
+    for &(n, v) in pairs {
+        put_uvarint(&mut out, u64::from(n));
+        put_uvarint(&mut out, u64::from(v));
+    }
+    out.into_boxed_slice()
+}
+
+fn decode(bytes: &[u8]) -> PairIter<'_> {
+    PairIter { bytes, pos: 0 }
+}
+
+/// The label pairs of a stored series, decoded as they are read.
+#[derive(Clone, Debug)]
+pub struct PairIter<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Iterator for PairIter<'_> {
+    type Item = SymbolPair;
+
+    fn next(&mut self) -> Option<SymbolPair> {
+        let (n, pos) = get_uvarint(self.bytes, self.pos)?;
+        let (v, pos) = get_uvarint(self.bytes, pos)?;
+        self.pos = pos;
+        Some((SymbolId::try_from(n).ok()?, SymbolId::try_from(v).ok()?))
     }
 }
 
@@ -587,7 +630,7 @@ mod tests {
         assert!(r.is_empty());
         assert!(r.pages.is_empty());
         // The maps keep their capacity; the pages and pairs are gone.
-        let page_bytes = 3 * PAGE_SLOTS * size_of::<Option<Box<[SymbolPair]>>>();
+        let page_bytes = 3 * PAGE_SLOTS * size_of::<Option<Box<[u8]>>>();
         assert!(r.heap_bytes() + page_bytes <= full);
     }
 }
