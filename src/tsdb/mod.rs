@@ -7,3 +7,4 @@ pub mod fs;
 pub mod record;
 pub mod value;
 pub mod wal;
+pub mod index;
