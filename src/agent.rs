@@ -91,7 +91,8 @@ impl Agent {
         register_build_info(&registry);
 
         let endpoints = crate::remote::endpoints_from_config(&config)?;
-        let writer = RemoteWriter::start(endpoints, config.global.external_labels(), &registry)?;
+        let writer =
+            RemoteWriter::start(endpoints, config.global.external_labels.clone(), &registry)?;
         let sink: Arc<dyn SampleSink> = Arc::new(writer.clone());
         let mut manager = ScrapeManager::new(sink, &registry);
         manager.apply(&jobs);
@@ -140,12 +141,17 @@ impl Agent {
         let config = load(&self.opts.config_path)?;
         let jobs = compile_jobs(&config)?;
         if config.remote_write != self.config.remote_write
-            || config.global.external_labels() != self.config.global.external_labels()
+            || config.global.external_labels != self.config.global.external_labels.clone()
         {
-            tracing::warn!("remote_write or external_labels changed: this takes effect at the next restart");
+            tracing::warn!(
+                "remote_write or external_labels changed: this takes effect at the next restart"
+            );
         }
         self.manager.apply(&jobs);
-        tracing::info!(targets = self.manager.target_count(), "configuration reloaded");
+        tracing::info!(
+            targets = self.manager.target_count(),
+            "configuration reloaded"
+        );
         self.config = config;
         Ok(())
     }
@@ -205,7 +211,9 @@ fn lock_data_dir(dir: &Path) -> Result<std::fs::File, AgentError> {
         .map_err(|e| err(format!("cannot open lock file: {e}")))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(err("in use by another levee process".into())),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(err("in use by another levee process".into()))
+        }
         Err(std::fs::TryLockError::Error(e)) => Err(err(format!("cannot lock: {e}"))),
     }
 }

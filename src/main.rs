@@ -43,7 +43,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { file } => match levee::config::Config::load_file(&file) {
-            Ok(cfg) => match levee::agent::compile_jobs(&cfg) {
+            Ok(cfg) => match levee::agent::compile_jobs(&cfg)
+                .map_err(|e| e.to_string())
+                .and_then(|jobs| {
+                    levee::remote::endpoints_from_config(&cfg)
+                        .map(|_| jobs)
+                        .map_err(|e| e.to_string())
+                }) {
                 Ok(jobs) => {
                     println!(
                         "{}: OK ({} scrape jobs, {} remote_write endpoints)",
@@ -69,7 +75,10 @@ fn main() -> ExitCode {
             listen,
         } => {
             init_logging();
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("cannot start the async runtime: {e}");

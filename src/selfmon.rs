@@ -238,10 +238,13 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
+/// A registered family: its name and how to render it.
+type Registered = (&'static str, Arc<dyn Collector>);
+
 /// The set of self-metrics rendered at `/metrics`.
 #[derive(Default, Clone)]
 pub struct Registry {
-    collectors: Arc<Mutex<Vec<(&'static str, Arc<dyn Collector>)>>>,
+    collectors: Arc<Mutex<Vec<Registered>>>,
 }
 
 impl Registry {

@@ -10,7 +10,10 @@ fn levee() -> Command {
 
 #[test]
 fn version_names_the_crate_version() {
-    let out = levee().arg("--version").output().expect("run levee --version");
+    let out = levee()
+        .arg("--version")
+        .output()
+        .expect("run levee --version");
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
@@ -24,7 +27,11 @@ fn check_accepts_the_embedded_default() {
         .args(["check", "examples/levee.yml"])
         .output()
         .expect("run levee check");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
 }
 
@@ -37,7 +44,11 @@ fn check_rejects_an_unknown_key_naming_it() {
         "scrape_configs:\n  - job_name: a\n    static_configs:\n      - tragets: ['x:1']\n",
     )
     .expect("write config");
-    let out = levee().arg("check").arg(&path).output().expect("run levee check");
+    let out = levee()
+        .arg("check")
+        .arg(&path)
+        .output()
+        .expect("run levee check");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("tragets"), "names the key: {err}");
@@ -53,7 +64,11 @@ fn check_rejects_a_bad_relabel_rule() {
         "scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: hashmod\n        source_labels: [x]\n        target_label: y\n",
     )
     .expect("write config");
-    let out = levee().arg("check").arg(&path).output().expect("run levee check");
+    let out = levee()
+        .arg("check")
+        .arg(&path)
+        .output()
+        .expect("run levee check");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("modulus"), "says what is missing: {err}");
@@ -81,7 +96,10 @@ fn run_stops_cleanly_on_sigterm() {
         .expect("start levee run");
     std::thread::sleep(Duration::from_millis(1500));
     let pid = child.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("send SIGTERM");
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("send SIGTERM");
     assert!(status.success());
     let started = Instant::now();
     loop {

@@ -7,7 +7,8 @@ use levee::labels::Labels;
 use levee::relabel::{RelabelConfig, Rules};
 use levee::remote::Sample;
 use levee::scrape::{
-    HttpFetcher, Job, Limits, MemoryFetcher, SampleSink, ScrapeError, ScrapeLoop, ScrapeMetrics, Target, TargetGroup,
+    HttpFetcher, Job, Limits, MemoryFetcher, SampleSink, ScrapeError, ScrapeLoop, ScrapeMetrics,
+    Target, TargetGroup,
 };
 use levee::selfmon::Registry;
 use levee::value::is_stale_nan;
@@ -29,7 +30,11 @@ impl Recorder {
         let batches = self.0.lock();
         let mut out: Vec<(String, f64, i64)> = batches
             .last()
-            .map(|b| b.iter().map(|s| (s.labels.to_string(), s.value, s.timestamp_ms)).collect())
+            .map(|b| {
+                b.iter()
+                    .map(|s| (s.labels.to_string(), s.value, s.timestamp_ms))
+                    .collect()
+            })
             .unwrap_or_default();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -95,24 +100,51 @@ async fn a_scrape_appends_samples_and_synthetic_series() {
         "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 3\na_total{x=\"2\"} 4\nb 1.5 1000\n",
     );
     let stats = lp.scrape_once(5_000).await.expect("scrape succeeds");
-    assert_eq!((stats.scraped, stats.post_relabel, stats.series_added, stats.stale), (3, 3, 3, 0));
+    assert_eq!(
+        (
+            stats.scraped,
+            stats.post_relabel,
+            stats.series_added,
+            stats.stale
+        ),
+        (3, 3, 3, 0)
+    );
     let rows = sink.last();
     assert_eq!(rows.len(), 3 + 5);
     assert_eq!(
-        value_of(&rows, r#"{__name__="a_total", instance="h:1", job="test", x="1"}"#),
+        value_of(
+            &rows,
+            r#"{__name__="a_total", instance="h:1", job="test", x="1"}"#
+        ),
         Some(3.0)
     );
     // honor_timestamps: the explicit timestamp wins; others get the scrape's.
-    let b = rows.iter().find(|r| r.0.starts_with(r#"{__name__="b""#)).expect("b present");
+    let b = rows
+        .iter()
+        .find(|r| r.0.starts_with(r#"{__name__="b""#))
+        .expect("b present");
     assert_eq!(b.2, 1000);
-    assert!(rows.iter().filter(|r| !r.0.starts_with(r#"{__name__="b""#)).all(|r| r.2 == 5_000));
-    assert_eq!(value_of(&rows, r#"{__name__="up", instance="h:1", job="test"}"#), Some(1.0));
+    assert!(
+        rows.iter()
+            .filter(|r| !r.0.starts_with(r#"{__name__="b""#))
+            .all(|r| r.2 == 5_000)
+    );
     assert_eq!(
-        value_of(&rows, r#"{__name__="scrape_samples_scraped", instance="h:1", job="test"}"#),
+        value_of(&rows, r#"{__name__="up", instance="h:1", job="test"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        value_of(
+            &rows,
+            r#"{__name__="scrape_samples_scraped", instance="h:1", job="test"}"#
+        ),
         Some(3.0)
     );
     assert_eq!(
-        value_of(&rows, r#"{__name__="scrape_series_added", instance="h:1", job="test"}"#),
+        value_of(
+            &rows,
+            r#"{__name__="scrape_series_added", instance="h:1", job="test"}"#
+        ),
         Some(3.0)
     );
 }
@@ -146,8 +178,15 @@ async fn a_failed_scrape_reports_up_zero_and_marks_everything_stale() {
     let err = lp.scrape_once(2_000).await.expect_err("second fails");
     assert!(matches!(err, ScrapeError::Connection(_)));
     let rows = sink.last();
-    assert_eq!(value_of(&rows, r#"{__name__="up", instance="h:1", job="test"}"#), Some(0.0));
-    let stale: Vec<_> = rows.iter().filter(|r| is_stale_nan(r.1)).map(|r| r.0.clone()).collect();
+    assert_eq!(
+        value_of(&rows, r#"{__name__="up", instance="h:1", job="test"}"#),
+        Some(0.0)
+    );
+    let stale: Vec<_> = rows
+        .iter()
+        .filter(|r| is_stale_nan(r.1))
+        .map(|r| r.0.clone())
+        .collect();
     assert_eq!(stale.len(), 2, "{stale:?}");
 }
 
@@ -157,10 +196,16 @@ async fn garbage_fails_the_whole_scrape_and_keeps_nothing_of_it() {
     f.push_body(TEXT, "good 1\nbad{ 2\n");
     let err = lp.scrape_once(1_000).await.expect_err("parse error");
     assert!(matches!(err, ScrapeError::Parse(_)), "{err}");
-    assert!(err.to_string().contains("line 2"), "error names the line: {err}");
+    assert!(
+        err.to_string().contains("line 2"),
+        "error names the line: {err}"
+    );
     let rows = sink.last();
     assert_eq!(rows.len(), 5, "only the synthetic series: {rows:?}");
-    assert_eq!(value_of(&rows, r#"{__name__="up", instance="h:1", job="test"}"#), Some(0.0));
+    assert_eq!(
+        value_of(&rows, r#"{__name__="up", instance="h:1", job="test"}"#),
+        Some(0.0)
+    );
 }
 
 #[tokio::test]
@@ -185,9 +230,15 @@ async fn metric_relabeling_drops_and_the_drop_is_cached() {
     let s1 = lp.scrape_once(1_000).await.expect("first");
     assert_eq!((s1.scraped, s1.post_relabel), (2, 1));
     let s2 = lp.scrape_once(2_000).await.expect("second");
-    assert_eq!((s2.scraped, s2.post_relabel, s2.series_added, s2.stale), (2, 1, 0, 0));
+    assert_eq!(
+        (s2.scraped, s2.post_relabel, s2.series_added, s2.stale),
+        (2, 1, 0, 0)
+    );
     let rows = sink.last();
-    assert_eq!(value_of(&rows, r#"{__name__="keep", instance="h:1", job="test"}"#), Some(3.0));
+    assert_eq!(
+        value_of(&rows, r#"{__name__="keep", instance="h:1", job="test"}"#),
+        Some(3.0)
+    );
     assert!(rows.iter().all(|r| !r.0.contains("drop_me")));
 }
 
@@ -197,7 +248,13 @@ async fn duplicate_series_in_one_body_count_once() {
     f.push_body(TEXT, "a 1\na 2\n");
     let s = lp.scrape_once(1_000).await.expect("scrape");
     assert_eq!((s.scraped, s.post_relabel), (2, 1));
-    assert_eq!(value_of(&sink.last(), r#"{__name__="a", instance="h:1", job="test"}"#), Some(1.0));
+    assert_eq!(
+        value_of(
+            &sink.last(),
+            r#"{__name__="a", instance="h:1", job="test"}"#
+        ),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
@@ -209,7 +266,17 @@ async fn label_limit_fails_the_scrape() {
     let (f, _sink, mut lp) = setup(job(false, limits, ""));
     f.push_body(TEXT, "a{x=\"1\",y=\"2\"} 1\n");
     let err = lp.scrape_once(1_000).await.expect_err("5 labels > 3");
-    assert!(matches!(err, ScrapeError::LabelLimit { got: 5, limit: 3, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ScrapeError::LabelLimit {
+                got: 5,
+                limit: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -225,7 +292,11 @@ async fn openmetrics_bodies_are_parsed_as_openmetrics() {
         .iter()
         .find(|r| r.0 == r#"{__name__="c_total", instance="h:1", job="test"}"#)
         .expect("c_total");
-    assert_eq!((c.1, c.2), (7.0, 1_500), "OpenMetrics timestamps are seconds");
+    assert_eq!(
+        (c.1, c.2),
+        (7.0, 1_500),
+        "OpenMetrics timestamps are seconds"
+    );
 }
 
 #[tokio::test]

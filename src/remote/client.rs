@@ -188,7 +188,7 @@ impl Client {
     }
 }
 
-fn tls(
+pub(crate) fn tls(
     mut b: reqwest::ClientBuilder,
     t: &TlsSettings,
     endpoint: &str,
@@ -290,7 +290,7 @@ pub(crate) fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     Some(d.min(MAX_RETRY_AFTER))
 }
 
-fn base64_encode(input: &[u8]) -> String {
+pub(crate) fn base64_encode(input: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

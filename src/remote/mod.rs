@@ -22,11 +22,12 @@ mod shard;
 mod sharding;
 mod source;
 
+pub(crate) use client::{base64_encode, tls as tls_client_builder};
 pub use codec::{
     DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request,
 };
 pub use metrics::DropReason;
-pub use settings::{EndpointSettings, TlsSettings};
+pub use settings::{EndpointSettings, TlsSettings, endpoints_from_config};
 pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
 pub use source::{MemoryQueue, PushResult, SampleSource};
 
@@ -251,7 +252,16 @@ impl Endpoint {
     /// Returning `None` drops the sample for this endpoint only; returning a
     /// different label set sends the sample under that series.
     fn admit(&self, sample: &Sample) -> Option<Sample> {
-        Some(sample.clone())
+        let rules = &self.shared.settings.write_relabel;
+        if rules.is_empty() {
+            return Some(sample.clone());
+        }
+        let labels = rules.apply(&sample.labels)?;
+        Some(Sample {
+            labels: std::sync::Arc::new(labels),
+            timestamp_ms: sample.timestamp_ms,
+            value: sample.value,
+        })
     }
 
     fn log_overflow(&self, dropped: u64) {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything one remote-write endpoint needs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct EndpointSettings {
     /// The endpoint's name (`remote_name` label of the self-metrics). Must be
     /// unique among endpoints.
@@ -45,6 +45,9 @@ pub struct EndpointSettings {
     /// Retry on HTTP 429 (Prometheus `retry_on_http_429`); when false a 429
     /// drops the batch like any other 4xx.
     pub retry_on_429: bool,
+    /// Compiled `write_relabel_configs`, applied to each series before it
+    /// enters this endpoint's queue.
+    pub write_relabel: crate::relabel::Rules,
 }
 
 impl EndpointSettings {
@@ -69,6 +72,7 @@ impl EndpointSettings {
             min_backoff: Duration::from_millis(30),
             max_backoff: Duration::from_secs(5),
             retry_on_429: false,
+            write_relabel: crate::relabel::Rules::default(),
         }
     }
 }
@@ -87,4 +91,76 @@ pub struct TlsSettings {
     pub server_name: Option<String>,
     /// Accept any server certificate (testing only).
     pub insecure_skip_verify: bool,
+}
+
+impl TlsSettings {
+    /// The TLS settings of a config's `tls_config` (files by path).
+    pub fn from_config(t: &crate::config::TlsConfig) -> Self {
+        TlsSettings {
+            ca_file: t.ca.as_ref().map(|f| f.path.clone()),
+            cert_file: t.cert.as_ref().map(|f| f.path.clone()),
+            key_file: t.key.as_ref().map(|f| f.path.clone()),
+            server_name: t.server_name.clone(),
+            insecure_skip_verify: t.insecure_skip_verify,
+        }
+    }
+}
+
+impl EndpointSettings {
+    /// The settings of one `remote_write` entry, with its
+    /// `write_relabel_configs` compiled.
+    pub fn from_config(c: &crate::config::RemoteWriteConfig) -> Result<Self, super::RemoteError> {
+        let q = &c.queue_config;
+        let write_relabel =
+            crate::relabel::Rules::compile(&c.write_relabel_configs).map_err(|e| {
+                super::RemoteError::Settings {
+                    endpoint: c.name.clone(),
+                    field: "write_relabel_configs".into(),
+                    reason: e.to_string(),
+                }
+            })?;
+        let max_shards = (q.max_shards as usize).max(1);
+        Ok(EndpointSettings {
+            name: c.name.clone(),
+            url: c.url.clone(),
+            timeout: c.remote_timeout.as_std(),
+            headers: c
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            basic_auth: c
+                .http
+                .basic_auth
+                .as_ref()
+                .map(|b| (b.username.clone(), b.password.expose().to_string())),
+            bearer_token: c
+                .http
+                .authorization
+                .as_ref()
+                .map(|a| (a.kind.clone(), a.credentials.expose().to_string())),
+            tls: TlsSettings::from_config(&c.http.tls_config),
+            // Prometheus' capacity is per shard; levee's queue bound is the
+            // endpoint total, so the most a Prometheus queue could hold.
+            capacity: (q.capacity as usize).saturating_mul(max_shards),
+            min_shards: (q.min_shards as usize).max(1),
+            max_shards,
+            max_samples_per_send: (q.max_samples_per_send as usize).max(1),
+            batch_send_deadline: q.batch_send_deadline.as_std(),
+            min_backoff: q.min_backoff.as_std(),
+            max_backoff: q.max_backoff.as_std(),
+            retry_on_429: q.retry_on_http_429,
+            write_relabel,
+        })
+    }
+}
+
+/// The endpoint settings of every `remote_write` entry of `cfg`.
+pub fn endpoints_from_config(
+    cfg: &crate::config::Config,
+) -> Result<Vec<EndpointSettings>, super::RemoteError> {
+    cfg.remote_write
+        .iter()
+        .map(EndpointSettings::from_config)
+        .collect()
 }

@@ -49,7 +49,9 @@ pub enum ScrapeError {
         limit: u64,
     },
     /// A label value longer than label_value_length_limit.
-    #[error("label_value_length_limit exceeded: value of label {name:?} is {got} bytes, limit {limit}")]
+    #[error(
+        "label_value_length_limit exceeded: value of label {name:?} is {got} bytes, limit {limit}"
+    )]
     LabelValueLength {
         /// The label whose value is too long.
         name: String,

@@ -31,7 +31,10 @@ pub trait Fetcher: Send + Sync + 'static {
     type Body: BodyStream;
     /// Sends the request and returns the body once the status line and
     /// headers are in. Non-200 statuses are errors.
-    fn fetch(&self, req: &FetchRequest) -> impl Future<Output = Result<Self::Body, ScrapeError>> + Send;
+    fn fetch(
+        &self,
+        req: &FetchRequest,
+    ) -> impl Future<Output = Result<Self::Body, ScrapeError>> + Send;
 }
 
 /// Fetches over HTTP(S) with reqwest, negotiating formats like Prometheus.
@@ -79,7 +82,10 @@ impl Fetcher for HttpFetcher {
         let mut builder = self
             .client
             .get(&req.url)
-            .header(reqwest::header::ACCEPT, crate::exposition::SCRAPE_ACCEPT_HEADER)
+            .header(
+                reqwest::header::ACCEPT,
+                crate::exposition::SCRAPE_ACCEPT_HEADER,
+            )
             .header(
                 "X-Prometheus-Scrape-Timeout-Seconds",
                 format!("{}", req.timeout.as_secs_f64()),

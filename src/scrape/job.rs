@@ -107,17 +107,37 @@ impl Job {
         };
         let target_relabel = relabel("relabel_configs", &cfg.relabel_configs)?;
         let metric_relabel = relabel("metric_relabel_configs", &cfg.metric_relabel_configs)?;
-        let client = crate::http::client_builder(&cfg.http, "scrape")
-            .and_then(|b| {
-                b.timeout(cfg.scrape_timeout.as_std())
-                    .build()
-                    .map_err(|e| super::fetch::error_chain(&e))
-            })
-            .map_err(|message| JobError::Client {
-                job: cfg.job_name.clone(),
-                message,
-            })?;
-        let auth = crate::http::authorization_header(&cfg.http).map(AuthHeader);
+        let client_err = |message: String| JobError::Client {
+            job: cfg.job_name.clone(),
+            message,
+        };
+        let mut builder = reqwest::Client::builder().timeout(cfg.scrape_timeout.as_std());
+        builder = if cfg.http.follow_redirects {
+            builder.redirect(reqwest::redirect::Policy::limited(10))
+        } else {
+            builder.redirect(reqwest::redirect::Policy::none())
+        };
+        let builder = if cfg.scheme.as_str() == "https" {
+            crate::remote::tls_client_builder(
+                builder,
+                &crate::remote::TlsSettings::from_config(&cfg.http.tls_config),
+                &cfg.job_name,
+            )
+            .map_err(|e| client_err(e.to_string()))?
+        } else {
+            builder.tls_certs_only([])
+        };
+        let client = builder
+            .build()
+            .map_err(|e| client_err(super::fetch::error_chain(&e)))?;
+        let auth = match (&cfg.http.basic_auth, &cfg.http.authorization) {
+            (Some(b), _) => Some(AuthHeader(basic_auth_header(
+                &b.username,
+                b.password.expose(),
+            ))),
+            (None, Some(a)) => Some(AuthHeader(a.header_value())),
+            (None, None) => None,
+        };
         let params = cfg
             .params
             .iter()
@@ -128,7 +148,7 @@ impl Job {
             .iter()
             .map(|g| TargetGroup {
                 targets: g.targets.clone(),
-                labels: Labels::from_pairs(g.labels.iter()),
+                labels: g.labels.clone(),
             })
             .collect();
         Ok(Job {
@@ -138,7 +158,7 @@ impl Job {
             interval_text: cfg.scrape_interval.to_string(),
             timeout_text: cfg.scrape_timeout.to_string(),
             metrics_path: cfg.metrics_path.clone(),
-            scheme: cfg.scheme.clone(),
+            scheme: cfg.scheme.as_str().to_string(),
             params,
             honor_labels: cfg.honor_labels,
             honor_timestamps: cfg.honor_timestamps,
@@ -149,10 +169,17 @@ impl Job {
                 label_limit: cfg.label_limit,
                 label_name_length_limit: cfg.label_name_length_limit,
                 label_value_length_limit: cfg.label_value_length_limit,
-                body_size_limit: cfg.body_size_limit,
+                body_size_limit: cfg.body_size_limit.0,
             },
             groups,
             fetcher: HttpFetcher::new(client, auth),
         })
     }
+}
+
+fn basic_auth_header(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        crate::remote::base64_encode(format!("{user}:{password}").as_bytes())
+    )
 }

@@ -103,7 +103,12 @@ impl ScrapeManager {
             }
             let fetcher = target.job.fetcher.clone();
             let job_name = target.job.name.clone();
-            let lp = ScrapeLoop::new(Arc::new(target), fetcher, self.sink.clone(), self.metrics.clone());
+            let lp = ScrapeLoop::new(
+                Arc::new(target),
+                fetcher,
+                self.sink.clone(),
+                self.metrics.clone(),
+            );
             let status = lp.status();
             let (stop, stop_rx) = watch::channel(StopReason::Running);
             let task = tokio::spawn(lp.run(stop_rx));

@@ -49,7 +49,9 @@ impl MemoryFetcher {
 
     /// Queues a failed fetch.
     pub fn push_error(&self, message: &str) {
-        self.queue.lock().push_back(MemoryResponse::Error(message.to_string()));
+        self.queue
+            .lock()
+            .push_back(MemoryResponse::Error(message.to_string()));
     }
 }
 
@@ -80,7 +82,11 @@ impl Fetcher for MemoryFetcher {
     async fn fetch(&self, _req: &FetchRequest) -> Result<MemoryBody, ScrapeError> {
         let response = {
             let mut q = self.queue.lock();
-            if q.len() > 1 { q.pop_front() } else { q.front().cloned() }
+            if q.len() > 1 {
+                q.pop_front()
+            } else {
+                q.front().cloned()
+            }
         };
         match response {
             Some(MemoryResponse::Body { content_type, body }) => Ok(MemoryBody {

@@ -74,7 +74,12 @@ pub struct ScrapeLoop<F: Fetcher> {
 
 impl<F: Fetcher> ScrapeLoop<F> {
     /// A loop for `target` fetching with `fetcher` into `sink`.
-    pub fn new(target: Arc<Target>, fetcher: F, sink: Arc<dyn SampleSink>, metrics: Arc<ScrapeMetrics>) -> Self {
+    pub fn new(
+        target: Arc<Target>,
+        fetcher: F,
+        sink: Arc<dyn SampleSink>,
+        metrics: Arc<ScrapeMetrics>,
+    ) -> Self {
         let report = REPORT_NAMES.map(|name| {
             let mut b = target.labels.to_builder();
             b.set(METRIC_NAME, name);
@@ -188,9 +193,18 @@ impl<F: Fetcher> ScrapeLoop<F> {
                 Err(e)
             }
         };
-        self.metrics.samples_scraped.with(&[&job]).add(self.stats.scraped);
-        self.metrics.stale_markers.with(&[&job]).add(self.stats.stale);
-        self.metrics.samples_appended.with(&[&job]).add(self.batch.len() as u64);
+        self.metrics
+            .samples_scraped
+            .with(&[&job])
+            .add(self.stats.scraped);
+        self.metrics
+            .stale_markers
+            .with(&[&job])
+            .add(self.stats.stale);
+        self.metrics
+            .samples_appended
+            .with(&[&job])
+            .add(self.batch.len() as u64);
         self.metrics
             .cached_series
             .with(&[&job])
@@ -279,7 +293,9 @@ impl<F: Fetcher> ScrapeLoop<F> {
             if limit > 0 && received > limit {
                 return Err(ScrapeError::BodySizeLimit { limit });
             }
-            parser.push(&chunk).map_err(|e| ScrapeError::Parse(e.to_string()))?;
+            parser
+                .push(&chunk)
+                .map_err(|e| ScrapeError::Parse(e.to_string()))?;
             self.drain(&mut parser, ts_ms)?;
         }
         parser.finish();
@@ -397,14 +413,18 @@ fn check_limits(b: &LabelsBuilder, limits: &super::job::Limits) -> Result<(), Sc
         });
     }
     for l in b.iter() {
-        if limits.label_name_length_limit > 0 && l.name.len() as u64 > limits.label_name_length_limit {
+        if limits.label_name_length_limit > 0
+            && l.name.len() as u64 > limits.label_name_length_limit
+        {
             return Err(ScrapeError::LabelNameLength {
                 name: l.name.chars().take(64).collect(),
                 got: l.name.len(),
                 limit: limits.label_name_length_limit,
             });
         }
-        if limits.label_value_length_limit > 0 && l.value.len() as u64 > limits.label_value_length_limit {
+        if limits.label_value_length_limit > 0
+            && l.value.len() as u64 > limits.label_value_length_limit
+        {
             return Err(ScrapeError::LabelValueLength {
                 name: l.name.clone(),
                 got: l.value.len(),
@@ -430,9 +450,16 @@ pub fn initial_delay(target: &Target, now: SystemTime) -> Duration {
     let mut b = target.labels.to_builder();
     b.set("__url__", &target.url);
     let offset = u128::from(b.into_labels().stable_hash()) % interval;
-    let now_ns = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let now_ns = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     let phase = now_ns % interval;
-    let wait = if offset >= phase { offset - phase } else { interval - phase + offset };
+    let wait = if offset >= phase {
+        offset - phase
+    } else {
+        interval - phase + offset
+    };
     Duration::from_nanos(wait as u64)
 }
 

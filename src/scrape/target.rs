@@ -70,7 +70,11 @@ impl Target {
 
 /// Builds a target from one address of a target group. `Ok(None)` means
 /// relabeling dropped it.
-pub fn populate(job: &Arc<Job>, group_labels: &Labels, address: &str) -> Result<Option<Target>, TargetError> {
+pub fn populate(
+    job: &Arc<Job>,
+    group_labels: &Labels,
+    address: &str,
+) -> Result<Option<Target>, TargetError> {
     let mut b = LabelsBuilder::with_capacity(group_labels.len() + 8);
     for l in group_labels {
         b.set(&l.name, &l.value);
@@ -113,7 +117,10 @@ pub fn populate(job: &Arc<Job>, group_labels: &Labels, address: &str) -> Result<
         return Err(TargetError::BadDuration {
             label: SCRAPE_TIMEOUT_LABEL,
             value: b.get(SCRAPE_TIMEOUT_LABEL).to_string(),
-            reason: format!("greater than {SCRAPE_INTERVAL_LABEL} {:?}", b.get(SCRAPE_INTERVAL_LABEL)),
+            reason: format!(
+                "greater than {SCRAPE_INTERVAL_LABEL} {:?}",
+                b.get(SCRAPE_INTERVAL_LABEL)
+            ),
         });
     }
     let url = build_url(&b);
@@ -159,7 +166,10 @@ fn parse_duration_label(b: &LabelsBuilder, label: &'static str) -> Result<Durati
 /// Adds `:80` / `:443` when the address has no port, as Prometheus 2.42 does.
 fn with_default_port(address: &str, scheme: &str) -> Result<String, TargetError> {
     if address.contains('/') {
-        return Err(TargetError::BadAddress(address.to_string(), "contains a '/'"));
+        return Err(TargetError::BadAddress(
+            address.to_string(),
+            "contains a '/'",
+        ));
     }
     let has_port = if let Some(rest) = address.strip_prefix('[') {
         // [v6]:port or [v6]
@@ -206,7 +216,9 @@ fn build_url(b: &LabelsBuilder) -> String {
 fn url_encode_into(out: &mut String, s: &str) {
     for &byte in s.as_bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{byte:02X}")),
         }
@@ -235,6 +247,9 @@ mod tests {
         b.set(METRICS_PATH_LABEL, "/probe");
         b.set("__param_target", "a b&c");
         b.set("__param_module", "http_2xx");
-        assert_eq!(build_url(&b), "http://h:1/probe?module=http_2xx&target=a+b%26c");
+        assert_eq!(
+            build_url(&b),
+            "http://h:1/probe?module=http_2xx&target=a+b%26c"
+        );
     }
 }

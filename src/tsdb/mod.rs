@@ -4,7 +4,7 @@
 pub mod checkpoint;
 pub mod chunkenc;
 pub mod fs;
+pub mod index;
 pub mod record;
 pub mod value;
 pub mod wal;
-pub mod index;

@@ -56,10 +56,12 @@ pub struct WebServer {
 impl WebServer {
     /// Binds `addr` and serves `state` until stopped.
     pub async fn start(addr: &str, state: Arc<WebState>) -> Result<WebServer, WebError> {
-        let listener = TcpListener::bind(addr).await.map_err(|source| WebError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| WebError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
         let local = listener.local_addr().map_err(|source| WebError::Bind {
             addr: addr.to_string(),
             source,
@@ -85,7 +87,11 @@ impl WebServer {
                 }
             }
         });
-        Ok(WebServer { addr: local, stop, task })
+        Ok(WebServer {
+            addr: local,
+            stop,
+            task,
+        })
     }
 
     /// The address actually bound (useful with port 0).
@@ -132,8 +138,10 @@ fn route(state: &WebState, req: Request<Incoming>) -> Response<Full<Bytes>> {
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp
 }
 

@@ -79,7 +79,8 @@ pub(super) fn render(view: &dyn TargetsView) -> String {
             })
         })
         .collect();
-    json!({"status": "success", "data": {"activeTargets": active, "droppedTargets": []}}).to_string()
+    json!({"status": "success", "data": {"activeTargets": active, "droppedTargets": []}})
+        .to_string()
 }
 
 pub(super) fn render_empty() -> String {

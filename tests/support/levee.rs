@@ -43,7 +43,10 @@ impl TestAgent {
     pub async fn self_metric(&self, series: &str) -> Option<f64> {
         let text = self.self_metrics().await;
         text.lines()
-            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .find_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
             .and_then(|v| v.trim().parse().ok())
     }
 }

@@ -15,9 +15,11 @@
 )]
 
 mod faulty_proxy;
+pub mod levee;
 mod node_exporter;
 mod process;
 mod prometheus;
+pub mod targets;
 mod victoria;
 
 pub use faulty_proxy::{Fault, FaultyProxy, Seen};

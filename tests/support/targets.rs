@@ -29,12 +29,16 @@ pub struct TestTarget {
 impl TestTarget {
     /// Serves `behaviour` on a free loopback port.
     pub async fn start(behaviour: Behaviour) -> TestTarget {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
         let addr = listener.local_addr().expect("local addr");
         let behaviour = Arc::new(behaviour);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let behaviour = behaviour.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
@@ -51,7 +55,9 @@ impl TestTarget {
                             *resp.status_mut() = StatusCode::OK;
                             resp.headers_mut().insert(
                                 hyper::header::CONTENT_TYPE,
-                                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+                                hyper::header::HeaderValue::from_static(
+                                    "text/plain; version=0.0.4",
+                                ),
                             );
                             Ok::<_, std::convert::Infallible>(resp)
                         }
