@@ -15,10 +15,16 @@ pub struct NodeExporter {
 impl NodeExporter {
     /// Starts node_exporter and waits until `/metrics` answers.
     pub async fn start() -> NodeExporter {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts node_exporter with extra flags (e.g. collector selection).
+    pub async fn start_with(extra: &[String]) -> NodeExporter {
         require_binary(BIN, "prometheus-node-exporter");
         let dir = temp_dir("levee-node-exporter");
         let port = free_port();
-        let args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+        let mut args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+        args.extend(extra.iter().cloned());
         let mut child = Child::spawn("node_exporter", BIN, &args, dir.path());
         let url = format!("http://127.0.0.1:{port}/metrics");
         wait_http_ok(&url, &mut child, Duration::from_secs(30)).await;
