@@ -266,24 +266,33 @@ remote_write:
         prom.url_write(),
     );
     let agent = TestAgent::start(&config).await;
-    wait_for(
-        "every job failed or succeeded at least twice",
-        Duration::from_secs(60),
-        || async {
-            let m = agent.self_metrics().await;
-            [
-                "garbage\",reason=\"parse",
-                "hang\",reason=\"timeout",
-                "huge\",reason=\"body_size_limit",
-            ]
-            .iter()
-            .all(|k| {
-                m.lines()
-                    .any(|l| l.contains(k) && !l.ends_with(" 0") && !l.ends_with(" 1"))
-            })
-        },
-    )
-    .await;
+    let reasons = [
+        "garbage\",reason=\"parse",
+        "hang\",reason=\"timeout",
+        "huge\",reason=\"body_size_limit",
+    ];
+    let started = Instant::now();
+    loop {
+        let m = agent.self_metrics().await;
+        let failed_twice = |k: &str| {
+            m.lines()
+                .filter(|l| l.starts_with("levee_scrape_failures_total{") && l.contains(k))
+                .any(|l| {
+                    l.rsplit(' ')
+                        .next()
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .is_some_and(|v| v >= 2.0)
+                })
+        };
+        if reasons.iter().all(|k| failed_twice(k)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "each broken target should fail twice with its reason within 90 s; levee's metrics:\n{m}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     wait_for(
         "up series in Prometheus",
         Duration::from_secs(60),

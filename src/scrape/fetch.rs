@@ -60,6 +60,17 @@ impl HttpFetcher {
 pub struct HttpBody {
     response: reqwest::Response,
     content_type: Option<String>,
+    timeout: std::time::Duration,
+}
+
+/// A client-side timeout is the scrape timeout (whichever of the client's
+/// and the loop's clocks fires first); anything else is a connection error.
+fn classify(e: &reqwest::Error, timeout: std::time::Duration) -> ScrapeError {
+    if e.is_timeout() {
+        ScrapeError::Timeout(timeout)
+    } else {
+        ScrapeError::Connection(error_chain(e))
+    }
 }
 
 impl BodyStream for HttpBody {
@@ -71,7 +82,7 @@ impl BodyStream for HttpBody {
         self.response
             .chunk()
             .await
-            .map_err(|e| ScrapeError::Connection(error_chain(&e)))
+            .map_err(|e| classify(&e, self.timeout))
     }
 }
 
@@ -96,7 +107,7 @@ impl Fetcher for HttpFetcher {
         let response = builder
             .send()
             .await
-            .map_err(|e| ScrapeError::Connection(error_chain(&e)))?;
+            .map_err(|e| classify(&e, req.timeout))?;
         let status = response.status();
         if status != reqwest::StatusCode::OK {
             return Err(ScrapeError::HttpStatus(status.to_string()));
@@ -109,6 +120,7 @@ impl Fetcher for HttpFetcher {
         Ok(HttpBody {
             response,
             content_type,
+            timeout: req.timeout,
         })
     }
 }
