@@ -142,7 +142,7 @@ fn write_wal_with_checkpoint(dir: Arc<dyn Directory>) {
     wal.log(&[&recs[0], &recs[1]]).unwrap();
     wal.log(&[&recs[2]]).unwrap();
     assert_eq!(wal.segments(), (0, 1));
-    checkpoint::create(&dir, 0, |r| r == 1, 0).unwrap();
+    checkpoint::create(&dir, 0, |s| s.series == 1, 0).unwrap();
     wal.truncate_before(1).unwrap();
     wal.close().unwrap();
 }
