@@ -2,7 +2,9 @@
 //! chunks, roaring postings, XOR chunks, WAL). Usable on its own.
 
 pub mod checkpoint;
+pub mod block;
 pub mod chunkenc;
+pub mod chunks;
 pub mod fs;
 pub mod index;
 pub mod record;
