@@ -49,7 +49,6 @@ const TOP: &[Row] = &[
         Some("levee sends no alerts; an alerting section without Alertmanager targets is accepted"),
     ),
     row("remote_read", Accept::Never, None),
-    row("storage", Accept::Never, None),
     row("tracing", Accept::Never, None),
     row(
         "guard",

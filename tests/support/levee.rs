@@ -20,7 +20,7 @@ impl TestAgent {
         std::fs::write(&config_path, yaml).expect("write config");
         let agent = Agent::start(AgentOptions {
             config_path,
-            data_dir: dir.path().join("data"),
+            data_dir: Some(dir.path().join("data")),
             listen: "127.0.0.1:0".into(),
         })
         .await
