@@ -1,8 +1,8 @@
 //! `levee::tsdb`: levee's embedded time-series database (memory-mapped
 //! chunks, roaring postings, XOR chunks, WAL). Usable on its own.
 
-pub mod checkpoint;
 pub mod block;
+pub mod checkpoint;
 pub mod chunkenc;
 pub mod chunks;
 pub mod fs;
