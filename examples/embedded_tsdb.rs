@@ -52,7 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let samples: Vec<(i64, f64)> = series.samples().collect::<Result<_, _>>()?;
         println!("{} {:?}", series.labels(), samples);
     }
-    println!("label values of path: {:?}", querier.label_values("path", &[])?);
+    println!(
+        "label values of path: {:?}",
+        querier.label_values("path", &[])?
+    );
     db.close()?;
     Ok(())
 }

@@ -67,13 +67,14 @@ fn append_commit_query_reopen(dir: Arc<dyn Directory>) {
             series("a", 1).to_string(),
             vec![(1_000, 1.5f64.to_bits()), (2_000, stale_nan().to_bits())],
         ),
-        (series("a", 2).to_string(), vec![(1_000, (-0.0f64).to_bits())]),
+        (
+            series("a", 2).to_string(),
+            vec![(1_000, (-0.0f64).to_bits())],
+        ),
     ];
     assert_eq!(dump(&db, i64::MIN, i64::MAX), want);
     let q = db.querier(1_500, 3_000);
-    let got = q
-        .select(&[Matcher::equal("i", "1")])
-        .expect("select");
+    let got = q.select(&[Matcher::equal("i", "1")]).expect("select");
     assert_eq!(got.len(), 1);
     let samples: Vec<_> = got[0].samples().collect::<Result<_, _>>().expect("decode");
     assert_eq!(samples.len(), 1);
@@ -109,7 +110,10 @@ fn ordering_rules(dir: Arc<dyn Directory>) {
     assert_eq!(db.stats().counters.out_of_order, 3);
     assert_eq!(
         dump(&db, i64::MIN, i64::MAX),
-        vec![(l.to_string(), vec![(10, 1f64.to_bits()), (20, 2f64.to_bits())])]
+        vec![(
+            l.to_string(),
+            vec![(10, 1f64.to_bits()), (20, 2f64.to_bits())]
+        )]
     );
     assert!(db.appender().append(&Labels::empty(), 1, 1.0).is_err());
 }
@@ -164,7 +168,11 @@ fn head_cut_into_blocks(dir: Arc<dyn Directory>) {
     let want_range: Vec<_> = want
         .iter()
         .map(|(l, s)| {
-            let s = s.iter().copied().filter(|(t, _)| (590_000..=3_000_000).contains(t)).collect();
+            let s = s
+                .iter()
+                .copied()
+                .filter(|(t, _)| (590_000..=3_000_000).contains(t))
+                .collect();
             (l.clone(), s)
         })
         .collect();
@@ -194,10 +202,20 @@ fn retention_by_age_and_size(dir: Arc<dyn Directory>) {
     let db = Db::open_in(Arc::clone(&dir), o.clone()).expect("open");
     fill(&db, 5, 0, 480); // 2 hours
     db.compact().expect("compact");
-    let oldest = db.blocks().first().map(|b| b.meta().min_time).expect("a block");
-    assert!(oldest >= 480 * 15_000 - 5 * range, "old blocks deleted: oldest {oldest}");
+    let oldest = db
+        .blocks()
+        .first()
+        .map(|b| b.meta().min_time)
+        .expect("a block");
+    assert!(
+        oldest >= 480 * 15_000 - 5 * range,
+        "old blocks deleted: oldest {oldest}"
+    );
     let got = dump(&db, i64::MIN, i64::MAX);
-    assert!(got.iter().all(|(_, s)| s.first().is_some_and(|(t, _)| *t >= oldest)));
+    assert!(
+        got.iter()
+            .all(|(_, s)| s.first().is_some_and(|(t, _)| *t >= oldest))
+    );
     drop(db);
     o.retention_bytes = Some(1);
     let db = Db::open_in(dir, o).expect("reopen");

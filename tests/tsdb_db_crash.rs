@@ -52,7 +52,12 @@ fn batches_present(db: &Db) -> i64 {
     assert!(found.len() <= SERIES as usize);
     let mut counts = Vec::new();
     for s in &found {
-        let i: u32 = s.labels().get("i").expect("label i").parse().expect("number");
+        let i: u32 = s
+            .labels()
+            .get("i")
+            .expect("label i")
+            .parse()
+            .expect("number");
         let samples: Vec<(i64, f64)> = s.samples().collect::<Result<_, _>>().expect("decode");
         for (b, (t, v)) in samples.iter().enumerate() {
             let b = b as i64;
@@ -65,7 +70,10 @@ fn batches_present(db: &Db) -> i64 {
     if n > 0 {
         assert_eq!(found.len(), SERIES as usize, "a batch is whole or absent");
     }
-    assert!(counts.iter().all(|&c| c == n), "batches are whole: {counts:?}");
+    assert!(
+        counts.iter().all(|&c| c == n),
+        "batches are whole: {counts:?}"
+    );
     n
 }
 
@@ -151,5 +159,8 @@ fn kill_9_loses_no_acknowledged_sample() {
         acked = present;
     }
     let db = Db::open(tmp.path(), opts()).expect("final open");
-    assert!(!db.blocks().is_empty(), "head cuts happened during the rounds");
+    assert!(
+        !db.blocks().is_empty(),
+        "head cuts happened during the rounds"
+    );
 }

@@ -114,10 +114,14 @@ pub fn register_metrics(reg: &Registry, db: &Arc<Db>, sink: &Arc<TsdbSink>) {
     });
     type Read = fn(&DbStats) -> f64;
     let gauges: [(&'static str, &'static str, Read); 7] = [
-        ("levee_tsdb_head_series", "Series in the TSDB head.", |s| s.head_series as f64),
-        ("levee_tsdb_head_chunks", "Chunks in the TSDB head (full and open).", |s| {
-            s.head_chunks as f64
+        ("levee_tsdb_head_series", "Series in the TSDB head.", |s| {
+            s.head_series as f64
         }),
+        (
+            "levee_tsdb_head_chunks",
+            "Chunks in the TSDB head (full and open).",
+            |s| s.head_chunks as f64,
+        ),
         (
             "levee_tsdb_head_heap_bytes",
             "Estimated heap bytes of the head index and per-series state.",
@@ -210,7 +214,11 @@ pub fn register_metrics(reg: &Registry, db: &Arc<Db>, sink: &Arc<TsdbSink>) {
 
 /// Runs head cuts and retention every minute and WAL syncs at the policy's
 /// interval, on the blocking pool, until `stop` fires.
-pub async fn maintain(db: Arc<Db>, sync_every: Option<Duration>, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn maintain(
+    db: Arc<Db>,
+    sync_every: Option<Duration>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let tick = sync_every.unwrap_or(COMPACT_EVERY).min(COMPACT_EVERY);
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

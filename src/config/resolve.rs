@@ -174,7 +174,9 @@ fn storage(raw: RawStorage, path: &ConfigPath, cx: &mut Ctx<'_>) -> StorageConfi
                 cx.problem(
                     ProblemKind::Invalid,
                     &path.key("wal_sync"),
-                    format!("{text:?}: expected `always`, `never` or a duration such as `1s` ({e})"),
+                    format!(
+                        "{text:?}: expected `always`, `never` or a duration such as `1s` ({e})"
+                    ),
                 );
                 defaults.wal_sync
             }

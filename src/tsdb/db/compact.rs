@@ -101,7 +101,7 @@ impl Db {
                 w.add_series(&s.labels, &chunks)?;
             }
             let meta = w.finish()?;
-            let b = block::Block::open(self.blocks_dir.subdir(&meta.id)?)?;
+            let b = block::Block::open(self.blocks_dir.subdir(&meta.id.to_string())?)?;
             let mut blocks = self.blocks.write();
             blocks.push(Arc::new(b));
             blocks.sort_by_key(|b| b.meta().min_time);
@@ -114,7 +114,11 @@ impl Db {
             let (_, removed) = st.truncate_before(end);
             st.chunks.delete_before(end)?;
             let (first, newest) = st.wal.segments();
-            (removed as u64, (first < newest).then_some(newest), st.live_label_hashes())
+            (
+                removed as u64,
+                (first < newest).then_some(newest),
+                st.live_label_hashes(),
+            )
         };
         if let Some(newest) = newest {
             let to = newest - 1;
@@ -140,41 +144,19 @@ impl Db {
         if blocks.is_empty() {
             return Ok(0);
         }
-        let head_max = self.head.lock().time_range().map(|r| r.1);
-        let newest = blocks
-            .iter()
-            .map(|b| b.meta().max_time)
-            .chain(head_max)
-            .max()
-            .unwrap_or(i64::MIN);
-        let mut doomed: Vec<String> = Vec::new();
-        if let Some(ret) = self.opts.retention_ms {
-            let cutoff = newest.saturating_sub(ret);
-            for b in &blocks {
-                if b.meta().max_time <= cutoff {
-                    doomed.push(b.meta().id.clone());
-                }
-            }
-        }
-        if let Some(max) = self.opts.retention_bytes {
-            let mut total = dir_size(&*self.dir);
-            for b in &blocks {
-                if total <= max {
-                    break;
-                }
-                total = total.saturating_sub(b.size_bytes());
-                if !doomed.contains(&b.meta().id) {
-                    doomed.push(b.meta().id.clone());
-                }
-            }
-        }
+        let retention = block::Retention {
+            time_ms: self.opts.retention_ms,
+            size_bytes: self.opts.retention_bytes,
+        };
+        let other_bytes = dir_size(&*self.dir).saturating_sub(dir_size(&*self.blocks_dir));
+        let doomed = block::blocks_beyond_retention(&blocks, retention, other_bytes);
         if doomed.is_empty() {
             return Ok(0);
         }
         // Out of the list first: new queries no longer see them; queries
         // holding an `Arc<Block>` keep reading its mapped files.
-        self.blocks.write().retain(|b| !doomed.contains(&b.meta().id));
-        for id in &doomed {
+        self.blocks.write().retain(|b| !doomed.contains(&b.id()));
+        for &id in &doomed {
             block::delete_block(&self.blocks_dir, id)?;
             tracing::info!(block = %id, "block deleted by retention");
         }

@@ -76,7 +76,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Db")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +94,11 @@ impl Db {
         opts.validate()?;
         let lock = dir.lock("LOCK")?;
         let blocks_dir = dir.subdir("blocks")?;
-        let blocks = block::open_all(&blocks_dir)?;
+        let opened = block::open_all(&blocks_dir)?;
+        for (name, e) in &opened.failed {
+            tracing::error!(block = %name, error = %e, "block does not open: left in place, not queried");
+        }
+        let blocks = opened.blocks;
         let newest_block_end = blocks.iter().map(|b| b.meta().max_time).max();
         let min_valid = match (head_file::read(&*dir)?, newest_block_end) {
             (Some(a), Some(b)) => a.max(b),

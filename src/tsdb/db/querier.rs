@@ -10,6 +10,7 @@ use super::{Db, DbError};
 use crate::labels::Labels;
 use crate::tsdb::block::Block;
 use crate::tsdb::chunkenc::{ChunkError, XorIterator, iter_chunk};
+use crate::tsdb::chunks::ChunkRef;
 use crate::tsdb::index::Matcher;
 
 /// Reads `[mint, maxt]` (inclusive) from a [`Db`].
@@ -57,11 +58,11 @@ impl<'a> Querier<'a> {
             for s in b.select(self.mint, self.maxt, matchers)? {
                 let entry = found.entry(s.labels.clone()).or_default();
                 for c in &s.chunks {
-                    let data = b.chunk(c.chunk_ref)?;
+                    let data = b.chunk(ChunkRef(c.chunk_ref))?;
                     entry.push(OwnedChunk {
                         min_time: c.min_time,
                         encoding: data.encoding,
-                        bytes: data.data.to_vec(),
+                        bytes: data.data().to_vec(),
                     });
                 }
             }

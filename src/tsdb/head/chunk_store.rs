@@ -65,7 +65,8 @@ impl HeadChunks {
         encoding: u8,
         data: &[u8],
     ) -> Result<ChunkRef, ChunkFileError> {
-        self.writer.append(series, min_time, max_time, encoding, data)
+        self.writer
+            .append(series, min_time, max_time, encoding, data)
     }
 
     /// A copy of a written chunk: encoding byte and bytes.

@@ -29,8 +29,8 @@ use series::{MappedChunk, MemSeries};
 use crate::labels::Labels;
 use crate::tsdb::chunkenc::{Encoding, XorChunk};
 use crate::tsdb::chunks::ChunkRef;
-use crate::tsdb::index::{HeadIndex, Matcher, SeriesId};
 use crate::tsdb::db::DbError;
+use crate::tsdb::index::{HeadIndex, Matcher, SeriesId};
 use crate::tsdb::wal::Wal;
 
 /// A reference to a head series, valid while the series is in the head:
@@ -115,7 +115,6 @@ pub(crate) struct Head {
 /// One series' chunks as a query or head cut sees them.
 #[derive(Debug, Clone)]
 pub(crate) struct SeriesChunks {
-    pub id: SeriesId,
     pub labels: Labels,
     /// `(min_time, max_time, bytes)` per chunk, oldest first; bytes are XOR.
     pub chunks: Vec<ChunkCopy>,
@@ -205,27 +204,31 @@ impl HeadState {
         self.series[i] = Some(s);
     }
 
-    /// Restores a series from a WAL series record (replay). A record for an
-    /// id that holds other labels means the id was reused after the old
-    /// series left the head: the old one goes. Returns the id the labels
-    /// live under.
-    pub fn restore_series(&mut self, id: SeriesId, labels: &Labels) -> Result<SeriesId, AppendError> {
-        if let Some(existing) = self.index.get(labels) {
-            return Ok(existing);
+    /// Restores a series from a WAL series record (replay). Records are
+    /// authoritative in WAL order: from here on `id` names `labels`. An
+    /// earlier binding of either (the id held other labels, or the labels
+    /// lived under another id) is stale: that series left the head at a cut
+    /// (all its samples are older than the head's bound) and its id or
+    /// labels were given out again, so it goes.
+    pub fn restore_series(&mut self, id: SeriesId, labels: &Labels) -> Result<(), AppendError> {
+        let existing = self.index.get(labels);
+        if existing == Some(id) {
+            return Ok(());
+        }
+        if let Some(old) = existing {
+            self.remove_series(old);
         }
         if self.series(id).is_some() {
             self.remove_series(id);
         }
-        let got = self.index.insert_with_id(id, labels)?;
-        if self.series(got).is_none() {
-            let seq = self.next_seq;
-            self.next_seq = self.next_seq.wrapping_add(1);
-            let mut s = MemSeries::new(seq);
-            s.logged = true;
-            self.put_series(got, s);
-            self.counters.series_created += 1;
-        }
-        Ok(got)
+        self.index.insert_with_id(id, labels)?;
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let mut s = MemSeries::new(seq);
+        s.logged = true;
+        self.put_series(id, s);
+        self.counters.series_created += 1;
+        Ok(())
     }
 
     fn remove_series(&mut self, id: SeriesId) {
@@ -307,7 +310,12 @@ impl HeadState {
     pub fn heap_bytes(&self) -> usize {
         self.index.heap_bytes()
             + self.series.capacity() * std::mem::size_of::<Option<MemSeries>>()
-            + self.series.iter().flatten().map(MemSeries::heap_bytes).sum::<usize>()
+            + self
+                .series
+                .iter()
+                .flatten()
+                .map(MemSeries::heap_bytes)
+                .sum::<usize>()
     }
 
     /// The selected series with copies of their chunks overlapping
@@ -348,7 +356,9 @@ impl HeadState {
         }
         let mut out = Vec::with_capacity(wanted.len());
         for (id, mapped, open) in wanted {
-            let Some(labels) = self.index.labels_of(id) else { continue };
+            let Some(labels) = self.index.labels_of(id) else {
+                continue;
+            };
             let mut chunks = Vec::with_capacity(mapped.len() + 1);
             for c in mapped {
                 let (encoding, bytes) = self.chunks.read(c.chunk_ref)?;
@@ -360,7 +370,7 @@ impl HeadState {
                 });
             }
             chunks.extend(open);
-            out.push(SeriesChunks { id, labels, chunks });
+            out.push(SeriesChunks { labels, chunks });
         }
         Ok(out)
     }
@@ -407,7 +417,9 @@ impl HeadState {
             Some(&(r, _, _)) => Some(self.chunks.last_sample(r)?),
             None => None,
         };
-        let Some(s) = self.series_mut(id) else { return Ok(()) };
+        let Some(s) = self.series_mut(id) else {
+            return Ok(());
+        };
         for (chunk_ref, min_time, max_time) in mapped {
             if s.mapped.last().is_some_and(|p| p.max_time >= min_time) {
                 continue;

@@ -60,12 +60,13 @@ pub(crate) fn replay(
     for (series, chunk_ref, mint, maxt) in st.chunks.take_scanned() {
         if maxt >= min_valid {
             stats.mapped_chunks += 1;
-            mapped.entry(series).or_default().push((chunk_ref, mint, maxt));
+            mapped
+                .entry(series)
+                .or_default()
+                .push((chunk_ref, mint, maxt));
         }
     }
     let mut replay = Replay::new(wal_dir, &mut st.wal, wal_replay)?;
-    // WAL ids whose labels already lived under another id.
-    let mut remap: FxHashMap<SeriesId, SeriesId> = FxHashMap::default();
     let mut series_buf: Vec<RefSeries> = Vec::new();
     let mut samples_buf: Vec<RefSample> = Vec::new();
     loop {
@@ -91,14 +92,9 @@ pub(crate) fn replay(
                 record::decode_series(rec, &mut series_buf)?;
                 for s in series_buf.drain(..) {
                     stats.series += 1;
-                    let got = st.restore_series(s.series, &s.labels)?;
-                    if got != s.series {
-                        remap.insert(s.series, got);
-                    } else {
-                        remap.remove(&s.series);
-                    }
-                    if let Some(chunks) = mapped.remove(&got) {
-                        st.attach_mapped(got, chunks)?;
+                    st.restore_series(s.series, &s.labels)?;
+                    if let Some(chunks) = mapped.remove(&s.series) {
+                        st.attach_mapped(s.series, chunks)?;
                     }
                 }
             }
@@ -106,7 +102,7 @@ pub(crate) fn replay(
                 samples_buf.clear();
                 record::decode_samples(rec, &mut samples_buf)?;
                 for s in &samples_buf {
-                    let id = remap.get(&s.series).copied().unwrap_or(s.series);
+                    let id = s.series;
                     let admit = st.series(id).map(|m| {
                         let in_chunks = m.mapped.last().is_some_and(|c| c.max_time >= s.t);
                         (in_chunks, m.admit(s.t, s.v))
