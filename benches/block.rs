@@ -20,7 +20,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use levee::labels::Labels;
 use levee::tsdb::block::{Block, BlockWriter, ChunkInput, open_all};
 use levee::tsdb::chunkenc::XorChunk;
@@ -190,15 +190,25 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("chunks");
     g.throughput(Throughput::Elements(chunks.len() as u64));
     let cdir: Arc<dyn Directory> = DiskDirectory::open(tmp.path().join("chunks")).expect("dir");
+    let mut run = 0;
     g.bench_function("append", |b| {
-        b.iter(|| {
-            let (mut w, _) =
-                ChunkWriter::open(Arc::clone(&cdir), ChunkWriterOptions::default()).expect("open");
-            for (i, (min, max, bytes)) in chunks.iter().enumerate() {
-                w.append(i as u32, *min, *max, 1, bytes).expect("append");
-            }
-            w.cut().expect("cut");
-        })
+        b.iter_batched(
+            || {
+                run += 1;
+                let dir: Arc<dyn Directory> =
+                    DiskDirectory::open(tmp.path().join(format!("append-{run}"))).expect("dir");
+                dir
+            },
+            |dir| {
+                let (mut w, _) =
+                    ChunkWriter::open(dir, ChunkWriterOptions::default()).expect("open");
+                for (i, (min, max, bytes)) in chunks.iter().enumerate() {
+                    w.append(i as u32, *min, *max, 1, bytes).expect("append");
+                }
+                w.cut().expect("cut");
+            },
+            BatchSize::PerIteration,
+        )
     });
     let (mut w, _) =
         ChunkWriter::open(Arc::clone(&cdir), ChunkWriterOptions::default()).expect("open");
