@@ -63,7 +63,7 @@ fn dataset() -> Data {
                 ("instance", format!("node-{:02}:9100", s / 300)),
                 ("job", "node".to_string()),
             ]);
-            let start = T0 + rng.below(15_000) as i64;
+            let start = T0 + rng.below(15_000) as i64 - 15_000;
             let mut v = match kind {
                 "counter" if s % 2 == 0 => rng.below(1_000_000) as f64 / 100.0,
                 "counter" => rng.below(1 << 40) as f64,
@@ -104,7 +104,7 @@ fn dataset() -> Data {
 }
 
 fn write(blocks: &Arc<dyn Directory>, data: &Data) -> levee::tsdb::block::BlockMeta {
-    let mut w = BlockWriter::new(blocks, T0, T0 + 7_200_000).expect("range");
+    let mut w = BlockWriter::new(blocks, T0 - 15_000, T0 + 7_200_000).expect("range");
     for (labels, chunks) in data {
         let inputs: Vec<ChunkInput<'_>> = chunks
             .iter()
