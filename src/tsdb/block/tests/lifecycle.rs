@@ -278,3 +278,23 @@ fn blocks_open_sorted_by_time_and_retention_picks_the_oldest() {
         ids[3..].to_vec()
     );
 }
+
+#[test]
+fn blocks_and_chunk_readers_are_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Block>();
+    shared::<crate::tsdb::chunks::ChunkReader>();
+    let model = model(20, 10);
+    let dir: Arc<dyn Directory> = MemDirectory::new();
+    write_block(&dir, &model, 2 << 10);
+    let block = Arc::clone(&open_all(&dir).unwrap().blocks[0]);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let block = Arc::clone(&block);
+            std::thread::spawn(move || read_all(&block))
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), model);
+    }
+}
