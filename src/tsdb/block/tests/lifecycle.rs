@@ -152,11 +152,12 @@ fn temporary_directories_are_removed_and_other_names_ignored() {
             .unwrap();
         dir.subdir("01JDZ8Q4R6KX3M0N1P2Q3R4S5T.delete.tmp").unwrap();
         dir.subdir("wal").unwrap().create("00000000").unwrap();
+        dir.subdir("01jdz8q4r6kx3m0n1p2q3r4s5t").unwrap();
         let opened = open_all(&dir).unwrap();
         assert_eq!(opened.blocks.len(), 1);
         assert_eq!(opened.removed_tmp.len(), 2);
         assert!(opened.failed.is_empty());
-        assert_eq!(dir.list_dirs().unwrap().len(), 2, "the block and wal/");
+        assert_eq!(dir.list_dirs().unwrap().len(), 3, "the block, wal/, the lower-case name");
     });
 }
 
