@@ -157,7 +157,11 @@ fn temporary_directories_are_removed_and_other_names_ignored() {
         assert_eq!(opened.blocks.len(), 1);
         assert_eq!(opened.removed_tmp.len(), 2);
         assert!(opened.failed.is_empty());
-        assert_eq!(dir.list_dirs().unwrap().len(), 3, "the block, wal/, the lower-case name");
+        assert_eq!(
+            dir.list_dirs().unwrap().len(),
+            3,
+            "the block, wal/, the lower-case name"
+        );
     });
 }
 
