@@ -26,7 +26,7 @@ pub struct OpenedBlocks {
 
 /// Opens every block in `blocks_dir`: removes `*.tmp` directories, opens
 /// each directory named by a block id (checking that its `meta.json` holds
-/// that id) and ignores other names. A block that fails to open is reported
+/// that id) and ignores other names (an id in lower case included). A block that fails to open is reported
 /// in [`OpenedBlocks::failed`], not returned as an error.
 pub fn open_all(blocks_dir: &Arc<dyn Directory>) -> Result<OpenedBlocks, BlockError> {
     let mut out = OpenedBlocks::default();
@@ -36,7 +36,12 @@ pub fn open_all(blocks_dir: &Arc<dyn Directory>) -> Result<OpenedBlocks, BlockEr
             out.removed_tmp.push(name);
             continue;
         }
-        let Ok(id) = name.parse::<BlockId>() else {
+        // Only canonical (upper-case) names: `delete_block` finds them.
+        let Some(id) = name
+            .parse::<BlockId>()
+            .ok()
+            .filter(|id| id.to_string() == name)
+        else {
             continue;
         };
         let opened = blocks_dir

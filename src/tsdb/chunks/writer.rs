@@ -195,9 +195,11 @@ impl ChunkWriter {
             .is_some_and(|f| f.bytes == HEADER_LEN as u64 || f.bytes + len <= self.opts.file_size);
         if !fits {
             let entry = self.buf.split_off(start);
-            let cut = self.cut().and_then(|()| self.start_file());
+            // On failure the entry is dropped; a failed sync poisons the
+            // writer, a failed file creation is retried by the next append.
+            self.cut()?;
+            self.start_file()?;
             self.buf = entry;
-            cut?;
         }
         let Some(info) = self.files.values_mut().next_back() else {
             return Err(ChunkFileError::Poisoned);
@@ -292,6 +294,8 @@ impl ChunkWriter {
             self.reader.forget(seq);
             self.dir.remove(&file_name(seq))?;
             self.files.remove(&seq);
+            // Again, in case a concurrent read mapped it meanwhile.
+            self.reader.forget(seq);
             deleted.push(seq);
         }
         if !deleted.is_empty() {

@@ -227,3 +227,66 @@ fn a_block_in_the_wrong_directory_is_reported() {
         assert!(matches!(&opened.failed[..], [(n, BlockError::IdMismatch { .. })] if *n == other));
     });
 }
+
+mod props {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::super::{model, write_block};
+    use crate::tsdb::block::Block;
+    use crate::tsdb::chunks::ChunkRef;
+    use crate::tsdb::fs::{Directory, MemDirectory};
+
+    /// Opens and reads everything; any error is fine, a panic is not.
+    fn exercise(block: &Arc<dyn Directory>) {
+        let Ok(b) = Block::open(Arc::clone(block)) else {
+            return;
+        };
+        let _ = b.label_names(&[]);
+        let _ = b.label_values("job", &[crate::tsdb::index::Matcher::equal("job", "api")]);
+        let Ok(all) = b.select(i64::MIN, i64::MAX, &[]) else {
+            return;
+        };
+        for s in all {
+            for c in s.chunks {
+                if let Ok(data) = b.chunk(ChunkRef(c.chunk_ref))
+                    && let Ok(it) = data.iter()
+                {
+                    let _ = it.count();
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn random_edits_to_any_block_file_never_panic(
+            file in 0usize..3,
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<Option<prop::sample::Index>>(),
+        ) {
+            let dir: Arc<dyn Directory> = MemDirectory::new();
+            write_block(&dir, &model(8, 11), 1 << 20);
+            let block = dir.subdir(&dir.list_dirs().unwrap()[0]).unwrap();
+            let chunks = block.subdir("chunks").unwrap();
+            let (target, name): (&dyn Directory, &str) = match file {
+                0 => (&*block, "meta.json"),
+                1 => (&*block, "index"),
+                _ => (&*chunks, "000001"),
+            };
+            let mut bytes = target.map(name).unwrap().to_vec();
+            for (at, b) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            if let Some(at) = cut {
+                bytes.truncate(at.index(bytes.len()));
+            }
+            target.create(name).unwrap().append(&bytes).unwrap();
+            exercise(&block);
+        }
+    }
+}

@@ -152,11 +152,16 @@ fn temporary_directories_are_removed_and_other_names_ignored() {
             .unwrap();
         dir.subdir("01JDZ8Q4R6KX3M0N1P2Q3R4S5T.delete.tmp").unwrap();
         dir.subdir("wal").unwrap().create("00000000").unwrap();
+        dir.subdir("01jdz8q4r6kx3m0n1p2q3r4s5t").unwrap();
         let opened = open_all(&dir).unwrap();
         assert_eq!(opened.blocks.len(), 1);
         assert_eq!(opened.removed_tmp.len(), 2);
         assert!(opened.failed.is_empty());
-        assert_eq!(dir.list_dirs().unwrap().len(), 2, "the block and wal/");
+        assert_eq!(
+            dir.list_dirs().unwrap().len(),
+            3,
+            "the block, wal/, the lower-case name"
+        );
     });
 }
 
@@ -277,4 +282,24 @@ fn blocks_open_sorted_by_time_and_retention_picks_the_oldest() {
             .collect::<Vec<_>>(),
         ids[3..].to_vec()
     );
+}
+
+#[test]
+fn blocks_and_chunk_readers_are_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Block>();
+    shared::<crate::tsdb::chunks::ChunkReader>();
+    let model = model(20, 10);
+    let dir: Arc<dyn Directory> = MemDirectory::new();
+    write_block(&dir, &model, 2 << 10);
+    let block = Arc::clone(&open_all(&dir).unwrap().blocks[0]);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let block = Arc::clone(&block);
+            std::thread::spawn(move || read_all(&block))
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), model);
+    }
 }

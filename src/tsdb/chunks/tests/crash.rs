@@ -69,3 +69,79 @@ fn crash_at_every_byte_keeps_synced_chunks() {
         assert_eq!(w.reader().chunk(r).unwrap().series, 99);
     }
 }
+
+#[test]
+fn a_full_disk_poisons_the_writer_and_reopening_repairs() {
+    let dir = MemDirectory::new();
+    let opts = ChunkWriterOptions {
+        file_size: 1 << 20,
+        buffer_size: 0,
+    };
+    let (mut w, _) = ChunkWriter::open(dir.clone(), opts.clone()).unwrap();
+    let (min, max, data) = xor_chunk(0, 50, 1);
+    let good: Vec<_> = (0..3)
+        .map(|i| w.append(i, min, max, XOR, &data).unwrap())
+        .collect();
+    dir.set_write_budget(Some(10));
+    assert!(matches!(
+        w.append(3, min, max, XOR, &data),
+        Err(crate::tsdb::chunks::ChunkFileError::Fs(_))
+    ));
+    dir.set_write_budget(None);
+    assert!(matches!(
+        w.append(4, min, max, XOR, &data),
+        Err(crate::tsdb::chunks::ChunkFileError::Poisoned)
+    ));
+    drop(w);
+    let (w, torn) = ChunkWriter::open(dir.clone(), opts.clone()).unwrap();
+    assert!(matches!(
+        torn,
+        Some(crate::tsdb::chunks::ChunkFileError::TornTail { len: 10, .. })
+    ));
+    let found: Vec<_> = scan(&(dir.clone() as Arc<dyn Directory>))
+        .unwrap()
+        .map(|r| r.unwrap().chunk_ref)
+        .collect();
+    assert_eq!(found, good);
+    drop(w);
+
+    // A failed fsync poisons too.
+    let (mut w, _) = ChunkWriter::open(dir.clone(), opts).unwrap();
+    w.append(5, min, max, XOR, &data).unwrap();
+    dir.set_fail_sync(true);
+    assert!(w.sync().is_err());
+    dir.set_fail_sync(false);
+    assert!(matches!(
+        w.append(6, min, max, XOR, &data),
+        Err(crate::tsdb::chunks::ChunkFileError::Poisoned)
+    ));
+}
+
+#[test]
+fn a_failed_file_creation_is_retried_by_the_next_append() {
+    let dir = MemDirectory::new();
+    let opts = ChunkWriterOptions {
+        file_size: 200,
+        buffer_size: 0,
+    };
+    let (mut w, _) = ChunkWriter::open(dir.clone(), opts).unwrap();
+    let (min, max, data) = xor_chunk(0, 50, 1);
+    let first = w.append(0, min, max, XOR, &data).unwrap();
+    // The next entry needs a new file; its header cannot be written.
+    dir.set_write_budget(Some(3));
+    assert!(w.append(1, min, max, XOR, &data).is_err());
+    dir.set_write_budget(None);
+    let second = w.append(2, min, max, XOR, &data).unwrap();
+    assert_eq!(second.seq(), 2);
+    w.flush().unwrap();
+    let all: Vec<_> = scan(&(dir.clone() as Arc<dyn Directory>))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(
+        all.iter()
+            .map(|c| (c.series, c.chunk_ref))
+            .collect::<Vec<_>>(),
+        vec![(0, first), (2, second)]
+    );
+}

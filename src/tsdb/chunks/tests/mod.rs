@@ -4,6 +4,7 @@
 
 mod crash;
 mod iter;
+mod props;
 mod suite;
 
 use std::sync::Arc;

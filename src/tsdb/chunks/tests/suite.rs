@@ -382,3 +382,29 @@ fn copy_of(dir: &Arc<dyn Directory>) -> Arc<dyn Directory> {
     }
     copy
 }
+
+#[test]
+fn a_reader_thread_reads_what_the_writer_thread_just_flushed() {
+    on_both(|dir| {
+        let (mut w, _) = ChunkWriter::open(Arc::clone(&dir), opts(4096, 1 << 16)).unwrap();
+        let reader = Arc::clone(w.reader());
+        let (tx, rx) = std::sync::mpsc::channel::<(ChunkRef, Vec<u8>)>();
+        let checker = std::thread::spawn(move || {
+            let mut n = 0;
+            for (r, data) in rx {
+                assert_eq!(reader.chunk(r).unwrap().data(), &data[..], "{r}");
+                n += 1;
+            }
+            n
+        });
+        for i in 0..300usize {
+            let (min, max, data) = super::xor_chunk(i as i64 * 2_000_000, 1 + i % 120, i as u64);
+            let r = w.append(i as u32, min, max, XOR, &data).unwrap();
+            w.flush().unwrap();
+            tx.send((r, data)).unwrap();
+        }
+        drop(tx);
+        assert_eq!(checker.join().unwrap(), 300);
+        assert!(w.files().len() > 3, "files were cut meanwhile");
+    });
+}
