@@ -25,7 +25,7 @@ use parking_lot::{Mutex, RwLock};
 pub use compact::CompactStats;
 pub use error::DbError;
 pub use options::{DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_FILE_SIZE, Options};
-pub use querier::{Querier, Series, SeriesSamples};
+pub use querier::{Querier, Series};
 
 use crate::tsdb::block::{self, Block};
 use crate::tsdb::fs::{DirLock, Directory, DiskDirectory};

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use super::{Db, DbError};
 use crate::labels::Labels;
 use crate::tsdb::block::Block;
-use crate::tsdb::chunkenc::{ChunkError, XorIterator, iter_chunk};
-use crate::tsdb::chunks::ChunkRef;
+use crate::tsdb::chunks::{ChunkRef, ChunkSeriesIterator, ChunkSlice};
 use crate::tsdb::index::Matcher;
 
 /// Reads `[mint, maxt]` (inclusive) from a [`Db`].
@@ -33,6 +32,7 @@ pub struct Series {
 #[derive(Debug, Clone)]
 struct OwnedChunk {
     min_time: i64,
+    max_time: i64,
     encoding: u8,
     bytes: Vec<u8>,
 }
@@ -61,6 +61,7 @@ impl<'a> Querier<'a> {
                     let data = b.chunk(ChunkRef(c.chunk_ref))?;
                     entry.push(OwnedChunk {
                         min_time: c.min_time,
+                        max_time: c.max_time,
                         encoding: data.encoding,
                         bytes: data.data().to_vec(),
                     });
@@ -76,6 +77,7 @@ impl<'a> Querier<'a> {
             let entry = found.entry(s.labels).or_default();
             entry.extend(s.chunks.into_iter().map(|c| OwnedChunk {
                 min_time: c.min_time,
+                max_time: c.max_time,
                 encoding: c.encoding,
                 bytes: c.bytes,
             }));
@@ -125,57 +127,18 @@ impl Series {
 
     /// Its samples in the querier's range, in time order, each timestamp
     /// once (values by their exact bits: StaleNaN markers included).
-    pub fn samples(&self) -> SeriesSamples<'_> {
-        SeriesSamples {
-            series: self,
-            chunk: 0,
-            iter: None,
-            last_t: None,
-        }
-    }
-}
-
-/// Iterator over a [`Series`]' samples.
-pub struct SeriesSamples<'a> {
-    series: &'a Series,
-    chunk: usize,
-    iter: Option<XorIterator<'a>>,
-    last_t: Option<i64>,
-}
-
-impl Iterator for SeriesSamples<'_> {
-    type Item = Result<(i64, f64), ChunkError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.iter.is_none() {
-                let c = self.series.chunks.get(self.chunk)?;
-                self.chunk += 1;
-                match iter_chunk(c.encoding, &c.bytes) {
-                    Ok(it) => self.iter = Some(it),
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            let it = self.iter.as_mut()?;
-            match it.next() {
-                None => self.iter = None,
-                Some(Err(e)) => {
-                    self.iter = None;
-                    self.chunk = self.series.chunks.len();
-                    return Some(Err(e));
-                }
-                Some(Ok((t, v))) => {
-                    if t < self.series.mint || self.last_t.is_some_and(|l| t <= l) {
-                        continue;
-                    }
-                    if t > self.series.maxt {
-                        self.iter = None;
-                        continue;
-                    }
-                    self.last_t = Some(t);
-                    return Some(Ok((t, v)));
-                }
-            }
-        }
+    /// Overlapping chunks (a block and the head at a boundary) are merged.
+    pub fn samples(&self) -> ChunkSeriesIterator<'_> {
+        let slices = self
+            .chunks
+            .iter()
+            .map(|c| ChunkSlice {
+                min_time: c.min_time,
+                max_time: c.max_time,
+                encoding: c.encoding,
+                data: &c.bytes,
+            })
+            .collect();
+        ChunkSeriesIterator::new(slices, self.mint, self.maxt)
     }
 }
