@@ -8,13 +8,10 @@ use levee::tsdb::db::{Db, Options};
 use levee::tsdb::index::Matcher;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let tmp;
-    let dir = match std::env::args().nth(1) {
+    let given = std::env::args().nth(1);
+    let dir = match &given {
         Some(d) => std::path::PathBuf::from(d),
-        None => {
-            tmp = std::env::temp_dir().join(format!("levee-embedded-{}", std::process::id()));
-            tmp
-        }
+        None => std::env::temp_dir().join(format!("levee-embedded-{}", std::process::id())),
     };
     let db = Db::open(&dir, Options::default())?;
     println!(
@@ -57,5 +54,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         querier.label_values("path", &[])?
     );
     db.close()?;
+    if given.is_none() {
+        std::fs::remove_dir_all(&dir)?;
+    }
     Ok(())
 }
