@@ -238,3 +238,54 @@ fn a_second_open_of_the_same_directory_is_refused() {
     let err = Db::open(tmp.path(), opts(3_600_000)).expect_err("locked");
     assert!(err.to_string().contains("lock"), "{err}");
 }
+
+/// A WAL observer (remote write) that holds segments from `hold` on and
+/// counts notifications.
+struct Holder {
+    hold: std::sync::atomic::AtomicU32,
+    logged: std::sync::atomic::AtomicU64,
+}
+
+impl levee::tsdb::db::WalObserver for Holder {
+    fn logged(&self, _synced: levee::tsdb::wal::Position) {
+        self.logged
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn deletable_before(&self, _wal_dir: &dyn Directory, wanted: u32) -> u32 {
+        wanted.min(self.hold.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+fn segments(dir: &Arc<dyn Directory>) -> Vec<u32> {
+    levee::tsdb::wal::list_segments(&*dir.subdir("wal").expect("wal dir")).expect("segments")
+}
+
+fn observer_keeps_wal_segments(dir: Arc<dyn Directory>) {
+    let db = Db::open_in(Arc::clone(&dir), opts(600_000)).expect("open");
+    let holder = Arc::new(Holder {
+        hold: std::sync::atomic::AtomicU32::new(0),
+        logged: std::sync::atomic::AtomicU64::new(0),
+    });
+    db.set_wal_observer(holder.clone());
+    fill(&db, 20, 0, 240);
+    assert_eq!(
+        holder.logged.load(std::sync::atomic::Ordering::Relaxed),
+        240
+    );
+    db.compact().expect("compact");
+    assert!(!db.blocks().is_empty());
+    assert_eq!(segments(&dir)[0], 0, "the observer holds segment 0");
+    holder
+        .hold
+        .store(u32::MAX, std::sync::atomic::Ordering::Relaxed);
+    db.compact().expect("compact");
+    assert!(segments(&dir)[0] > 0, "released segments are deleted");
+    drop(db);
+    let db = Db::open_in(dir, opts(600_000)).expect("reopen");
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), expected_fill(20, 0, 240));
+}
+
+#[test]
+fn a_wal_observer_keeps_the_segments_it_needs() {
+    each_dir(observer_keeps_wal_segments);
+}

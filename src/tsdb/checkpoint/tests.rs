@@ -48,7 +48,7 @@ fn fill(wal: &mut Wal, rounds: std::ops::Range<i64>) {
 /// Everything a replay yields, as (series, samples).
 fn replay_all(dir: &Arc<dyn Directory>) -> (Wal, Vec<RefSeries>, Vec<RefSample>) {
     let (mut wal, wal_replay) = Wal::open(Arc::clone(dir), opts()).unwrap();
-    let mut replay = Replay::new(dir, &mut wal, wal_replay).unwrap();
+    let mut replay = Replay::new(dir, wal_replay).unwrap();
     let (mut ser, mut sam) = (Vec::new(), Vec::new());
     while let Some(rec) = replay.next_record().unwrap() {
         match decode(rec).unwrap() {
@@ -159,7 +159,8 @@ fn interrupted_head_cut_is_finished_on_open(dir: Arc<dyn Directory>) {
     let (_, ser, sam) = replay_all(&dir);
     assert_eq!(ser.len(), 8);
     assert_eq!(sam.len(), 80, "no sample replayed twice");
-    assert_eq!(list_segments(&*dir).unwrap()[0], to + 1);
+    // The covered segments are skipped, and left for the owner to delete.
+    assert!(list_segments(&*dir).unwrap()[0] <= to);
     assert!(!dir.list_dirs().unwrap().iter().any(|d| d.ends_with(".tmp")));
 }
 

@@ -55,6 +55,9 @@ impl Db {
             did.series_removed += removed;
         }
         did.blocks_deleted = self.apply_retention()?;
+        if did.blocks_written == 0 {
+            self.truncate_wal()?;
+        }
         if did.blocks_written + did.blocks_deleted > 0 {
             totals.runs += 1;
             totals.duration_ms += started.elapsed().as_millis() as u64;
@@ -131,11 +134,34 @@ impl Db {
                     end,
                 )?;
             }
-            self.head.lock().wal.truncate_before(newest)?;
             checkpoint::delete_before(&*self.wal_dir, to)?;
         }
+        self.truncate_wal()?;
         self.head.lock().index.recycle_removed_ids();
         Ok(Some(removed))
+    }
+
+    /// Deletes the WAL segments the newest checkpoint covers, as far as the
+    /// WAL observer (remote write) allows. Runs at every compaction, so
+    /// segments an observer held are deleted once it lets go, and its cap
+    /// applies between head cuts too.
+    fn truncate_wal(&self) -> Result<(), DbError> {
+        let Some(cp) = checkpoint::last(&*self.wal_dir)? else {
+            return Ok(());
+        };
+        let wanted = cp.saturating_add(1);
+        let keep_from = match self.head.observer() {
+            Some(o) => o.deletable_before(&*self.wal_dir, wanted).min(wanted),
+            None => wanted,
+        };
+        let (removed, synced) = {
+            let mut st = self.head.lock();
+            (st.wal.truncate_before(keep_from)?, st.wal.synced_position())
+        };
+        if removed > 0 {
+            self.head.notify(synced);
+        }
+        Ok(())
     }
 
     /// Deletes blocks past the retention time or size; returns how many.

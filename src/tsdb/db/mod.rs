@@ -13,6 +13,7 @@
 mod compact;
 mod error;
 mod head_file;
+mod observer;
 mod options;
 mod querier;
 
@@ -24,6 +25,7 @@ use parking_lot::{Mutex, RwLock};
 
 pub use compact::CompactStats;
 pub use error::DbError;
+pub use observer::WalObserver;
 pub use options::{DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_FILE_SIZE, Options};
 pub use querier::{Querier, Series};
 
@@ -177,8 +179,21 @@ impl Db {
     /// Syncs the WAL (call from a timer when the sync policy is an
     /// interval, so an idle WAL is durable too).
     pub fn sync_wal(&self) -> Result<(), DbError> {
-        self.head.lock().wal.sync()?;
+        let synced = {
+            let mut st = self.head.lock();
+            st.wal.sync()?;
+            st.wal.synced_position()
+        };
+        self.head.notify(synced);
         Ok(())
+    }
+
+    /// Registers the other reader of the WAL (remote write): it is told of
+    /// every commit and asked before segments are deleted. Segments are
+    /// only deleted by [`Db::compact`], so registering right after opening
+    /// loses nothing.
+    pub fn set_wal_observer(&self, observer: std::sync::Arc<dyn WalObserver>) {
+        self.head.set_observer(observer);
     }
 
     /// A summary for self-metrics. Walks the head: call it at scrape

@@ -93,10 +93,16 @@ impl Appender {
     pub fn commit(mut self) -> Result<CommitStats, DbError> {
         let samples = std::mem::take(&mut self.samples);
         let head = Arc::clone(&self.head);
-        let mut st = head.lock();
-        let res = commit_locked(&mut st, &samples);
-        release(&mut st, &self.held);
+        let (res, synced) = {
+            let mut st = head.lock();
+            let res = commit_locked(&mut st, &samples);
+            release(&mut st, &self.held);
+            (res, st.wal.synced_position())
+        };
         self.held.clear();
+        if matches!(&res, Ok(s) if s.appended > 0) {
+            head.notify(synced);
+        }
         res
     }
 

@@ -110,6 +110,7 @@ pub(crate) struct HeadState {
 /// The head.
 pub(crate) struct Head {
     state: Mutex<HeadState>,
+    observer: parking_lot::RwLock<Option<Arc<dyn crate::tsdb::db::WalObserver>>>,
 }
 
 /// One series' chunks as a query or head cut sees them.
@@ -133,6 +134,22 @@ impl Head {
     pub fn new(state: HeadState) -> Self {
         Head {
             state: Mutex::new(state),
+            observer: parking_lot::RwLock::new(None),
+        }
+    }
+
+    pub fn set_observer(&self, o: Arc<dyn crate::tsdb::db::WalObserver>) {
+        *self.observer.write() = Some(o);
+    }
+
+    pub fn observer(&self) -> Option<Arc<dyn crate::tsdb::db::WalObserver>> {
+        self.observer.read().clone()
+    }
+
+    /// Tells the observer the WAL grew; call without the state lock.
+    pub fn notify(&self, synced: crate::tsdb::wal::Position) {
+        if let Some(o) = self.observer.read().as_ref() {
+            o.logged(synced);
         }
     }
 

@@ -66,7 +66,7 @@ pub(crate) fn replay(
                 .push((chunk_ref, mint, maxt));
         }
     }
-    let mut replay = Replay::new(wal_dir, &mut st.wal, wal_replay)?;
+    let mut replay = Replay::new(wal_dir, wal_replay)?;
     let mut series_buf: Vec<RefSeries> = Vec::new();
     let mut samples_buf: Vec<RefSample> = Vec::new();
     loop {
