@@ -199,7 +199,7 @@ fn wal_with_checkpoint_v1_fixture_replays() {
     let tmp = tempfile::tempdir().unwrap();
     let dir: Arc<dyn Directory> = DiskDirectory::open(tmp.path()).unwrap();
     copy_dir(&*fixture, &*dir);
-    let (mut wal, wal_replay) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
+    let (_wal, wal_replay) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
     let mut replay = checkpoint::Replay::new(&dir, wal_replay).unwrap();
     let mut got = Vec::new();
     while let Some(rec) = replay.next_record().unwrap() {

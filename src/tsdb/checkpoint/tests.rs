@@ -47,7 +47,7 @@ fn fill(wal: &mut Wal, rounds: std::ops::Range<i64>) {
 
 /// Everything a replay yields, as (series, samples).
 fn replay_all(dir: &Arc<dyn Directory>) -> (Wal, Vec<RefSeries>, Vec<RefSample>) {
-    let (mut wal, wal_replay) = Wal::open(Arc::clone(dir), opts()).unwrap();
+    let (wal, wal_replay) = Wal::open(Arc::clone(dir), opts()).unwrap();
     let mut replay = Replay::new(dir, wal_replay).unwrap();
     let (mut ser, mut sam) = (Vec::new(), Vec::new());
     while let Some(rec) = replay.next_record().unwrap() {
