@@ -18,7 +18,7 @@ use levee::tsdb::checkpoint;
 use levee::tsdb::fs::{Directory, DiskDirectory};
 use levee::tsdb::record::{self, RefSample, RefSeries};
 use levee::tsdb::wal::{Position, SyncPolicy, Wal, WalOptions, list_segments};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{FaultyProxy, VictoriaMetrics};
@@ -103,6 +103,34 @@ impl FakeDb {
 
     fn total(&self) -> usize {
         self.next as usize * SERIES as usize
+    }
+
+    /// Segment sizes, as the database sees them.
+    fn sizes(&self) -> Vec<(u32, u64)> {
+        list_segments(&*self.dir)
+            .expect("segments")
+            .into_iter()
+            .map(|s| (s, self.dir.len(&format!("{s:08}")).expect("segment size")))
+            .collect()
+    }
+
+    /// A head cut: checkpoint every completed segment (all series kept, no
+    /// samples), then delete what the pins allow. Returns the first
+    /// segment kept.
+    fn head_cut(&mut self, pins: &WalPins) -> u32 {
+        let (_, newest) = self.wal.segments();
+        let Some(cp) = newest.checked_sub(1) else {
+            return 0;
+        };
+        if checkpoint::last(&*self.dir).expect("checkpoints") >= Some(cp) {
+            return self.wal.segments().0;
+        }
+        checkpoint::create(&self.dir, cp, |_| true, i64::MAX).expect("checkpoint");
+        let keep_from = pins.deletable_before(cp + 1, &self.sizes());
+        self.wal.truncate_before(keep_from).expect("truncate");
+        checkpoint::delete_before(&*self.dir, cp).expect("delete checkpoints");
+        self.watch.notify();
+        keep_from
     }
 }
 
@@ -262,4 +290,309 @@ async fn tails_the_wal_exactly_once_and_stores_its_position() {
         (T0 + 199_000) as f64 / 1000.0
     );
     assert!(ep_metric(&reg, "levee_remote_write_bytes_per_sample", &s) > 0.0);
+}
+
+/// The samples of `db` every endpoint should have: (instance, t) pairs.
+fn all_samples(db: &FakeDb) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = (0..db.next)
+        .flat_map(|i| (0..SERIES).map(move |s| (format!("host-{s}"), T0 + i * 1000)))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_from_the_position_without_gap_or_duplicate() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 4096);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let pins = WalPins::new(WalCap::default());
+    let proxy = FaultyProxy::start(None).await;
+    let s = settings("restart", &proxy.url_write());
+    db.write_series();
+    for round in 0..4 {
+        db.scrapes(30);
+        let reg = Registry::new();
+        let w = RemoteWriter::start_wal(
+            vec![s.clone()],
+            Labels::empty(),
+            &reg,
+            queue(&db, &positions, &pins),
+        )
+        .expect("start");
+        // Written while this incarnation runs, too.
+        db.scrapes(20);
+        let total = db.total();
+        wait_until("every sample so far", || {
+            w.wal_status()[0].committed == db.wal.position()
+        })
+        .await;
+        w.shutdown(Duration::from_secs(30)).await;
+        assert_eq!(
+            delivered_count(&proxy),
+            total,
+            "round {round}: nothing sent twice after a clean stop"
+        );
+    }
+    let got = delivered(&proxy);
+    let mut keys: Vec<(String, i64)> = got.keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, all_samples(&db), "no gap across restarts");
+    assert!(got.values().all(|&n| n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_while_the_receiver_fails_resends_only_what_was_not_acknowledged() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 4096);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let pins = WalPins::new(WalCap::default());
+    let proxy = FaultyProxy::start(None).await;
+    let s = settings("crashy", &proxy.url_write());
+    db.write_series();
+    db.scrapes(100);
+    let reg = Registry::new();
+    let w = RemoteWriter::start_wal(
+        vec![s.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    // A slow receiver, so that part is still unsent when it starts failing.
+    proxy.set_delay(Duration::from_millis(50));
+    wait_until("some samples", || delivered_count(&proxy) >= 1000).await;
+    proxy.fail(503, None, None);
+    // Stop with batches stuck in retries: the deadline passes, nothing is
+    // counted as dropped, the position stays before the unacknowledged.
+    w.shutdown(Duration::from_millis(300)).await;
+    assert_eq!(dropped(&reg, &s, "shutdown"), 0.0);
+    let before = delivered_count(&proxy);
+    let pos = read_position(&*positions, &position_file_name("crashy"))
+        .expect("read")
+        .expect("position");
+    assert!(pos < db.wal.position(), "stopped before the end");
+    proxy.heal();
+    proxy.set_delay(Duration::ZERO);
+    db.scrapes(50);
+    let reg = Registry::new();
+    let w = RemoteWriter::start_wal(
+        vec![s.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("restart");
+    wait_until("everything", || {
+        w.wal_status()[0].committed == db.wal.position()
+    })
+    .await;
+    w.shutdown(Duration::from_secs(30)).await;
+    let got = delivered(&proxy);
+    let mut keys: Vec<(String, i64)> = got.keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, all_samples(&db), "no gap");
+    // Duplicates: only samples after the stored position that had been
+    // acknowledged before the stop (the position is written at most every
+    // 50 ms in these tests).
+    let first_unstored = db
+        .ends
+        .iter()
+        .position(|e| *e > pos)
+        .expect("a record after the position");
+    for ((inst, t), n) in &got {
+        if *n > 1 {
+            let i = ((t - T0) / 1000) as usize;
+            assert!(
+                i >= first_unstored,
+                "{inst}@{i} sent twice but its record was before the stored position"
+            );
+        }
+    }
+    let dups: usize = got.values().map(|n| n - 1).sum();
+    assert!(
+        dups <= before,
+        "duplicates {dups} ≤ delivered before the stop {before}"
+    );
+    eprintln!(
+        "duplicates after the restart: {dups} (of {} samples)",
+        db.total()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn victoria_metrics_down_then_restarted_receives_every_sample_exactly() {
+    let mut vm = VictoriaMetrics::start().await;
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 64 << 10);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let pins = WalPins::new(WalCap::default());
+    let reg = Registry::new();
+    let s = settings("vm", &vm.url_write());
+    db.write_series();
+    db.scrapes(30);
+    let w = RemoteWriter::start_wal(
+        vec![s.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    let sent = |reg: &Registry| ep_metric(reg, "levee_remote_write_samples_total", &s) as usize;
+    let n = db.total();
+    wait_until("the first part", || sent(&reg) == n).await;
+    vm.flush().await;
+    vm.stop();
+    // The receiver is down: the WAL keeps growing, the endpoint retries.
+    db.scrapes(300);
+    wait_until("retries against the dead receiver", || {
+        ep_metric(&reg, "levee_remote_write_samples_retried_total", &s) > 0.0
+    })
+    .await;
+    assert!(ep_metric(&reg, "levee_remote_write_lag_bytes", &s) > 0.0);
+    vm.restart().await;
+    let total = db.total();
+    wait_until("everything after the restart", || sent(&reg) == total).await;
+    w.shutdown(Duration::from_secs(30)).await;
+    vm.flush().await;
+    let got = vm.export(r#"{job="walq"}"#).await;
+    assert_eq!(got.len(), SERIES as usize);
+    for (labels, points) in &got {
+        let s: u32 = labels["instance"]
+            .trim_start_matches("host-")
+            .parse()
+            .expect("instance");
+        let want: Vec<(i64, u64)> = (0..db.next)
+            .map(|i| (T0 + i * 1000, (i as f64 + f64::from(s) / 1000.0).to_bits()))
+            .collect();
+        let got: Vec<(i64, u64)> = points.iter().map(|(t, v)| (*t, v.to_bits())).collect();
+        assert_eq!(got, want, "series {labels:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_endpoint_beside_a_live_one_pins_the_wal_and_delays_nothing() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 4096);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let pins = WalPins::new(WalCap::default());
+    let live = FaultyProxy::start(None).await;
+    let dead_url = format!("http://127.0.0.1:{}/api/v1/write", support::free_port());
+    let reg = Registry::new();
+    let ls = settings("live", &live.url_write());
+    let ds = settings("dead", &dead_url);
+    db.write_series();
+    let w = RemoteWriter::start_wal(
+        vec![ls.clone(), ds.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    for _ in 0..10 {
+        db.scrapes(20);
+        // Head cuts keep what the dead endpoint still needs.
+        db.head_cut(&pins);
+        let total = db.total();
+        wait_until("the live endpoint to catch up", || {
+            delivered_count(&live) == total
+        })
+        .await;
+    }
+    let st = w.wal_status();
+    assert_eq!(st[0].committed, db.wal.position(), "live is at the end");
+    let dead = &st[1];
+    assert!(dead.committed < db.wal.position());
+    let (first, _) = db.wal.segments();
+    assert!(first <= dead.written.expect("dead wrote a position").segment);
+    assert_eq!(pins.oldest_needed(), dead.written.map(|p| p.segment));
+    // Lag is refreshed twice a second.
+    wait_until("lag metrics", || {
+        ep_metric(&reg, "levee_remote_write_lag_bytes", &ds) > 0.0
+            && ep_metric(&reg, "levee_remote_write_lag_bytes", &ls) == 0.0
+    })
+    .await;
+    let got = delivered(&live);
+    assert_eq!(got.len(), db.total());
+    assert!(got.values().all(|&n| n == 1));
+    w.shutdown(Duration::from_millis(200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_cap_drops_counted_exactly_and_sending_resumes() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 4096);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let cap = 3 * 4096;
+    let pins = WalPins::new(WalCap {
+        max_bytes: Some(cap),
+        max_lag: None,
+    });
+    let down = FaultyProxy::start(None).await;
+    down.fail(503, None, None);
+    let live = FaultyProxy::start(None).await;
+    let reg = Registry::new();
+    let ds = settings("down", &down.url_write());
+    let ls = settings("live", &live.url_write());
+    db.write_series();
+    let w = RemoteWriter::start_wal(
+        vec![ds.clone(), ls.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    for _ in 0..8 {
+        db.scrapes(25);
+        // Before each cut, let the blocked endpoint count the segments the
+        // cut may delete (what it does while it cannot send).
+        let (_, newest) = db.wal.segments();
+        wait_until("the stuck endpoint to count the segments ahead", || {
+            let st = &w.wal_status()[0];
+            (st.read.segment..newest).all(|s| st.counted_segments.contains(&s))
+        })
+        .await;
+        let keep_from = db.head_cut(&pins);
+        let (_, newest) = db.wal.segments();
+        let kept: u64 = db
+            .sizes()
+            .iter()
+            .filter(|(s, _)| *s >= keep_from && *s < newest)
+            .map(|(_, len)| len)
+            .sum();
+        assert!(
+            kept <= cap,
+            "completed segments kept: {kept} bytes > cap {cap}"
+        );
+    }
+    let total = db.total();
+    wait_until("the skip to be counted", || {
+        dropped(&reg, &ds, "wal_cap") > 0.0
+    })
+    .await;
+    down.heal();
+    wait_until("the endpoint to catch up", || {
+        w.wal_status()[0].committed == db.wal.position()
+    })
+    .await;
+    wait_until("the live endpoint", || delivered_count(&live) == total).await;
+    let got = delivered(&down);
+    assert!(got.values().all(|&n| n == 1), "no duplicates");
+    let lost = dropped(&reg, &ds, "wal_cap") as usize;
+    assert_eq!(
+        got.len() + lost,
+        total,
+        "delivered {} + dropped {lost} = written {total}",
+        got.len()
+    );
+    // The newest samples all arrived after the endpoint came back.
+    let newest_t = T0 + (db.next - 1) * 1000;
+    assert!(got.contains_key(&("host-0".to_string(), newest_t)));
+    assert_eq!(
+        dropped(&reg, &ls, "wal_cap"),
+        0.0,
+        "the live endpoint lost nothing"
+    );
+    assert_eq!(delivered(&live).len(), total);
+    w.shutdown(Duration::from_secs(10)).await;
 }

@@ -299,6 +299,17 @@ impl RemoteWriter {
         }
     }
 
+    /// The state of every endpoint in WAL mode (none in memory mode).
+    pub fn wal_status(&self) -> Vec<wal::WalEndpointStatus> {
+        self.endpoints
+            .iter()
+            .filter_map(|ep| match &ep.source {
+                Source::Wal(w) => Some(w.status()),
+                Source::Memory(_) => None,
+            })
+            .collect()
+    }
+
     /// Samples held per endpoint name (waiting, batched or in flight).
     pub fn pending(&self) -> Vec<(String, usize)> {
         self.endpoints

@@ -16,6 +16,7 @@
 //! ask [`WalPins::deletable_before`] before deleting segments. See
 //! `docs/remote_write.md` ("WAL mode").
 
+mod counter;
 mod error;
 mod pins;
 mod position;
@@ -31,6 +32,7 @@ pub use position::{
     POSITION_VERSION, file_name as position_file_name, read as read_position,
     write as write_position,
 };
+pub use source::WalEndpointStatus;
 pub use watch::WalWatch;
 
 use super::metrics::EndpointMetrics;

@@ -36,12 +36,43 @@ pub(crate) struct WalSource {
     room_cond: Condvar,
     pub tracker: Mutex<Tracker>,
     persisted: Mutex<Persisted>,
+    /// The tailer's view, published for [`WalSource::status`].
+    pub tail: Mutex<TailView>,
     positions_dir: Arc<dyn Directory>,
     pub file: String,
     pub pin: Arc<Pin>,
     pub watch: Arc<WalWatch>,
     pub metrics: EndpointMetrics,
     interval: Duration,
+}
+
+/// What the tailer publishes about itself.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TailView {
+    pub read: Position,
+    pub counted: Vec<u32>,
+    pub series: usize,
+}
+
+/// The state of one endpoint in WAL mode (see
+/// [`RemoteWriter::wal_status`](crate::remote::RemoteWriter::wal_status)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalEndpointStatus {
+    /// The endpoint's name.
+    pub name: String,
+    /// Everything before this position is acknowledged or given up on.
+    pub committed: Position,
+    /// The position in the position file (what a restart resumes from).
+    pub written: Option<Position>,
+    /// Where the tailer reads next.
+    pub read: Position,
+    /// Completed segments ahead of the tailer whose samples it has counted
+    /// (a skip over them is counted exactly).
+    pub counted_segments: Vec<u32>,
+    /// Series refs known.
+    pub series: usize,
+    /// Samples held: read and not yet finished.
+    pub pending: usize,
 }
 
 struct Persisted {
@@ -77,6 +108,7 @@ impl WalSource {
             room: Mutex::new(()),
             room_cond: Condvar::new(),
             tracker: Mutex::new(Tracker::new(start)),
+            tail: Mutex::new(TailView::default()),
             persisted: Mutex::new(Persisted {
                 written,
                 at: Instant::now(),
@@ -175,6 +207,20 @@ impl WalSource {
     /// The position last written to the position file.
     pub fn written(&self) -> Option<Position> {
         self.persisted.lock().written
+    }
+
+    /// A snapshot of the endpoint's state.
+    pub fn status(&self) -> WalEndpointStatus {
+        let tail = self.tail.lock().clone();
+        WalEndpointStatus {
+            name: self.name.clone(),
+            committed: self.tracker.lock().committed(),
+            written: self.written(),
+            read: tail.read,
+            counted_segments: tail.counted,
+            series: tail.series,
+            pending: SampleSource::pending(self),
+        }
     }
 }
 

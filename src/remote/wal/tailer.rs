@@ -8,6 +8,7 @@ use super::super::metrics::DropReason;
 use super::super::shard::Shared;
 use super::super::source::SampleSource;
 use super::WalSourceOptions;
+use super::counter::SegmentCounts;
 use super::series::{Resolved, SeriesCache, wal_bounds};
 use super::source::WalSource;
 use crate::tsdb::fs::Directory;
@@ -49,6 +50,10 @@ pub(crate) struct Tailer {
     handed_out: u64,
     /// Last seen size of each segment, for estimating what a skip lost.
     seg_sizes: BTreeMap<u32, u64>,
+    /// Sample counts of the segments ahead, for counting a skip exactly.
+    counts: SegmentCounts,
+    /// Samples read in the reader's current segment: (segment, samples).
+    seg_read: (u32, u64),
     /// WAL bytes and samples read, for bytes-per-sample estimates.
     bytes_read: u64,
     samples_read: u64,
@@ -80,6 +85,8 @@ impl Tailer {
             series: SeriesCache::default(),
             handed_out: 0,
             seg_sizes: BTreeMap::new(),
+            counts: SegmentCounts::default(),
+            seg_read: (0, 0),
             bytes_read: 0,
             samples_read: 0,
             first_read_ms: None,
@@ -114,7 +121,19 @@ impl Tailer {
             self.src.persist(false);
             self.tick(false);
             if self.src.pending() >= self.src.capacity {
-                self.src.wait_for_room(idle);
+                // Blocked by the endpoint: count the segments ahead while
+                // waiting, so a skip over them can be counted exactly.
+                match self
+                    .counts
+                    .count_next(&self.wal_dir, self.reader.position().segment)
+                {
+                    Ok(true) => self.src.tail.lock().counted = self.counts.counted(),
+                    Ok(false) => self.src.wait_for_room(idle),
+                    Err(e) => {
+                        self.log_error(format!("counting samples of WAL segments ahead: {e}"));
+                        self.src.wait_for_room(idle);
+                    }
+                }
                 continue;
             }
             let generation = self.src.watch.generation();
@@ -181,6 +200,8 @@ impl Tailer {
     }
 
     fn start_at(&mut self, p: Position) {
+        self.counts.started_at(p);
+        self.seg_read = (p.segment, 0);
         self.reader = WalReader::new(self.wal_dir.clone(), p);
         *self.src.tracker.lock() = super::tracker::Tracker::new(p);
     }
@@ -232,6 +253,10 @@ impl Tailer {
             self.first_read_ms = self.scratch.iter().map(|s| s.t).min();
         }
         self.samples_read += self.scratch.len() as u64;
+        if self.seg_read.0 != end.segment {
+            self.seg_read = (end.segment, 0);
+        }
+        self.seg_read.1 += self.scratch.len() as u64;
         self.bytes_read += if before.segment == end.segment {
             end.offset
                 .saturating_sub(before.offset.max(SEGMENT_HEADER_LEN))
@@ -304,14 +329,36 @@ impl Tailer {
             std::thread::sleep(self.opts.poll_interval);
             return;
         };
-        let bytes = self.bytes_between(from, first);
-        let samples = (bytes as f64 / self.bytes_per_sample()).round() as u64;
+        let read_here = if self.seg_read.0 == from.segment {
+            self.seg_read.1
+        } else {
+            0
+        };
+        let skipped = self.counts.skipped(from, read_here, first);
+        let bytes: u64 = skipped
+            .uncounted
+            .iter()
+            .map(|&s| {
+                let start = if s == from.segment {
+                    from
+                } else {
+                    Position::start_of(s)
+                };
+                self.bytes_between(start, s + 1)
+            })
+            .sum();
+        let estimated = (bytes as f64 / self.bytes_per_sample()).round() as u64;
+        let samples = skipped.counted + estimated;
         self.shared.metrics.dropped(DropReason::WalCap, samples);
         tracing::error!(
             remote_name = %self.src.name, url = %self.src.url,
-            from = %from, resume_segment = first, skipped_bytes = bytes, dropped_samples_estimate = samples,
-            "remote write: WAL CAP: segments this endpoint had not sent were deleted; DROPPED about {samples} samples (estimated from {bytes} bytes), counted in levee_remote_write_samples_dropped_total{{reason=\"wal_cap\"}}; resuming at the oldest segment left"
+            from = %from, resume_segment = first, counted = skipped.counted,
+            estimated, uncounted_segments = ?skipped.uncounted,
+            "remote write: WAL CAP: segments this endpoint had not sent were deleted; DROPPED {samples} samples ({} counted exactly, {estimated} estimated from {bytes} bytes of segments deleted before they were counted), counted in levee_remote_write_samples_dropped_total{{reason=\"wal_cap\"}}; resuming at the oldest segment left",
+            skipped.counted
         );
+        self.counts.forget_before(first);
+        self.seg_read = (first, 0);
         let rules = &self.shared.settings.write_relabel;
         if let Err(e) = self.series.load_checkpoint(&self.wal_dir, rules) {
             self.log_error(format!("reloading series from the checkpoint: {e}"));
@@ -381,6 +428,14 @@ impl Tailer {
             self.src.persist(true);
             return;
         }
+        let first = list_segments(&*self.wal_dir)
+            .ok()
+            .and_then(|s| s.first().copied());
+        if first.is_some_and(|f| self.reader.position().segment < f) {
+            // Deleted under the reader (which does not notice on its own
+            // when the segments after its own are gone too).
+            self.skip_deleted();
+        }
         let committed = self.src.tracker.lock().committed();
         let m = &self.shared.metrics;
         if let Ok(segs) = list_segments(&*self.wal_dir) {
@@ -435,6 +490,11 @@ impl Tailer {
                 self.src.pin.set_lag(lag);
             }
         }
+        *self.src.tail.lock() = super::source::TailView {
+            read: self.reader.position(),
+            counted: self.counts.counted(),
+            series: self.series.len(),
+        };
         if self.highest_read_ms > i64::MIN {
             m.highest_read.set(self.highest_read_ms as f64 / 1000.0);
         }
