@@ -123,3 +123,110 @@ impl SegmentCounts {
         self.counts.retain(|&s, _| s >= first);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::Labels;
+    use crate::tsdb::fs::MemDirectory;
+    use crate::tsdb::record::RefSeries;
+    use crate::tsdb::wal::{SyncPolicy, Wal, WalOptions};
+
+    /// A WAL of small segments: one series record, then samples records of
+    /// 10 samples each. Returns the WAL and each samples record's end.
+    fn wal(records: usize) -> (Arc<dyn Directory>, Wal, Vec<Position>) {
+        let dir: Arc<dyn Directory> = MemDirectory::new();
+        let opts = WalOptions {
+            segment_size: 512,
+            sync: SyncPolicy::Never,
+        };
+        let (mut wal, _) = Wal::open(dir.clone(), opts).unwrap();
+        let mut buf = Vec::new();
+        let series = [RefSeries {
+            series: 1,
+            labels: Labels::from_pairs([("__name__", "x")]),
+        }];
+        record::encode_series(&series, &mut buf);
+        wal.log(&[&buf]).unwrap();
+        let mut ends = Vec::new();
+        for r in 0..records {
+            let samples: Vec<RefSample> = (0..10)
+                .map(|i| RefSample {
+                    series: 1,
+                    t: (r * 10 + i) as i64,
+                    v: (r * 7919 + i) as f64,
+                })
+                .collect();
+            buf.clear();
+            record::encode_samples(&samples, &mut buf);
+            ends.push(wal.log(&[&buf]).unwrap());
+        }
+        (dir, wal, ends)
+    }
+
+    #[test]
+    fn counts_completed_segments_exactly() {
+        let (dir, wal, ends) = wal(60);
+        let (_, newest) = wal.segments();
+        assert!(newest >= 3, "needs several segments, got {newest}");
+        let mut c = SegmentCounts::default();
+        c.started_at(Position::start_of(0));
+        while c.count_next(&dir, 0).unwrap() {}
+        assert_eq!(
+            c.counted(),
+            (0..newest).collect::<Vec<_>>(),
+            "all but the newest"
+        );
+        // From the very start to segment `newest`: every sample before it.
+        let before_newest = ends.iter().filter(|e| e.segment < newest).count() as u64 * 10;
+        assert_eq!(
+            c.skipped(Position::start_of(0), 0, newest).counted,
+            before_newest
+        );
+        // From the middle of segment 1, having read 3 records of it.
+        let in_seg1 = ends.iter().filter(|e| e.segment == 1).count() as u64 * 10;
+        let s = c.skipped(
+            Position {
+                segment: 1,
+                offset: 100,
+            },
+            30,
+            2,
+        );
+        assert_eq!(
+            s,
+            Skipped {
+                counted: in_seg1 - 30,
+                uncounted: vec![]
+            }
+        );
+        // The newest segment is not complete: never counted.
+        let s = c.skipped(Position::start_of(newest), 0, newest + 1);
+        assert_eq!(s.uncounted, vec![newest]);
+        c.forget_before(2);
+        assert_eq!(c.counted()[0], 2);
+    }
+
+    #[test]
+    fn a_start_inside_a_segment_subtracts_what_came_before_it() {
+        let (dir, _wal, ends) = wal(60);
+        // Start after the second samples record of segment 1.
+        let in_seg1: Vec<Position> = ends.iter().copied().filter(|e| e.segment == 1).collect();
+        assert!(
+            in_seg1.len() >= 3,
+            "segment 1 holds {} records",
+            in_seg1.len()
+        );
+        let start = in_seg1[1];
+        let mut c = SegmentCounts::default();
+        c.started_at(start);
+        while c.count_next(&dir, 1).unwrap() {}
+        // Read one more record, then skip to segment 2.
+        let s = c.skipped(in_seg1[2], 10, 2);
+        assert_eq!(s.counted, (in_seg1.len() as u64 - 3) * 10);
+        // Not counted yet: the start segment's part is unknown.
+        let mut fresh = SegmentCounts::default();
+        fresh.started_at(start);
+        assert_eq!(fresh.skipped(start, 0, 2).uncounted, vec![1]);
+    }
+}

@@ -139,9 +139,17 @@ pub(crate) fn start(
         src.persist(true);
     }
     let tailer = Tailer::new(src.clone(), shared.clone(), q.wal_dir.clone(), q.options);
+    let (name, url) = (s.name.clone(), s.url.clone());
     std::thread::Builder::new()
         .name(format!("levee-rw-{}", s.name))
-        .spawn(move || tailer.run(start))
+        .spawn(move || {
+            // A bug must not pass silently: the endpoint stops sending, and
+            // says so; its position stays where it was (nothing is lost).
+            let run = std::panic::AssertUnwindSafe(move || tailer.run(start));
+            if std::panic::catch_unwind(run).is_err() {
+                tracing::error!(remote_name = %name, url = %url, "remote write: the WAL tailer thread panicked; this endpoint stopped sending (its position file is kept: a restart resumes there)");
+            }
+        })
         .map_err(|e| WalSourceError::Thread {
             endpoint: s.name.clone(),
             reason: e.to_string(),
