@@ -44,7 +44,10 @@ fn write_wal(dir: Arc<dyn Directory>) {
             labels: Labels::from_pairs([
                 ("__name__", "node_cpu_seconds_total".to_string()),
                 ("cpu", (i / 5 % 64).to_string()),
-                ("instance", format!("10.0.{}.{}:9100", i / 320 % 256, i / 5 / 64)),
+                (
+                    "instance",
+                    format!("10.0.{}.{}:9100", i / 320 % 256, i / 5 / 64),
+                ),
                 ("job", "node".to_string()),
                 ("mode", modes[i as usize % 5].to_string()),
             ]),
@@ -120,12 +123,15 @@ fn catch_up(c: &mut Criterion) {
                         total += start.elapsed();
                         w.shutdown(Duration::from_secs(10)).await;
                     });
-                    bytes_per_sample = sent(&reg, "levee_remote_write_bytes_sent_total") / TOTAL as f64;
+                    bytes_per_sample =
+                        sent(&reg, "levee_remote_write_bytes_sent_total") / TOTAL as f64;
                 }
                 total
             })
         });
-        eprintln!("remote_wal_catchup: min_shards {min_shards}: {bytes_per_sample:.2} bytes/sample on the wire");
+        eprintln!(
+            "remote_wal_catchup: min_shards {min_shards}: {bytes_per_sample:.2} bytes/sample on the wire"
+        );
     }
     g.finish();
 }

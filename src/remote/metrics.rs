@@ -65,6 +65,8 @@ pub(crate) struct Families {
     bytes_per_sample: Arc<Family<Gauge>>,
     wal_read: Arc<Family<Counter>>,
     position_segment: Arc<Family<Gauge>>,
+    metadata_sent: Arc<Family<Counter>>,
+    metadata_failed: Arc<Family<Counter>>,
 }
 
 const EP: &[&str] = &["remote_name", "url"];
@@ -142,6 +144,16 @@ impl Families {
                 "Samples read from the WAL for this endpoint, after write_relabel_configs (WAL mode).",
                 EP,
             ),
+            metadata_sent: r.counter_vec(
+                "levee_remote_write_metadata_total",
+                "Metric metadata entries the receiver acknowledged.",
+                EP,
+            ),
+            metadata_failed: r.counter_vec(
+                "levee_remote_write_metadata_failed_total",
+                "Metric metadata entries not sent in their round (rejected, or still failing when the round ended; the next round sends them again).",
+                EP,
+            ),
             position_segment: r.gauge_vec(
                 "levee_remote_write_position_segment",
                 "WAL segment of the endpoint's durable position (its position file; WAL mode).",
@@ -170,6 +182,8 @@ pub(crate) struct EndpointMetrics {
     pub bytes_per_sample: Arc<Gauge>,
     pub wal_read: Arc<Counter>,
     pub position_segment: Arc<Gauge>,
+    pub metadata_sent: Arc<Counter>,
+    pub metadata_failed: Arc<Counter>,
 }
 
 impl EndpointMetrics {
@@ -190,6 +204,8 @@ impl EndpointMetrics {
             bytes_per_sample: families.bytes_per_sample.with(&ep),
             wal_read: families.wal_read.with(&ep),
             position_segment: families.position_segment.with(&ep),
+            metadata_sent: families.metadata_sent.with(&ep),
+            metadata_failed: families.metadata_failed.with(&ep),
             name: name.to_string(),
             url: url.to_string(),
             families,

@@ -22,6 +22,7 @@
 
 mod client;
 mod codec;
+mod metadata;
 mod metrics;
 mod queue;
 mod settings;
@@ -34,6 +35,7 @@ pub(crate) use client::{base64_encode, tls as tls_client_builder};
 pub use codec::{
     DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request,
 };
+pub use metadata::Metadata;
 pub use metrics::DropReason;
 pub use settings::{EndpointSettings, TlsSettings, endpoints_from_config};
 pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
@@ -116,6 +118,7 @@ pub enum RemoteError {
 #[derive(Clone)]
 pub struct RemoteWriter {
     endpoints: Arc<Endpoints>,
+    metadata: Arc<metadata::MetadataStore>,
 }
 
 struct Endpoints(Vec<Endpoint>);
@@ -131,6 +134,9 @@ impl Drop for Endpoints {
     fn drop(&mut self) {
         for ep in &self.0 {
             ep.source.close();
+            if let Some(t) = ep.metadata_task.lock().take() {
+                t.abort();
+            }
         }
     }
 }
@@ -139,6 +145,7 @@ struct Endpoint {
     shared: Arc<Shared>,
     source: Source,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    metadata_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     overflow_log: Mutex<OverflowLog>,
 }
 
@@ -249,10 +256,15 @@ impl RemoteWriter {
             };
             sources.push(source);
         }
+        let store = Arc::new(metadata::MetadataStore::default());
         let endpoints = prepared
             .into_iter()
             .zip(sources)
             .map(|((shared, _), source)| {
+                let metadata_task = shared
+                    .settings
+                    .send_metadata
+                    .then(|| runtime.spawn(metadata::run(shared.clone(), store.clone())));
                 let task = match &source {
                     Source::Memory(q) => runtime.spawn(queue::dispatch(shared.clone(), q.clone())),
                     Source::Wal(w) => runtime.spawn(queue::dispatch(shared.clone(), w.clone())),
@@ -261,6 +273,7 @@ impl RemoteWriter {
                     shared,
                     source,
                     task: Mutex::new(Some(task)),
+                    metadata_task: Mutex::new(metadata_task),
                     overflow_log: Mutex::new(OverflowLog {
                         last: None,
                         since_last: 0,
@@ -270,6 +283,7 @@ impl RemoteWriter {
             .collect();
         Ok(RemoteWriter {
             endpoints: Arc::new(Endpoints(endpoints)),
+            metadata: store,
         })
     }
 
@@ -299,6 +313,14 @@ impl RemoteWriter {
         }
     }
 
+    /// Records the metadata (HELP, TYPE, UNIT) of metric families, replacing
+    /// what was known of them; every endpoint with `send_metadata` sends
+    /// all of it once per `metadata_send_interval`. Cheap: call it with a
+    /// scrape's metadata entries.
+    pub fn update_metadata(&self, items: &[Metadata]) {
+        self.metadata.update(items);
+    }
+
     /// The state of every endpoint in WAL mode (none in memory mode).
     pub fn wal_status(&self) -> Vec<wal::WalEndpointStatus> {
         self.endpoints
@@ -326,6 +348,9 @@ impl RemoteWriter {
     pub async fn shutdown(self, deadline: Duration) {
         for ep in self.endpoints.iter() {
             ep.source.close();
+            if let Some(t) = ep.metadata_task.lock().take() {
+                t.abort();
+            }
         }
         let until = tokio::time::Instant::now() + deadline;
         for ep in self.endpoints.iter() {
