@@ -10,6 +10,10 @@
 //! acknowledged every sample. Shards: `min_shards` = 1 (Prometheus'
 //! default; resharding every 10 s) and 8.
 //!
+//! The same against a null receiver (a hyper server that reads each body
+//! and answers 204) measures levee's own side: reading, decoding,
+//! batching, encoding and HTTP.
+//!
 //! Needs `/usr/bin/victoria-metrics`. Run:
 //! `CARGO_TARGET_DIR=/work/target-bench cargo bench --bench remote_wal_catchup -- --quick`
 
@@ -81,56 +85,94 @@ fn sent(reg: &Registry, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// A receiver that reads each request and answers 204; returns its
+/// remote-write URL.
+async fn null_receiver() -> String {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    |req: hyper::Request<hyper::body::Incoming>| async move {
+                        let _ = req.into_body().collect().await;
+                        let mut r =
+                            hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+                        *r.status_mut() = hyper::StatusCode::NO_CONTENT;
+                        Ok::<_, std::convert::Infallible>(r)
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/api/v1/write")
+}
+
 fn catch_up(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let vm = rt.block_on(support::VictoriaMetrics::start());
+    let null = rt.block_on(null_receiver());
     let tmp = support::temp_dir("levee-bench-walq");
     let wal_dir = DiskDirectory::open(tmp.path().join("wal")).expect("wal dir");
     write_wal(wal_dir.clone());
     let mut g = c.benchmark_group("remote_wal_catchup");
     g.sample_size(10);
     g.throughput(Throughput::Elements(TOTAL));
-    for min_shards in [1usize, 8] {
+    let receivers = [("victoriametrics", vm.url_write()), ("null", null)];
+    for ((receiver, url), min_shards) in receivers.iter().flat_map(|r| [(r, 1usize), (r, 4)]) {
         let mut bytes_per_sample = 0.0;
-        g.bench_function(format!("1M_samples_min_shards_{min_shards}"), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let positions = support::temp_dir("levee-bench-pos");
-                    let q = WalQueue {
-                        wal_dir: wal_dir.clone(),
-                        positions_dir: DiskDirectory::open(positions.path()).expect("positions"),
-                        watch: WalWatch::new(),
-                        pins: WalPins::new(WalCap::default()),
-                        options: WalSourceOptions {
-                            start_at: StartAt::Oldest,
-                            ..WalSourceOptions::default()
-                        },
-                    };
-                    let mut s = EndpointSettings::new("bench", vm.url_write());
-                    s.min_shards = min_shards;
-                    let reg = Registry::new();
-                    let start = Instant::now();
-                    rt.block_on(async {
-                        let w = RemoteWriter::start_wal(vec![s], Labels::empty(), &reg, q)
-                            .expect("start");
-                        while sent(&reg, "levee_remote_write_samples_total") < TOTAL as f64 {
-                            tokio::time::sleep(Duration::from_millis(2)).await;
-                        }
-                        total += start.elapsed();
-                        w.shutdown(Duration::from_secs(10)).await;
-                    });
-                    bytes_per_sample =
-                        sent(&reg, "levee_remote_write_bytes_sent_total") / TOTAL as f64;
-                }
-                total
-            })
-        });
+        g.bench_function(
+            format!("1M_samples_{receiver}_min_shards_{min_shards}"),
+            |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let positions = support::temp_dir("levee-bench-pos");
+                        let q = WalQueue {
+                            wal_dir: wal_dir.clone(),
+                            positions_dir: DiskDirectory::open(positions.path())
+                                .expect("positions"),
+                            watch: WalWatch::new(),
+                            pins: WalPins::new(WalCap::default()),
+                            options: WalSourceOptions {
+                                start_at: StartAt::Oldest,
+                                ..WalSourceOptions::default()
+                            },
+                        };
+                        let mut s = EndpointSettings::new("bench", url.clone());
+                        s.min_shards = min_shards;
+                        let reg = Registry::new();
+                        let start = Instant::now();
+                        rt.block_on(async {
+                            let w = RemoteWriter::start_wal(vec![s], Labels::empty(), &reg, q)
+                                .expect("start");
+                            while sent(&reg, "levee_remote_write_samples_total") < TOTAL as f64 {
+                                tokio::time::sleep(Duration::from_millis(2)).await;
+                            }
+                            total += start.elapsed();
+                            w.shutdown(Duration::from_secs(10)).await;
+                        });
+                        bytes_per_sample =
+                            sent(&reg, "levee_remote_write_bytes_sent_total") / TOTAL as f64;
+                    }
+                    total
+                })
+            },
+        );
         eprintln!(
-            "remote_wal_catchup: min_shards {min_shards}: {bytes_per_sample:.2} bytes/sample on the wire"
+            "remote_wal_catchup: {receiver}, min_shards {min_shards}: {bytes_per_sample:.2} bytes/sample on the wire"
         );
     }
     g.finish();
