@@ -154,9 +154,9 @@ fn catch_up(c: &mut Criterion) {
                         };
                         let mut s = EndpointSettings::new("bench", url.clone());
                         s.min_shards = min_shards;
-                    // The last partial batches would otherwise wait the
-                    // default 5 s deadline and dominate the timing.
-                    s.batch_send_deadline = Duration::from_millis(50);
+                        // The last partial batches would otherwise wait the
+                        // default 5 s deadline and dominate the timing.
+                        s.batch_send_deadline = Duration::from_millis(50);
                         let reg = Registry::new();
                         let start = Instant::now();
                         rt.block_on(async {

@@ -23,6 +23,8 @@ pub struct FakeDb {
     buf: Vec<u8>,
     /// Next scrape index.
     pub next: i64,
+    /// Timestamp of scrape 0 (ms); scrape `i` is at `t0 + i s`.
+    pub t0: i64,
     /// End position after each scrape's samples record.
     pub ends: Vec<Position>,
 }
@@ -40,6 +42,7 @@ impl FakeDb {
             watch: WalWatch::new(),
             buf: Vec::new(),
             next: 0,
+            t0: T0,
             ends: Vec::new(),
         }
     }
@@ -65,13 +68,14 @@ impl FakeDb {
         self.watch.notify();
     }
 
-    /// One scrape: a sample of every series at `T0 + i s`, value `i`.
+    /// One scrape: a sample of every series at `t0 + i s`, value
+    /// `i + series / 1000`.
     pub fn scrape(&mut self) {
         let i = self.next;
         let samples: Vec<RefSample> = (0..SERIES)
             .map(|s| RefSample {
                 series: s + 1,
-                t: T0 + i * 1000,
+                t: self.t0 + i * 1000,
                 v: i as f64 + f64::from(s) / 1000.0,
             })
             .collect();

@@ -289,6 +289,32 @@ impl Tailer {
         }
     }
 
+    /// Bytes per sample for estimating a skip: measured on what this tailer
+    /// read, else on the oldest segment left (`first`, read now as far as
+    /// it goes), else [`DEFAULT_BYTES_PER_SAMPLE`].
+    fn bytes_per_sample_near(&mut self, first: u32) -> f64 {
+        if self.samples_read >= 1000 {
+            return self.bytes_per_sample();
+        }
+        let mut reader = WalReader::new(self.wal_dir.clone(), Position::start_of(first))
+            .with_end(Position::start_of(first.saturating_add(1)));
+        let mut samples = 0u64;
+        while let Ok(Some(rec)) = reader.next_record() {
+            self.scratch.clear();
+            if matches!(record::record_type(rec), Ok(RecordType::Samples))
+                && record::decode_samples(rec, &mut self.scratch).is_ok()
+            {
+                samples += self.scratch.len() as u64;
+            }
+        }
+        let bytes = reader.position().offset.saturating_sub(SEGMENT_HEADER_LEN);
+        if samples > 0 {
+            bytes as f64 / samples as f64
+        } else {
+            DEFAULT_BYTES_PER_SAMPLE
+        }
+    }
+
     /// The size of segment `s` as last seen, or the configured segment size.
     fn segment_size(&self, s: u32) -> u64 {
         self.seg_sizes
@@ -347,7 +373,12 @@ impl Tailer {
                 self.bytes_between(start, s + 1)
             })
             .sum();
-        let estimated = (bytes as f64 / self.bytes_per_sample()).round() as u64;
+        let per_sample = if bytes > 0 {
+            self.bytes_per_sample_near(first)
+        } else {
+            DEFAULT_BYTES_PER_SAMPLE
+        };
+        let estimated = (bytes as f64 / per_sample).round() as u64;
         let samples = skipped.counted + estimated;
         self.shared.metrics.dropped(DropReason::WalCap, samples);
         tracing::error!(
