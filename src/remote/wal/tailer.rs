@@ -54,6 +54,8 @@ pub(crate) struct Tailer {
     counts: SegmentCounts,
     /// Samples read in the reader's current segment: (segment, samples).
     seg_read: (u32, u64),
+    /// The newest checkpoint the series refs were collected against.
+    collected: Option<u32>,
     /// WAL bytes and samples read, for bytes-per-sample estimates.
     bytes_read: u64,
     samples_read: u64,
@@ -87,6 +89,7 @@ impl Tailer {
             seg_sizes: BTreeMap::new(),
             counts: SegmentCounts::default(),
             seg_read: (0, 0),
+            collected: None,
             bytes_read: 0,
             samples_read: 0,
             first_read_ms: None,
@@ -213,7 +216,7 @@ impl Tailer {
         let rec = std::mem::take(&mut self.rec);
         match record::record_type(&rec) {
             Ok(RecordType::Series) => {
-                if let Err(e) = self.series.add_record(&rec, rules) {
+                if let Err(e) = self.series.add_record(&rec, end.segment, rules) {
                     self.log_error(format!(
                         "skipping a series record ending at {end} that does not decode: {e}"
                     ));
@@ -467,6 +470,7 @@ impl Tailer {
             // when the segments after its own are gone too).
             self.skip_deleted();
         }
+        self.collect_series();
         let committed = self.src.tracker.lock().committed();
         let m = &self.shared.metrics;
         if let Ok(segs) = list_segments(&*self.wal_dir) {
@@ -528,6 +532,27 @@ impl Tailer {
         };
         if self.highest_read_ms > i64::MIN {
             m.highest_read.set(self.highest_read_ms as f64 / 1000.0);
+        }
+    }
+
+    /// Forgets series refs the database dropped, once the tailer has read
+    /// past a new checkpoint (see [`SeriesCache::collect`]).
+    fn collect_series(&mut self) {
+        let Ok(Some(cp)) = crate::tsdb::checkpoint::last(&*self.wal_dir) else {
+            return;
+        };
+        if self.collected.is_some_and(|c| c >= cp) || self.reader.position().segment <= cp {
+            return;
+        }
+        let rules = &self.shared.settings.write_relabel;
+        match self.series.collect(&self.wal_dir, cp, rules) {
+            Ok(dropped) => {
+                self.collected = Some(cp);
+                tracing::debug!(remote_name = %self.src.name, checkpoint = cp, dropped, series = self.series.len(), "remote write: forgot series refs the database dropped");
+            }
+            Err(e) => self.log_error(format!(
+                "collecting series refs against checkpoint {cp}: {e}"
+            )),
         }
     }
 
