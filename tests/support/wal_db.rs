@@ -118,7 +118,9 @@ impl FakeDb {
             return self.wal.segments().0;
         }
         checkpoint::create(&self.dir, cp, |_| true, i64::MAX).expect("checkpoint");
-        let keep_from = pins.deletable_before(cp + 1, &self.sizes());
+        let keep_from = pins
+            .deletable_before_in(&*self.dir, cp + 1)
+            .expect("segment sizes");
         self.wal.truncate_before(keep_from).expect("truncate");
         checkpoint::delete_before(&*self.dir, cp).expect("delete checkpoints");
         self.watch.notify();

@@ -8,6 +8,8 @@
 //! skipped (`samples_dropped_total{reason="wal_cap"}`) and continues at the
 //! oldest segment left.
 
+use crate::tsdb::fs::Directory;
+use crate::tsdb::wal::{WalError, list_segments, segment_name};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -161,6 +163,22 @@ impl WalPins {
     }
 }
 
+impl WalPins {
+    /// [`WalPins::deletable_before`] with the segments and their sizes read
+    /// from `wal_dir`.
+    pub fn deletable_before_in(
+        &self,
+        wal_dir: &dyn Directory,
+        wanted: u32,
+    ) -> Result<u32, WalError> {
+        let mut sizes = Vec::new();
+        for s in list_segments(wal_dir)? {
+            sizes.push((s, wal_dir.len(&segment_name(s))?));
+        }
+        Ok(self.deletable_before(wanted, &sizes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +218,39 @@ mod tests {
         assert_eq!(pins.deletable_before(8, &segs(10, 100)), 6);
         // The cap never deletes what the database itself needs.
         assert_eq!(pins.deletable_before(2, &segs(10, 100)), 2);
+    }
+
+    #[test]
+    fn reads_segment_sizes_from_the_directory() {
+        use crate::tsdb::fs::MemDirectory;
+        use crate::tsdb::wal::{SyncPolicy, Wal, WalOptions};
+        let dir = MemDirectory::new();
+        let opts = WalOptions {
+            segment_size: 100,
+            sync: SyncPolicy::Never,
+        };
+        let (mut wal, _) = Wal::open(dir.clone(), opts).unwrap();
+        for _ in 0..10 {
+            wal.log(&[&[7u8; 60]]).unwrap();
+        }
+        let (_, newest) = wal.segments();
+        let total: u64 = (0..=newest)
+            .map(|s| dir.len(&segment_name(s)).unwrap())
+            .sum();
+        let cap = total / 2;
+        let pins = WalPins::new(WalCap {
+            max_bytes: Some(cap),
+            max_lag: None,
+        });
+        let _p = pins.register("p", 0);
+        let got = pins.deletable_before_in(&*dir, newest).unwrap();
+        let kept: u64 = (got..=newest)
+            .map(|s| dir.len(&segment_name(s)).unwrap())
+            .sum();
+        assert!(
+            got > 0 && kept <= cap,
+            "keep from {got}: {kept} of {total} bytes, cap {cap}"
+        );
     }
 
     #[test]
