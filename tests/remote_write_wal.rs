@@ -649,3 +649,54 @@ async fn prometheus_receives_the_wal_exactly() {
         assert_eq!(got, want, "{inst}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_ahead_of_a_new_wal_sends_the_new_wal_from_its_start() {
+    let tmp = support::temp_dir("levee-walq");
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let proxy = FaultyProxy::start(None).await;
+    let s = settings("wiped", &proxy.url_write());
+    let pins = WalPins::new(WalCap::default());
+    {
+        let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 4096);
+        db.write_series();
+        db.scrapes(100);
+        let reg = Registry::new();
+        let w = RemoteWriter::start_wal(
+            vec![s.clone()],
+            Labels::empty(),
+            &reg,
+            queue(&db, &positions, &pins),
+        )
+        .expect("start");
+        wait_until("the old WAL", || {
+            w.wal_status()[0].committed == db.wal.position()
+        })
+        .await;
+        w.shutdown(Duration::from_secs(10)).await;
+    }
+    let old = delivered_count(&proxy);
+    // The operator deletes the WAL; the database starts a new one.
+    std::fs::remove_dir_all(tmp.path().join("wal")).expect("delete the WAL");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 4096);
+    db.write_series();
+    db.scrapes(10);
+    let reg = Registry::new();
+    let w = RemoteWriter::start_wal(
+        vec![s.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("restart");
+    wait_until("the new WAL", || {
+        w.wal_status()[0].committed == db.wal.position()
+    })
+    .await;
+    w.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(delivered_count(&proxy) - old, 10 * SERIES as usize);
+    let pos = read_position(&*positions, &position_file_name("wiped"))
+        .expect("read")
+        .expect("position");
+    assert_eq!(pos, db.wal.position());
+}

@@ -204,6 +204,14 @@ impl WalSource {
         }
     }
 
+    /// Moves the committed position back to `to` and writes it (the stored
+    /// position was ahead of a WAL created anew).
+    pub fn rewind(&self, to: Position) {
+        *self.tracker.lock() = Tracker::new(to);
+        self.persisted.lock().written = None;
+        self.persist(true);
+    }
+
     /// The position last written to the position file.
     pub fn written(&self) -> Option<Position> {
         self.persisted.lock().written

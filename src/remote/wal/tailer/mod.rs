@@ -178,11 +178,20 @@ impl Tailer {
         if let Err(e) = self.series.load_checkpoint(&self.wal_dir, rules) {
             tracing::error!(remote_name = %self.src.name, url = %self.src.url, "remote write: cannot read the WAL checkpoint's series; samples of series declared only there will count as unknown_series: {e}");
         }
-        let Some((first, _)) = wal_bounds(&*self.wal_dir)? else {
+        let Some((first, last)) = wal_bounds(&*self.wal_dir)? else {
             // No WAL yet: start at segment 0.
+            self.rewind_if_ahead(start, Position::default());
             self.start_at(Position::default());
             return Ok(());
         };
+        if let Start::At(p) = start
+            && p.segment > last
+        {
+            let to = Position::start_of(first);
+            self.rewind_if_ahead(start, to);
+            self.start_at(to);
+            return Ok(());
+        }
         match start {
             Start::At(p) if p.segment < first => {
                 self.reader = WalReader::new(self.wal_dir.clone(), p);
@@ -204,6 +213,18 @@ impl Tailer {
         }
         tracing::info!(remote_name = %self.src.name, url = %self.src.url, position = %self.reader.position(), series = self.series.len(), "remote write: tailing the WAL");
         Ok(())
+    }
+
+    /// A stored position ahead of the WAL (it was deleted and created
+    /// anew): everything in it is new, so send it all from `to`.
+    fn rewind_if_ahead(&mut self, start: Start, to: Position) {
+        let Start::At(p) = start else {
+            return;
+        };
+        if p.segment > to.segment || (p.segment == to.segment && p.offset > SEGMENT_HEADER_LEN) {
+            tracing::warn!(remote_name = %self.src.name, url = %self.src.url, stored = %p, resume = %to, "remote write: the stored position is ahead of the WAL (was the WAL deleted?); sending the WAL from its start");
+            self.src.rewind(to);
+        }
     }
 
     fn start_at(&mut self, p: Position) {
