@@ -700,3 +700,64 @@ async fn a_position_ahead_of_a_new_wal_sends_the_new_wal_from_its_start() {
         .expect("position");
     assert_eq!(pos, db.wal.position());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_scale_with_the_backlog_in_the_wal_and_keep_order() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 64 << 10);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let pins = WalPins::new(WalCap::default());
+    let proxy = FaultyProxy::start(None).await;
+    // One request takes 50 ms: one shard moves 2 000 samples/s.
+    proxy.set_delay(Duration::from_millis(50));
+    let reg = Registry::new();
+    let mut s = settings("backlog", &proxy.url_write());
+    s.min_shards = 1;
+    s.max_shards = 8;
+    // Little is held in memory: the backlog the shard count sees is the
+    // unread WAL.
+    s.capacity = 500;
+    db.write_series();
+    db.scrapes(2000);
+    let w = RemoteWriter::start_wal(
+        vec![s.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    wait_until("a reshard up (the first check is after 10 s)", || {
+        ep_metric(&reg, "levee_remote_write_shards", &s) > 1.0
+    })
+    .await;
+    let total = db.total();
+    wait_until("every sample", || delivered_count(&proxy) == total).await;
+    w.shutdown(Duration::from_secs(10)).await;
+    // Order per series across all requests, in arrival order.
+    let mut seen = proxy.seen();
+    seen.sort_by_key(|r| r.at);
+    let mut last: HashMap<String, i64> = HashMap::new();
+    for req in seen
+        .iter()
+        .filter(|r| r.status == 204)
+        .filter_map(|r| r.body.as_ref())
+    {
+        for ts in &req.timeseries {
+            let inst = ts
+                .labels
+                .iter()
+                .find(|l| l.name == "instance")
+                .map(|l| l.value.clone())
+                .unwrap_or_default();
+            for p in &ts.samples {
+                let prev = last.insert(inst.clone(), p.timestamp);
+                assert!(
+                    prev.is_none_or(|t| t < p.timestamp),
+                    "{inst}: {prev:?} then {}",
+                    p.timestamp
+                );
+            }
+        }
+    }
+    assert_eq!(delivered(&proxy).len(), total);
+}
