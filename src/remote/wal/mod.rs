@@ -2,13 +2,13 @@
 //! log from its own durable position, so the WAL is the queue and nothing
 //! accepted is lost across receiver outages or levee restarts.
 //!
-//! Per endpoint, a tailer thread ([`tailer`]) loads the series refs (the
+//! Per endpoint, a tailer thread (`tailer`) loads the series refs (the
 //! newest checkpoint's, then the WAL's up to the position), reads records
 //! from the position on, resolves refs to labels (after the endpoint's
 //! `write_relabel_configs`) and hands samples to the endpoint's dispatcher
-//! through a [`WalSource`](source::WalSource), never holding more than the
+//! through a `WalSource` (`source`), never holding more than the
 //! endpoint's `capacity`. The dispatcher reports the watermark below which
-//! every sample is acknowledged or given up on; the [`tracker`] turns it
+//! every sample is acknowledged or given up on; the `tracker` turns it
 //! into a WAL position, written to the endpoint's position file
 //! (`docs/format/remote_position.md`) at most every `position_interval`.
 //!
