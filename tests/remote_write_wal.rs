@@ -761,3 +761,136 @@ async fn shards_scale_with_the_backlog_in_the_wal_and_keep_order() {
     }
     assert_eq!(delivered(&proxy).len(), total);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_past_a_cut_back_segment_resumes_at_its_end() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 64 << 10);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let pins = WalPins::new(WalCap::default());
+    let proxy = FaultyProxy::start(None).await;
+    let s = settings("cutback", &proxy.url_write());
+    db.write_series();
+    db.scrapes(10);
+    // A machine crash lost the WAL's unsynced tail after the position file
+    // had recorded it.
+    let end = db.wal.position();
+    let ahead = levee::tsdb::wal::Position {
+        segment: end.segment,
+        offset: end.offset + 500,
+    };
+    levee::remote::wal::write_position(&*positions, &position_file_name("cutback"), ahead)
+        .expect("write position");
+    let reg = Registry::new();
+    let w = RemoteWriter::start_wal(
+        vec![s.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    wait_until("the position to come back", || {
+        w.wal_status()[0].written == Some(end)
+    })
+    .await;
+    db.scrapes(5);
+    wait_until("the new samples", || {
+        w.wal_status()[0].committed == db.wal.position()
+    })
+    .await;
+    w.shutdown(Duration::from_secs(10)).await;
+    let got = delivered(&proxy);
+    assert_eq!(
+        got.len(),
+        5 * SERIES as usize,
+        "the samples written after the cut"
+    );
+    assert!(got.keys().all(|(_, t)| *t >= T0 + 10_000));
+    let pos = read_position(&*positions, &position_file_name("cutback"))
+        .expect("read")
+        .expect("position");
+    assert_eq!(
+        pos,
+        db.wal.position(),
+        "the stored position came back to the WAL"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_positions_never_pass_the_synced_position() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 4096);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let pins = WalPins::new(WalCap::default());
+    let proxy = FaultyProxy::start(None).await;
+    let s = settings("synced", &proxy.url_write());
+    db.write_series();
+    db.scrapes(30);
+    // The database has fsynced only the first ten scrapes.
+    db.watch.notify_synced(db.ends[9]);
+    let reg = Registry::new();
+    let w = RemoteWriter::start_wal(
+        vec![s.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    wait_until("everything sent", || {
+        w.wal_status()[0].committed == db.wal.position()
+    })
+    .await;
+    w.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(
+        delivered_count(&proxy),
+        db.total(),
+        "sending does not wait for fsync"
+    );
+    let pos = read_position(&*positions, &position_file_name("synced"))
+        .expect("read")
+        .expect("position");
+    assert_eq!(
+        pos, db.ends[9],
+        "the stored position stops at the synced one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_inside_a_record_resumes_at_the_record_before_it() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 64 << 10);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let pins = WalPins::new(WalCap::default());
+    let proxy = FaultyProxy::start(None).await;
+    let s = settings("inside", &proxy.url_write());
+    db.write_series();
+    db.scrapes(10);
+    // The WAL was cut back and written again: the stored position now
+    // falls inside the sixth scrape's record.
+    let inside = levee::tsdb::wal::Position {
+        segment: db.ends[4].segment,
+        offset: db.ends[4].offset + 10,
+    };
+    levee::remote::wal::write_position(&*positions, &position_file_name("inside"), inside)
+        .expect("write position");
+    let reg = Registry::new();
+    let w = RemoteWriter::start_wal(
+        vec![s.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    wait_until("the rest", || {
+        w.wal_status()[0].committed == db.wal.position()
+    })
+    .await;
+    w.shutdown(Duration::from_secs(10)).await;
+    let got = delivered(&proxy);
+    assert_eq!(
+        got.len(),
+        5 * SERIES as usize,
+        "scrapes 5..10, from the boundary before the position"
+    );
+    assert!(got.keys().all(|(_, t)| *t >= T0 + 5_000));
+}

@@ -175,7 +175,10 @@ impl WalSource {
     /// the pin to it. Returns false if writing failed (logged).
     pub fn persist(&self, force: bool) -> bool {
         let mut p = self.persisted.lock();
-        let committed = self.tracker.lock().committed();
+        let mut committed = self.tracker.lock().committed();
+        if let Some(synced) = self.watch.synced() {
+            committed = committed.min(synced);
+        }
         if p.written.is_some_and(|w| w >= committed) {
             return true;
         }

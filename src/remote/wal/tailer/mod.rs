@@ -114,7 +114,6 @@ impl Tailer {
                 Ok(()) => break,
                 Err(e) => {
                     self.log_error(format!("cannot start tailing the WAL (retrying): {e}"));
-                    self.src.wait_for_room(self.opts.poll_interval);
                     std::thread::sleep(self.opts.poll_interval);
                 }
             }

@@ -127,10 +127,6 @@ impl Tailer {
     /// its unsynced tail in a machine crash and was repaired. Continue at
     /// the segment's end, or the next segment's start.
     pub(super) fn past_end(&mut self, position: Position, reason: &str) {
-        let len = self
-            .wal_dir
-            .len(&segment_name(position.segment))
-            .unwrap_or(0);
         let newer = list_segments(&*self.wal_dir)
             .ok()
             .and_then(|s| s.last().copied())
@@ -138,14 +134,39 @@ impl Tailer {
         let to = if newer {
             Position::start_of(position.segment.saturating_add(1))
         } else {
-            Position {
-                segment: position.segment,
-                offset: len,
-            }
+            // The database may be appending to this segment right now.
+            self.last_boundary(position)
         };
         tracing::warn!(remote_name = %self.src.name, url = %self.src.url, stored = %position, resume = %to, "remote write: position {reason} (the WAL was cut back after a crash); resuming at {to}");
+        self.resume_below(to);
+    }
+
+    /// The end of the last whole record at or before `limit` in its
+    /// segment (the segment's start if none).
+    fn last_boundary(&self, limit: Position) -> Position {
+        let seg = limit.segment;
+        let mut r = WalReader::new(self.wal_dir.clone(), Position::start_of(seg))
+            .with_end(Position::start_of(seg.saturating_add(1)));
+        let mut last = Position::start_of(seg);
+        while let Ok(Some(_)) = r.next_record() {
+            if r.position() > limit {
+                break;
+            }
+            last = r.position();
+        }
+        last
+    }
+
+    /// Continues reading at `to`, a position below where the tailer was.
+    fn resume_below(&mut self, to: Position) {
         self.reader = WalReader::new(self.wal_dir.clone(), to);
-        self.src.tracker.lock().record_read(self.handed_out, to);
+        if self.src.pending() == 0 {
+            // Nothing outstanding (the usual case: this is the first read
+            // after a start): store the new position, lower than the old.
+            self.src.rewind(to);
+        } else {
+            self.src.tracker.lock().record_read(self.handed_out, to);
+        }
     }
 
     /// A damaged record: if a newer segment exists, skip the rest of this
@@ -157,6 +178,15 @@ impl Tailer {
             .and_then(|s| s.last().copied())
             .is_some_and(|l| l > at.segment);
         if !newer {
+            // A stored position inside a record (the WAL was cut back after
+            // a machine crash and written again) is not damage: resume at
+            // the record boundary before it.
+            let boundary = self.last_boundary(at);
+            if boundary < at {
+                tracing::warn!(remote_name = %self.src.name, url = %self.src.url, stored = %at, resume = %boundary, "remote write: position inside a record (the WAL was cut back after a crash and written again); resuming at the record boundary before it");
+                self.resume_below(boundary);
+                return;
+            }
             self.log_error(format!("{e}; waiting for the WAL to be repaired"));
             std::thread::sleep(self.opts.poll_interval);
             return;

@@ -17,6 +17,8 @@ impl Tailer {
             self.src.persist(true);
             return;
         }
+        // Counts of segments the reader has passed are never needed.
+        self.counts.forget_before(self.reader.position().segment);
         let first = list_segments(&*self.wal_dir)
             .ok()
             .and_then(|s| s.first().copied());
