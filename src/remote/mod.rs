@@ -114,7 +114,8 @@ pub enum RemoteError {
 /// Call [`shutdown`](Self::shutdown) to flush with a deadline. If the last
 /// clone is dropped instead, the queues are closed and the endpoints'
 /// tasks still send what is queued and then exit, but nobody waits for
-/// them.
+/// them; in WAL mode they stop at once (the WAL keeps what is unsent) and
+/// the positions are written.
 #[derive(Clone)]
 pub struct RemoteWriter {
     endpoints: Arc<Endpoints>,
@@ -136,6 +137,16 @@ impl Drop for Endpoints {
             ep.source.close();
             if let Some(t) = ep.metadata_task.lock().take() {
                 t.abort();
+            }
+            // In WAL mode nothing needs draining: what is unsent stays in
+            // the WAL. Stopping the dispatcher also lets go of the
+            // endpoint's pin once its tailer thread has exited.
+            if let Source::Wal(w) = &ep.source
+                && let Some(t) = ep.task.lock().take()
+            {
+                t.abort();
+                use source::SampleSource;
+                w.stopped();
             }
         }
     }
