@@ -896,3 +896,54 @@ async fn a_position_inside_a_record_resumes_at_the_record_before_it() {
     );
     assert!(got.keys().all(|(_, t)| *t >= T0 + 5_000));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_position_file_never_stops_sending() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 4096);
+    let mem = levee::tsdb::fs::MemDirectory::new();
+    let positions: Arc<dyn Directory> = mem.clone();
+    let pins = WalPins::new(WalCap::default());
+    let proxy = FaultyProxy::start(None).await;
+    let s = settings("nofsync", &proxy.url_write());
+    db.write_series();
+    db.scrapes(20);
+    let reg = Registry::new();
+    let w = RemoteWriter::start_wal(
+        vec![s.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    wait_until("the first position", || w.wal_status()[0].written.is_some()).await;
+    let before = w.wal_status()[0].written;
+    // The disk under the position files fails every fsync.
+    mem.set_fail_sync(true);
+    db.scrapes(20);
+    wait_until("everything sent", || {
+        w.wal_status()[0].committed == db.wal.position()
+    })
+    .await;
+    assert_eq!(delivered_count(&proxy), db.total());
+    assert_eq!(
+        w.wal_status()[0].written,
+        before,
+        "nothing written while fsync fails"
+    );
+    assert_eq!(
+        pins.oldest_needed(),
+        before.map(|p| p.segment),
+        "the pin stays with the file"
+    );
+    mem.set_fail_sync(false);
+    wait_until("the position once the disk is back", || {
+        w.wal_status()[0].written == Some(db.wal.position())
+    })
+    .await;
+    w.shutdown(Duration::from_secs(10)).await;
+    let pos = read_position(&*positions, &position_file_name("nofsync"))
+        .expect("read")
+        .expect("position");
+    assert_eq!(pos, db.wal.position());
+}
