@@ -580,3 +580,92 @@ async fn appends_after_shutdown_are_counted_as_dropped() {
     assert_eq!(delivered_samples(&proxy), 10);
     assert_eq!(dropped(&reg, &s, "shutdown"), 10.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_is_sent_in_rounds_of_bounded_requests() {
+    use levee::exposition::MetricType;
+    use levee::remote::Metadata;
+    let proxy = FaultyProxy::start(None).await;
+    let reg = Registry::new();
+    let mut s = settings("meta", &proxy.url_write());
+    s.metadata_send_interval = Duration::from_millis(100);
+    s.metadata_max_per_send = 2;
+    let writer = RemoteWriter::start(vec![s.clone()], external(), &reg).expect("start");
+    let md = |family: &str, kind, help: &str, unit: &str| Metadata {
+        family: family.into(),
+        kind,
+        help: help.into(),
+        unit: unit.into(),
+    };
+    writer.update_metadata(&[
+        md(
+            "node_cpu_seconds_total",
+            MetricType::Counter,
+            "Seconds the CPUs spent in each mode.",
+            "seconds",
+        ),
+        md("node_load1", MetricType::Gauge, "1m load average.", ""),
+        md(
+            "http_request_duration_seconds",
+            MetricType::Histogram,
+            "Request latency.",
+            "seconds",
+        ),
+        // A newer help text replaces the old one.
+        md(
+            "node_load1",
+            MetricType::Gauge,
+            "1-minute load average.",
+            "",
+        ),
+    ]);
+    let metadata_requests = || {
+        proxy
+            .delivered()
+            .into_iter()
+            .filter(|r| !r.metadata.is_empty())
+            .collect::<Vec<_>>()
+    };
+    // Two rounds, so the rounds are seen to repeat.
+    wait_until("two metadata rounds", || metadata_requests().len() >= 4).await;
+    writer.shutdown(Duration::from_secs(10)).await;
+    let reqs = metadata_requests();
+    assert!(
+        reqs.iter()
+            .all(|r| r.timeseries.is_empty() && r.metadata.len() <= 2)
+    );
+    let first_round: Vec<_> = reqs[..2].iter().flat_map(|r| r.metadata.clone()).collect();
+    let got: Vec<(String, i32, String, String)> = first_round
+        .into_iter()
+        .map(|m| (m.metric_family_name, m.r#type, m.help, m.unit))
+        .collect();
+    use levee::proto::metric_metadata::MetricType as P;
+    assert_eq!(
+        got,
+        vec![
+            (
+                "http_request_duration_seconds".into(),
+                P::Histogram as i32,
+                "Request latency.".into(),
+                "seconds".into()
+            ),
+            (
+                "node_cpu_seconds_total".into(),
+                P::Counter as i32,
+                "Seconds the CPUs spent in each mode.".into(),
+                "seconds".into()
+            ),
+            (
+                "node_load1".into(),
+                P::Gauge as i32,
+                "1-minute load average.".into(),
+                String::new()
+            ),
+        ]
+    );
+    assert!(ep_metric(&reg, "levee_remote_write_metadata_total", &s) >= 6.0);
+    assert_eq!(
+        ep_metric(&reg, "levee_remote_write_metadata_failed_total", &s),
+        0.0
+    );
+}

@@ -18,6 +18,16 @@ pub enum DropReason {
     Encode,
     /// The shard task holding the batch was gone (a bug; never expected).
     ShardFailed,
+    /// WAL segments were deleted before this endpoint sent them (the WAL
+    /// cap); the count is estimated from the bytes skipped.
+    WalCap,
+    /// A WAL samples record named a series ref never declared to this
+    /// endpoint (its series record was in a deleted segment and not in the
+    /// checkpoint).
+    UnknownSeries,
+    /// A damaged WAL record or segment was skipped; the count is estimated
+    /// from the bytes skipped.
+    WalCorrupt,
 }
 
 impl DropReason {
@@ -29,6 +39,9 @@ impl DropReason {
             DropReason::Rejected(code) => format!("http_{code}"),
             DropReason::Encode => "encode".into(),
             DropReason::ShardFailed => "shard_failed".into(),
+            DropReason::WalCap => "wal_cap".into(),
+            DropReason::UnknownSeries => "unknown_series".into(),
+            DropReason::WalCorrupt => "wal_corrupt".into(),
         }
     }
 }
@@ -46,6 +59,14 @@ pub(crate) struct Families {
     bytes: Arc<Family<Counter>>,
     requests: Arc<Family<Counter>>,
     highest: Arc<Family<Gauge>>,
+    highest_read: Arc<Family<Gauge>>,
+    lag_seconds: Arc<Family<Gauge>>,
+    lag_bytes: Arc<Family<Gauge>>,
+    bytes_per_sample: Arc<Family<Gauge>>,
+    wal_read: Arc<Family<Counter>>,
+    position_segment: Arc<Family<Gauge>>,
+    metadata_sent: Arc<Family<Counter>>,
+    metadata_failed: Arc<Family<Counter>>,
 }
 
 const EP: &[&str] = &["remote_name", "url"];
@@ -98,6 +119,46 @@ impl Families {
                 "Timestamp of the newest sample the receiver acknowledged.",
                 EP,
             ),
+            highest_read: r.gauge_vec(
+                "levee_remote_write_highest_read_timestamp_seconds",
+                "Timestamp of the newest sample read from the WAL for this endpoint (WAL mode).",
+                EP,
+            ),
+            lag_seconds: r.gauge_vec(
+                "levee_remote_write_lag_seconds",
+                "While samples are unsent (WAL mode): wall-clock time since the newest acknowledged sample was taken; 0 when caught up.",
+                EP,
+            ),
+            lag_bytes: r.gauge_vec(
+                "levee_remote_write_lag_bytes",
+                "WAL bytes after the endpoint's acknowledged position (WAL mode).",
+                EP,
+            ),
+            bytes_per_sample: r.gauge_vec(
+                "levee_remote_write_bytes_per_sample",
+                "Compressed request bytes per acknowledged sample since start (bytes_sent_total / samples_total).",
+                EP,
+            ),
+            wal_read: r.counter_vec(
+                "levee_remote_write_wal_samples_read_total",
+                "Samples read from the WAL for this endpoint, after write_relabel_configs (WAL mode).",
+                EP,
+            ),
+            metadata_sent: r.counter_vec(
+                "levee_remote_write_metadata_total",
+                "Metric metadata entries the receiver acknowledged.",
+                EP,
+            ),
+            metadata_failed: r.counter_vec(
+                "levee_remote_write_metadata_failed_total",
+                "Metric metadata entries not sent in their round (rejected, or still failing when the round ended; the next round sends them again).",
+                EP,
+            ),
+            position_segment: r.gauge_vec(
+                "levee_remote_write_position_segment",
+                "WAL segment of the endpoint's durable position (its position file; WAL mode).",
+                EP,
+            ),
         }
     }
 }
@@ -115,6 +176,14 @@ pub(crate) struct EndpointMetrics {
     pub shards: Arc<Gauge>,
     pub bytes_sent: Arc<Counter>,
     pub highest_sent: Arc<Gauge>,
+    pub highest_read: Arc<Gauge>,
+    pub lag_seconds: Arc<Gauge>,
+    pub lag_bytes: Arc<Gauge>,
+    pub bytes_per_sample: Arc<Gauge>,
+    pub wal_read: Arc<Counter>,
+    pub position_segment: Arc<Gauge>,
+    pub metadata_sent: Arc<Counter>,
+    pub metadata_failed: Arc<Counter>,
 }
 
 impl EndpointMetrics {
@@ -129,6 +198,14 @@ impl EndpointMetrics {
             shards: families.shards.with(&ep),
             bytes_sent: families.bytes.with(&ep),
             highest_sent: families.highest.with(&ep),
+            highest_read: families.highest_read.with(&ep),
+            lag_seconds: families.lag_seconds.with(&ep),
+            lag_bytes: families.lag_bytes.with(&ep),
+            bytes_per_sample: families.bytes_per_sample.with(&ep),
+            wal_read: families.wal_read.with(&ep),
+            position_segment: families.position_segment.with(&ep),
+            metadata_sent: families.metadata_sent.with(&ep),
+            metadata_failed: families.metadata_failed.with(&ep),
             name: name.to_string(),
             url: url.to_string(),
             families,

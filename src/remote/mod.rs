@@ -8,24 +8,34 @@
 //! them with the protocol headers and retry with backoff. See
 //! `docs/remote_write.md` for the wire format, policies and metrics.
 //!
+//! Two sources of samples: in memory mode ([`RemoteWriter::start`])
+//! [`append`](RemoteWriter::append) queues samples in memory; in WAL mode
+//! ([`RemoteWriter::start_wal`]) each endpoint tails the TSDB's WAL from a
+//! durable position ([`wal`]), so nothing accepted is lost across outages
+//! and restarts.
+//!
 //! Files: `settings` (what an endpoint is configured with), `codec` (wire
 //! format both ways), `client` (HTTP, TLS, auth, status classification),
 //! `source` (the queue seam), `queue` (dispatcher, batching, resharding),
-//! `sharding` (the shard-count rule), `shard` (send and retry), `metrics`.
+//! `sharding` (the shard-count rule), `shard` (send and retry), `metrics`,
+//! `wal/` (the WAL tailer, positions, pins).
 
 mod client;
 mod codec;
+mod metadata;
 mod metrics;
 mod queue;
 mod settings;
 mod shard;
 mod sharding;
 mod source;
+pub mod wal;
 
 pub(crate) use client::{base64_encode, tls as tls_client_builder};
 pub use codec::{
     DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request,
 };
+pub use metadata::Metadata;
 pub use metrics::DropReason;
 pub use settings::{EndpointSettings, TlsSettings, endpoints_from_config};
 pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
@@ -88,6 +98,15 @@ pub enum RemoteError {
     /// Not called inside a tokio runtime.
     #[error("the remote writer must be started inside a tokio runtime")]
     NoRuntime,
+    /// The endpoint's WAL tailer could not start (its position file is
+    /// unreadable, or the WAL is).
+    #[error("remote_write {endpoint:?}: {source}")]
+    Wal {
+        /// The endpoint's name.
+        endpoint: String,
+        /// What failed.
+        source: wal::WalSourceError,
+    },
 }
 
 /// All remote-write endpoints. Cheap to clone; clones share the endpoints.
@@ -95,10 +114,12 @@ pub enum RemoteError {
 /// Call [`shutdown`](Self::shutdown) to flush with a deadline. If the last
 /// clone is dropped instead, the queues are closed and the endpoints'
 /// tasks still send what is queued and then exit, but nobody waits for
-/// them.
+/// them; in WAL mode they stop at once (the WAL keeps what is unsent) and
+/// the positions are written.
 #[derive(Clone)]
 pub struct RemoteWriter {
     endpoints: Arc<Endpoints>,
+    metadata: Arc<metadata::MetadataStore>,
 }
 
 struct Endpoints(Vec<Endpoint>);
@@ -113,15 +134,29 @@ impl std::ops::Deref for Endpoints {
 impl Drop for Endpoints {
     fn drop(&mut self) {
         for ep in &self.0 {
-            ep.queue.close();
+            ep.source.close();
+            if let Some(t) = ep.metadata_task.lock().take() {
+                t.abort();
+            }
+            // In WAL mode nothing needs draining: what is unsent stays in
+            // the WAL. Stopping the dispatcher also lets go of the
+            // endpoint's pin once its tailer thread has exited.
+            if let Source::Wal(w) = &ep.source
+                && let Some(t) = ep.task.lock().take()
+            {
+                t.abort();
+                use source::SampleSource;
+                w.stopped();
+            }
         }
     }
 }
 
 struct Endpoint {
     shared: Arc<Shared>,
-    queue: Arc<MemoryQueue>,
+    source: Source,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    metadata_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     overflow_log: Mutex<OverflowLog>,
 }
 
@@ -133,6 +168,28 @@ struct OverflowLog {
 
 const OVERFLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Where an endpoint's samples come from.
+enum Source {
+    Memory(Arc<MemoryQueue>),
+    Wal(Arc<wal::source::WalSource>),
+}
+
+impl Source {
+    fn close(&self) {
+        match self {
+            Source::Memory(q) => q.close(),
+            Source::Wal(w) => w.close(),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        match self {
+            Source::Memory(q) => q.pending(),
+            Source::Wal(w) => w.pending(),
+        }
+    }
+}
+
 impl RemoteWriter {
     /// Validates the settings, builds each endpoint's HTTP client and starts
     /// its dispatcher on the current tokio runtime.
@@ -140,6 +197,30 @@ impl RemoteWriter {
         endpoints: Vec<EndpointSettings>,
         external_labels: Labels,
         registry: &Registry,
+    ) -> Result<RemoteWriter, RemoteError> {
+        Self::start_with(endpoints, external_labels, registry, None)
+    }
+
+    /// Starts every endpoint in WAL mode: each tails the WAL in
+    /// `wal.wal_dir` from its position file in `wal.positions_dir` (see
+    /// [`wal`]). [`append`](Self::append) does nothing in this mode: the
+    /// database writes the WAL and calls [`wal::WalWatch::notify`].
+    /// Before returning, every endpoint has pinned the WAL segments it
+    /// needs in `wal.pins`.
+    pub fn start_wal(
+        endpoints: Vec<EndpointSettings>,
+        external_labels: Labels,
+        registry: &Registry,
+        wal: wal::WalQueue,
+    ) -> Result<RemoteWriter, RemoteError> {
+        Self::start_with(endpoints, external_labels, registry, Some(wal))
+    }
+
+    fn start_with(
+        endpoints: Vec<EndpointSettings>,
+        external_labels: Labels,
+        registry: &Registry,
+        wal: Option<wal::WalQueue>,
     ) -> Result<RemoteWriter, RemoteError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| RemoteError::NoRuntime)?;
         let families = Families::register(registry);
@@ -156,24 +237,54 @@ impl RemoteWriter {
             }
             let client = client::Client::new(&s)?;
             let metrics = EndpointMetrics::new(&families, &s.name, &s.url);
-            let queue = Arc::new(MemoryQueue::new(s.capacity));
             let shared = Arc::new(Shared {
                 settings: s,
                 external: external_labels.clone(),
                 client,
-                metrics,
+                metrics: metrics.clone(),
                 health: Health::default(),
             });
-            prepared.push((shared, queue));
+            prepared.push((shared, metrics));
         }
+        // Sources start only once every endpoint validated, so a bad
+        // endpoint does not leave tailer threads of the others behind.
+        let mut sources = Vec::with_capacity(prepared.len());
+        for (shared, metrics) in &prepared {
+            let source = match &wal {
+                None => Source::Memory(Arc::new(MemoryQueue::new(shared.settings.capacity))),
+                Some(q) => match wal::start(shared, metrics.clone(), q) {
+                    Ok(w) => Source::Wal(w),
+                    Err(source) => {
+                        for s in &sources {
+                            Source::close(s);
+                        }
+                        return Err(RemoteError::Wal {
+                            endpoint: shared.settings.name.clone(),
+                            source,
+                        });
+                    }
+                },
+            };
+            sources.push(source);
+        }
+        let store = Arc::new(metadata::MetadataStore::default());
         let endpoints = prepared
             .into_iter()
-            .map(|(shared, queue)| {
-                let task = runtime.spawn(queue::dispatch(shared.clone(), queue.clone()));
+            .zip(sources)
+            .map(|((shared, _), source)| {
+                let metadata_task = shared
+                    .settings
+                    .send_metadata
+                    .then(|| runtime.spawn(metadata::run(shared.clone(), store.clone())));
+                let task = match &source {
+                    Source::Memory(q) => runtime.spawn(queue::dispatch(shared.clone(), q.clone())),
+                    Source::Wal(w) => runtime.spawn(queue::dispatch(shared.clone(), w.clone())),
+                };
                 Endpoint {
                     shared,
-                    queue,
+                    source,
                     task: Mutex::new(Some(task)),
+                    metadata_task: Mutex::new(metadata_task),
                     overflow_log: Mutex::new(OverflowLog {
                         last: None,
                         since_last: 0,
@@ -183,6 +294,7 @@ impl RemoteWriter {
             .collect();
         Ok(RemoteWriter {
             endpoints: Arc::new(Endpoints(endpoints)),
+            metadata: store,
         })
     }
 
@@ -191,7 +303,10 @@ impl RemoteWriter {
     /// there (counted, reason `queue_full`) and do not affect the others.
     pub fn append(&self, samples: &[Sample]) {
         for ep in self.endpoints.iter() {
-            let r = ep.queue.push(samples.iter(), |s| ep.admit(s));
+            let Source::Memory(queue) = &ep.source else {
+                continue;
+            };
+            let r = queue.push(samples.iter(), |s| ep.admit(s));
             if r.full > 0 {
                 ep.shared
                     .metrics
@@ -205,24 +320,48 @@ impl RemoteWriter {
                 let s = &ep.shared.settings;
                 tracing::error!(remote_name = %s.name, url = %s.url, samples = r.closed, "remote write: samples appended after shutdown began were dropped");
             }
-            ep.shared.metrics.queue.set(ep.queue.pending() as f64);
+            ep.shared.metrics.queue.set(queue.pending() as f64);
         }
+    }
+
+    /// Records the metadata (HELP, TYPE, UNIT) of metric families, replacing
+    /// what was known of them; every endpoint with `send_metadata` sends
+    /// all of it once per `metadata_send_interval`. Cheap: call it with a
+    /// scrape's metadata entries.
+    pub fn update_metadata(&self, items: &[Metadata]) {
+        self.metadata.update(items);
+    }
+
+    /// The state of every endpoint in WAL mode (none in memory mode).
+    pub fn wal_status(&self) -> Vec<wal::WalEndpointStatus> {
+        self.endpoints
+            .iter()
+            .filter_map(|ep| match &ep.source {
+                Source::Wal(w) => Some(w.status()),
+                Source::Memory(_) => None,
+            })
+            .collect()
     }
 
     /// Samples held per endpoint name (waiting, batched or in flight).
     pub fn pending(&self) -> Vec<(String, usize)> {
         self.endpoints
             .iter()
-            .map(|ep| (ep.shared.settings.name.clone(), ep.queue.pending()))
+            .map(|ep| (ep.shared.settings.name.clone(), ep.source.pending()))
             .collect()
     }
 
     /// Stops accepting samples, sends what is queued and waits for it, for
-    /// at most `deadline` in total. Whatever is still unsent then is counted
-    /// as dropped (reason `shutdown`) and logged as an error per endpoint.
+    /// at most `deadline` in total. In memory mode whatever is still unsent
+    /// then is counted as dropped (reason `shutdown`) and logged as an error
+    /// per endpoint. In WAL mode nothing is dropped: the position file keeps
+    /// the last acknowledged position and the rest is sent after a restart.
     pub async fn shutdown(self, deadline: Duration) {
         for ep in self.endpoints.iter() {
-            ep.queue.close();
+            ep.source.close();
+            if let Some(t) = ep.metadata_task.lock().take() {
+                t.abort();
+            }
         }
         let until = tokio::time::Instant::now() + deadline;
         for ep in self.endpoints.iter() {
@@ -235,7 +374,13 @@ impl RemoteWriter {
                 // the shards: wait for that so the count below is final.
                 task.abort();
                 let _ = task.await;
-                let lost = ep.queue.pending();
+                if let Source::Wal(w) = &ep.source {
+                    use source::SampleSource;
+                    w.stopped();
+                    tracing::warn!(remote_name = %s.name, url = %s.url, samples = w.pending(), deadline = ?deadline, position = ?w.written(), "remote write: shutdown deadline passed; unsent samples stay in the WAL and are sent after a restart");
+                    continue;
+                }
+                let lost = ep.source.pending();
                 ep.shared.metrics.dropped(DropReason::Shutdown, lost as u64);
                 ep.shared.metrics.queue.set(0.0);
                 tracing::error!(remote_name = %s.name, url = %s.url, samples = lost, deadline = ?deadline, "remote write: shutdown deadline passed; DROPPED unsent samples (batches in flight at the deadline may still have arrived)");

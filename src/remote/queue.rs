@@ -7,10 +7,16 @@
 //! Resharding first flushes every batch and waits for the running shards to
 //! finish, then starts the new set: a series never has batches in flight on
 //! two shards at once.
+//!
+//! Acknowledgements: samples are numbered in the order they are taken. The
+//! dispatcher knows the lowest number it still holds (waiting or in a batch
+//! being filled) and [`InFlight`] the lowest of every batch handed to a
+//! shard and not yet finished; the minimum of both is the watermark below
+//! which everything is finished, reported with [`SampleSource::release`].
 
 use super::Sample;
 use super::metrics::DropReason;
-use super::shard::{self, Shared};
+use super::shard::{self, Batch, InFlight, Shared};
 use super::sharding::{RESHARD_INTERVAL, ShardInputs, desired_shards};
 use super::source::SampleSource;
 use crate::labels::Labels;
@@ -24,21 +30,31 @@ use tokio::time::Instant;
 /// finished.
 pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S>) {
     let s = &shared.settings;
-    let mut shards = Shards::start(&shared, &source, s.min_shards.max(1));
+    let in_flight = Arc::new(InFlight::default());
+    let mut shards = Shards::start(&shared, &source, &in_flight, s.min_shards.max(1));
     let mut incoming = Vec::new();
+    // Samples taken so far: the number of the next sample taken.
+    let mut taken_total: u64 = 0;
     let mut reshard_at = Instant::now() + RESHARD_INTERVAL;
     let mut last_accepted = source.accepted_total();
     let mut last_reshard = Instant::now();
     loop {
         // Read the flag first: once closed, this take gets the last samples.
         let closed = source.is_closed();
+        let before = incoming.len();
         source.take(&mut incoming);
+        taken_total += (incoming.len() - before) as u64;
+        // The number of `incoming[0]`.
+        let first = taken_total - incoming.len() as u64;
         // While open, a saturated shard may hold the dispatcher only until
         // the next reshard check; then the rest of `incoming` waits.
         let until = (!closed).then_some(reshard_at);
         let mut taken = 0;
         while taken < incoming.len() {
-            if !shards.push(&incoming[taken], until).await {
+            if !shards
+                .push(&incoming[taken], first + taken as u64, until)
+                .await
+            {
                 break;
             }
             taken += 1;
@@ -49,8 +65,12 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
         shared.metrics.queue.set(source.pending() as f64);
         if closed {
             shards.stop().await;
+            source.release(taken_total - incoming.len() as u64);
+            source.stopped();
             return;
         }
+        let held = (!incoming.is_empty()).then_some(first + taken as u64);
+        source.release(shards.watermark(held, taken_total));
         let now = Instant::now();
         if now >= reshard_at {
             let accepted = source.accepted_total();
@@ -61,7 +81,7 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
                 min: s.min_shards,
                 max: s.max_shards,
                 incoming_per_sec: (accepted - last_accepted) as f64 / secs,
-                backlog: source.pending(),
+                backlog: source.backlog(),
                 mean_send,
                 max_samples_per_send: s.max_samples_per_send,
                 failing,
@@ -69,7 +89,7 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
             if desired != shards.len() {
                 tracing::info!(remote_name = %s.name, url = %s.url, from = shards.len(), to = desired, "remote write: resharding");
                 shards.stop().await;
-                shards = Shards::start(&shared, &source, desired);
+                shards = Shards::start(&shared, &source, &in_flight, desired);
             }
             last_accepted = accepted;
             last_reshard = now;
@@ -83,6 +103,7 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
             .map_or(reshard_at, |d| d.min(reshard_at));
         tokio::select! {
             _ = source.wait() => {}
+            _ = in_flight.finished() => {}
             _ = tokio::time::sleep_until(wake) => {}
         }
     }
@@ -96,14 +117,17 @@ const MAX_PREALLOCATED: usize = 10_000;
 struct Shards<S: SampleSource> {
     shared: Arc<Shared>,
     source: Arc<S>,
-    senders: Vec<mpsc::Sender<Vec<Sample>>>,
+    in_flight: Arc<InFlight>,
+    senders: Vec<mpsc::Sender<Batch>>,
     batches: Vec<Vec<Sample>>,
+    /// The number of each batch's first sample.
+    firsts: Vec<u64>,
     deadlines: Vec<Option<Instant>>,
     tasks: JoinSet<()>,
 }
 
 impl<S: SampleSource> Shards<S> {
-    fn start(shared: &Arc<Shared>, source: &Arc<S>, n: usize) -> Self {
+    fn start(shared: &Arc<Shared>, source: &Arc<S>, in_flight: &Arc<InFlight>, n: usize) -> Self {
         let mut tasks = JoinSet::new();
         let mut senders = Vec::with_capacity(n);
         for _ in 0..n {
@@ -111,15 +135,22 @@ impl<S: SampleSource> Shards<S> {
             // keep the shard busy, little enough that a stuck shard pushes
             // back on the dispatcher (and so on the queue's capacity).
             let (tx, rx) = mpsc::channel(1);
-            tasks.spawn(shard::run(shared.clone(), source.clone(), rx));
+            tasks.spawn(shard::run(
+                shared.clone(),
+                source.clone(),
+                in_flight.clone(),
+                rx,
+            ));
             senders.push(tx);
         }
         shared.metrics.shards.set(n as f64);
         Shards {
             shared: shared.clone(),
             source: source.clone(),
+            in_flight: in_flight.clone(),
             senders,
             batches: (0..n).map(|_| Vec::new()).collect(),
+            firsts: vec![0; n],
             deadlines: vec![None; n],
             tasks,
         }
@@ -132,7 +163,7 @@ impl<S: SampleSource> Shards<S> {
     /// Adds a sample to its shard's batch, handing full batches to the
     /// shard. Returns false, without adding, when the shard's batch is full
     /// and the shard stayed busy until `until`.
-    async fn push(&mut self, sample: &Sample, until: Option<Instant>) -> bool {
+    async fn push(&mut self, sample: &Sample, number: u64, until: Option<Instant>) -> bool {
         let max = self.shared.settings.max_samples_per_send;
         let i = shard_of(&sample.labels, self.len());
         if self.batches[i].len() >= max && !self.send(i, until).await {
@@ -141,6 +172,7 @@ impl<S: SampleSource> Shards<S> {
         let batch = &mut self.batches[i];
         if batch.is_empty() {
             batch.reserve(max.min(MAX_PREALLOCATED));
+            self.firsts[i] = number;
             self.deadlines[i] = Some(Instant::now() + self.shared.settings.batch_send_deadline);
         }
         batch.push(sample.clone());
@@ -167,11 +199,20 @@ impl<S: SampleSource> Shards<S> {
                 Err(_) => return false,
             },
         };
-        let batch = std::mem::take(&mut self.batches[i]);
+        let samples = std::mem::take(&mut self.batches[i]);
         self.deadlines[i] = None;
+        let batch = Batch {
+            samples,
+            first: self.firsts[i],
+        };
         match permit {
-            Ok(permit) => permit.send(batch),
+            Ok(permit) => {
+                // Registered before the shard can finish it.
+                self.in_flight.insert(batch.first);
+                permit.send(batch)
+            }
             Err(_) => {
+                let batch = batch.samples;
                 // Only possible if the shard task died (a bug): say so and
                 // count, so nothing is lost silently.
                 let s = &self.shared.settings;
@@ -192,6 +233,23 @@ impl<S: SampleSource> Shards<S> {
                 return;
             }
         }
+    }
+
+    /// The lowest sample number not yet finished: the lowest of `held`
+    /// (the dispatcher's own first waiting sample), the batches being
+    /// filled and those in flight; `taken` when nothing is held.
+    fn watermark(&self, held: Option<u64>, taken: u64) -> u64 {
+        let filling = self
+            .batches
+            .iter()
+            .zip(&self.firsts)
+            .filter(|(b, _)| !b.is_empty())
+            .map(|(_, &f)| f);
+        held.into_iter()
+            .chain(filling)
+            .chain(self.in_flight.lowest())
+            .min()
+            .unwrap_or(taken)
     }
 
     fn next_deadline(&self) -> Option<Instant> {

@@ -48,6 +48,13 @@ pub struct EndpointSettings {
     /// Compiled `write_relabel_configs`, applied to each series before it
     /// enters this endpoint's queue.
     pub write_relabel: crate::relabel::Rules,
+    /// Send metric metadata (`metadata_config.send`).
+    pub send_metadata: bool,
+    /// One metadata round per this interval (`metadata_config.send_interval`).
+    pub metadata_send_interval: Duration,
+    /// Most metadata entries per request
+    /// (`metadata_config.max_samples_per_send`).
+    pub metadata_max_per_send: usize,
 }
 
 impl EndpointSettings {
@@ -73,6 +80,9 @@ impl EndpointSettings {
             max_backoff: Duration::from_secs(5),
             retry_on_429: false,
             write_relabel: crate::relabel::Rules::default(),
+            send_metadata: true,
+            metadata_send_interval: Duration::from_secs(60),
+            metadata_max_per_send: 500,
         }
     }
 }
@@ -151,6 +161,9 @@ impl EndpointSettings {
             max_backoff: q.max_backoff.as_std(),
             retry_on_429: q.retry_on_http_429,
             write_relabel,
+            send_metadata: c.metadata_config.send,
+            metadata_send_interval: c.metadata_config.send_interval.as_std(),
+            metadata_max_per_send: (c.metadata_config.max_samples_per_send as usize).max(1),
         })
     }
 }

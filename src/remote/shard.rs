@@ -17,11 +17,49 @@ use super::source::SampleSource;
 use crate::labels::Labels;
 use bytes::Bytes;
 use parking_lot::Mutex;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
+
+/// A batch handed to a shard, with the number of its first sample (the
+/// lowest: a shard's samples are taken in order).
+pub(crate) struct Batch {
+    pub samples: Vec<Sample>,
+    pub first: u64,
+}
+
+/// The batches handed to shards and not yet finished, by first sample
+/// number; finishing one wakes the dispatcher so it can release the
+/// samples to the source.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    firsts: Mutex<BTreeSet<u64>>,
+    notify: Notify,
+}
+
+impl InFlight {
+    pub fn insert(&self, first: u64) {
+        self.firsts.lock().insert(first);
+    }
+
+    fn finish(&self, first: u64) {
+        self.firsts.lock().remove(&first);
+        self.notify.notify_one();
+    }
+
+    /// The lowest first sample number in flight.
+    pub fn lowest(&self) -> Option<u64> {
+        self.firsts.lock().first().copied()
+    }
+
+    /// Resolves after a batch finished (or at once if one finished since
+    /// the last call).
+    pub async fn finished(&self) {
+        self.notify.notified().await
+    }
+}
 
 /// What every shard of one endpoint shares.
 pub(crate) struct Shared {
@@ -61,12 +99,14 @@ impl Health {
 pub(crate) async fn run<S: SampleSource>(
     shared: Arc<Shared>,
     source: Arc<S>,
-    mut batches: mpsc::Receiver<Vec<Sample>>,
+    in_flight: Arc<InFlight>,
+    mut batches: mpsc::Receiver<Batch>,
 ) {
     let mut encoder = WriteRequestEncoder::new();
     while let Some(batch) = batches.recv().await {
-        send_batch(&shared, &mut encoder, &batch).await;
-        source.done(batch.len());
+        send_batch(&shared, &mut encoder, &batch.samples).await;
+        source.done(batch.samples.len());
+        in_flight.finish(batch.first);
         shared.metrics.queue.set(source.pending() as f64);
     }
 }
@@ -95,6 +135,8 @@ async fn send_batch(shared: &Shared, encoder: &mut WriteRequestEncoder, batch: &
                 m.request(&code.to_string());
                 m.samples_sent.add(n);
                 m.bytes_sent.add(body.len() as u64);
+                m.bytes_per_sample
+                    .set(m.bytes_sent.get() as f64 / m.samples_sent.get().max(1) as f64);
                 let newest = stats.max_timestamp_ms as f64 / 1000.0;
                 if newest > m.highest_sent.get() {
                     m.highest_sent.set(newest);

@@ -1,7 +1,7 @@
 //! Where an endpoint's samples come from. [`SampleSource`] is the seam: the
 //! dispatcher only takes samples from a source and tells it when they are
-//! finished, so the in-memory [`MemoryQueue`] used now can be replaced by a
-//! WAL tailer (issue 4) without touching batching, sharding or retries.
+//! finished, so the in-memory [`MemoryQueue`] and the WAL tailer
+//! ([`wal`](super::wal)) share batching, sharding and retries.
 
 use super::Sample;
 use parking_lot::Mutex;
@@ -25,6 +25,23 @@ pub trait SampleSource: Send + Sync + 'static {
     fn pending(&self) -> usize;
     /// Samples accepted since the start (for the arrival rate).
     fn accepted_total(&self) -> u64;
+    /// Every sample numbered below `upto` is finished (acknowledged or
+    /// given up on). Samples are numbered 0, 1, 2, … in the order `take`
+    /// hands them out; batches finish out of order across shards, and the
+    /// dispatcher reports the lowest number still held anywhere. A durable
+    /// source advances its position here; the memory queue ignores it.
+    fn release(&self, upto: u64) {
+        let _ = upto;
+    }
+    /// Samples waiting to be sent, including any not yet taken (a WAL
+    /// source counts the unread part of the WAL): what the shard count
+    /// must catch up with.
+    fn backlog(&self) -> usize {
+        self.pending()
+    }
+    /// The dispatcher has stopped: everything it will ever release is
+    /// released.
+    fn stopped(&self) {}
 }
 
 /// The in-memory queue: bounded by `capacity` samples counted from append

@@ -21,6 +21,7 @@ mod process;
 mod prometheus;
 pub mod targets;
 mod victoria;
+pub mod wal_db;
 
 pub use faulty_proxy::{Fault, FaultyProxy, Seen};
 pub use node_exporter::NodeExporter;

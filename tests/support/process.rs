@@ -89,6 +89,24 @@ impl Child {
         }
     }
 
+    /// Asks the process to stop (SIGTERM by PID, through `kill(1)`) and
+    /// waits up to `timeout` for it to exit; kills it if it does not.
+    pub fn terminate(&mut self, timeout: Duration) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let start = Instant::now();
+            while start.elapsed() < timeout {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.kill();
+    }
+
     /// Kills the process now (SIGKILL by PID) and reaps it.
     pub fn kill(&mut self) {
         if let Ok(None) = self.child.try_wait() {

@@ -15,6 +15,7 @@ pub type ExportedSeries = (BTreeMap<String, String>, Vec<(i64, f64)>);
 /// A VictoriaMetrics with its storage in a temp dir; killed on drop.
 pub struct VictoriaMetrics {
     child: Child,
+    args: Vec<String>,
     port: u16,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -40,6 +41,7 @@ impl VictoriaMetrics {
         wait_http_ok(&health, &mut child, Duration::from_secs(60)).await;
         VictoriaMetrics {
             child,
+            args,
             port,
             http: reqwest::Client::new(),
             _dir: dir,
@@ -59,6 +61,22 @@ impl VictoriaMetrics {
     /// The process (to kill it early or read its log).
     pub fn child(&mut self) -> &mut Child {
         &mut self.child
+    }
+
+    /// Stops the process cleanly (SIGTERM, so what it acknowledged is on
+    /// disk): the receiver is down until [`restart`](Self::restart).
+    pub fn stop(&mut self) {
+        self.child.terminate(Duration::from_secs(30));
+    }
+
+    /// Starts the process again on the same port and storage, and waits
+    /// until it answers.
+    pub async fn restart(&mut self) {
+        self.child.kill();
+        let dir = self._dir.path().to_path_buf();
+        self.child = Child::spawn("victoria-metrics", BIN, &self.args, &dir);
+        let health = format!("{}/health", self.url());
+        wait_http_ok(&health, &mut self.child, Duration::from_secs(60)).await;
     }
 
     /// Makes everything received so far searchable.
