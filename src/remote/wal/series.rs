@@ -214,7 +214,7 @@ mod tests {
         let (_, newest) = wal.segments();
         assert!(newest >= 3);
         // The head dropped series 1; series 3 is declared after the cut.
-        checkpoint::create(&dir, newest - 1, |r| r == 2, i64::MAX).unwrap();
+        checkpoint::create(&dir, newest - 1, |s| s.series == 2, i64::MAX).unwrap();
         wal.log(&[&series(&[3])]).unwrap();
         let rules = Rules::default();
         let mut cache = SeriesCache::default();
