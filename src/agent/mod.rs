@@ -111,15 +111,35 @@ impl Agent {
             crate::config::WalSync::Interval(d) => Some(d.as_std()),
             _ => None,
         };
-        let maintenance = tokio::spawn(storage::maintain(Arc::clone(&db), sync_every, stop_rx));
 
+        // Remote write tails the WAL; its endpoints pin the segments they
+        // need before the database may delete any (only compaction does).
         let endpoints = crate::remote::endpoints_from_config(&config)?;
-        let writer =
-            RemoteWriter::start(endpoints, config.global.external_labels.clone(), &registry)?;
-        let sink: Arc<dyn SampleSink> = Arc::new(crate::scrape::FanoutSink(vec![
-            tsdb_sink as Arc<dyn SampleSink>,
-            Arc::new(writer.clone()),
-        ]));
+        let watch = crate::remote::wal::WalWatch::new();
+        let pins = crate::remote::wal::WalPins::new(storage::wal_cap(&config.storage));
+        let positions_dir = crate::tsdb::fs::DiskDirectory::open(data_dir.join("remote_write"))
+            .map_err(|e| AgentError::DataDir {
+                path: data_dir.join("remote_write"),
+                message: e.to_string(),
+            })?;
+        let writer = RemoteWriter::start_wal(
+            endpoints,
+            config.global.external_labels.clone(),
+            &registry,
+            crate::remote::wal::WalQueue {
+                wal_dir: Arc::clone(db.wal_dir()),
+                positions_dir,
+                watch: Arc::clone(&watch),
+                pins: Arc::clone(&pins),
+                options: crate::remote::wal::WalSourceOptions {
+                    segment_size: config.storage.wal_segment_size.0,
+                    ..Default::default()
+                },
+            },
+        )?;
+        db.set_wal_observer(Arc::new(storage::RemoteWalObserver { watch, pins }));
+        let maintenance = tokio::spawn(storage::maintain(Arc::clone(&db), sync_every, stop_rx));
+        let sink: Arc<dyn SampleSink> = tsdb_sink;
         let mut manager = ScrapeManager::new(sink, &registry);
         manager.apply(&jobs);
 
@@ -185,11 +205,17 @@ impl Agent {
         Ok(())
     }
 
-    /// Stops scraping, flushes queued samples (up to
-    /// [`SHUTDOWN_FLUSH_DEADLINE`]) and stops the web server.
+    /// Stops scraping, syncs the WAL, sends what remote write has not sent
+    /// yet (up to [`SHUTDOWN_FLUSH_DEADLINE`]; the rest stays in the WAL
+    /// for the next start), closes the TSDB and stops the web server.
     pub async fn shutdown(self) {
         self.manager.shutdown().await;
-        self.writer.shutdown(SHUTDOWN_FLUSH_DEADLINE).await;
+        let db = Arc::clone(&self.db);
+        let _ = tokio::task::spawn_blocking(move || db.sync_wal()).await;
+        let started = tokio::time::Instant::now();
+        drain_wal(&self.writer, self.db.wal_end(), SHUTDOWN_FLUSH_DEADLINE).await;
+        let left = SHUTDOWN_FLUSH_DEADLINE.saturating_sub(started.elapsed());
+        self.writer.shutdown(left).await;
         let _ = self.stop_maintenance.send(true);
         let _ = self.maintenance.await;
         let db = self.db;
@@ -208,6 +234,38 @@ impl Agent {
     /// The agent's TSDB.
     pub fn db(&self) -> &Arc<crate::tsdb::db::Db> {
         &self.db
+    }
+}
+
+/// How long shutdown waits for remote write when it makes no progress
+/// (a receiver that is down): the rest stays in the WAL for the next start.
+const DRAIN_STALL: Duration = Duration::from_secs(5);
+
+/// Waits until every remote-write endpoint has acknowledged the WAL up to
+/// `end` (so a clean stop leaves nothing unsent and a restart sends no
+/// duplicates), until `deadline`, or until no endpoint moved for
+/// [`DRAIN_STALL`].
+async fn drain_wal(writer: &RemoteWriter, end: crate::tsdb::wal::Position, deadline: Duration) {
+    let started = tokio::time::Instant::now();
+    let mut last_change = started;
+    let mut last: Vec<crate::tsdb::wal::Position> = Vec::new();
+    loop {
+        let status = writer.wal_status();
+        if status.iter().all(|s| s.committed >= end) {
+            return;
+        }
+        let now: Vec<_> = status.iter().map(|s| s.committed).collect();
+        if now != last {
+            last = now;
+            last_change = tokio::time::Instant::now();
+        }
+        if last_change.elapsed() >= DRAIN_STALL || started.elapsed() >= deadline {
+            for s in status.iter().filter(|s| s.committed < end) {
+                tracing::warn!(remote_name = %s.name, committed = %s.committed, wal_end = %end, "remote write: not everything sent at shutdown; the rest stays in the WAL and is sent after a restart");
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -12,10 +12,12 @@ use parking_lot::Mutex;
 
 use crate::config::{StorageConfig, WalSync};
 use crate::remote::Sample;
+use crate::remote::wal::{WalCap, WalPins, WalWatch};
 use crate::scrape::SampleSink;
 use crate::selfmon::Registry;
-use crate::tsdb::db::{Db, DbError, DbStats, Options};
-use crate::tsdb::wal::{SyncPolicy, WalOptions};
+use crate::tsdb::db::{Db, DbError, DbStats, Options, WalObserver};
+use crate::tsdb::fs::Directory;
+use crate::tsdb::wal::{Position, SyncPolicy, WalOptions};
 
 /// How often the maintenance task looks for a head cut and retention.
 const COMPACT_EVERY: Duration = Duration::from_secs(60);
@@ -44,6 +46,42 @@ pub fn db_options(cfg: &StorageConfig) -> Options {
 /// Opens the agent's database in `dir` (blocking: replays the WAL).
 pub fn open(dir: &Path, cfg: &StorageConfig) -> Result<Arc<Db>, DbError> {
     Db::open(dir, db_options(cfg)).map(Arc::new)
+}
+
+/// The WAL cap `storage:` asks for.
+pub fn wal_cap(cfg: &StorageConfig) -> WalCap {
+    WalCap {
+        max_bytes: cfg.wal_max_size.map(|s| s.0),
+        max_lag: cfg.wal_max_lag.map(|d| d.as_std()),
+    }
+}
+
+/// Connects the database's WAL to remote write: commits wake the endpoint
+/// tailers, and segments are deleted only once the endpoints (within the
+/// cap) no longer need them.
+pub struct RemoteWalObserver {
+    /// Woken after commits and syncs.
+    pub watch: Arc<WalWatch>,
+    /// The endpoints' claims on segments.
+    pub pins: Arc<WalPins>,
+}
+
+impl WalObserver for RemoteWalObserver {
+    fn logged(&self, synced: Position) {
+        self.watch.notify_synced(synced);
+    }
+
+    fn deletable_before(&self, wal_dir: &dyn Directory, wanted: u32) -> u32 {
+        match self.pins.deletable_before_in(wal_dir, wanted) {
+            Ok(keep_from) => keep_from,
+            Err(e) => {
+                // Without segment sizes the cap cannot be applied: keep
+                // what the endpoints need.
+                tracing::error!(error = %e, "cannot list WAL segments; keeping what remote write needs");
+                self.pins.oldest_needed().unwrap_or(wanted).min(wanted)
+            }
+        }
+    }
 }
 
 /// Stores each scrape as one commit.

@@ -109,6 +109,8 @@ pub struct RawStorage {
     pub wal_sync: Option<String>,
     pub wal_segment_size: Option<ByteSize>,
     pub block_range: Option<Duration>,
+    pub wal_max_size: Option<ByteSize>,
+    pub wal_max_lag: Option<Duration>,
 }
 
 /// One entry of `scrape_configs:`.

@@ -208,6 +208,8 @@ fn storage(raw: RawStorage, path: &ConfigPath, cx: &mut Ctx<'_>) -> StorageConfi
         wal_sync,
         wal_segment_size,
         block_range,
+        wal_max_size: raw.wal_max_size.filter(|s| s.0 > 0),
+        wal_max_lag: raw.wal_max_lag.filter(|d| !d.is_zero()),
     }
 }
 

@@ -54,6 +54,12 @@ pub struct StorageConfig {
     pub wal_segment_size: ByteSize,
     /// Block range (default 2h; at least 1s).
     pub block_range: Duration,
+    /// Most bytes of WAL kept for remote-write endpoints that are behind;
+    /// past it the oldest unsent segments are deleted (and the samples
+    /// counted as dropped). `None`: no cap.
+    pub wal_max_size: Option<ByteSize>,
+    /// An endpoint lagging more than this no longer holds WAL segments.
+    pub wal_max_lag: Option<Duration>,
 }
 
 impl Default for StorageConfig {
@@ -65,6 +71,8 @@ impl Default for StorageConfig {
             wal_sync: WalSync::Interval(Duration::from_secs(1)),
             wal_segment_size: ByteSize(128 << 20),
             block_range: Duration::from_secs(2 * 3600),
+            wal_max_size: None,
+            wal_max_lag: None,
         }
     }
 }

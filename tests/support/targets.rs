@@ -18,6 +18,9 @@ pub enum Behaviour {
     Body(String),
     /// Waits this long before answering (past the scrape timeout).
     Hang(Duration),
+    /// A counter with this name that goes up by one on every request
+    /// (`NAME 1`, `NAME 2`, …): every scrape has a distinct value.
+    Counting(String, Arc<std::sync::atomic::AtomicU64>),
 }
 
 /// A running target; stops when dropped.
@@ -49,6 +52,10 @@ impl TestTarget {
                                 Behaviour::Hang(d) => {
                                     tokio::time::sleep(*d).await;
                                     "late 1\n".to_string()
+                                }
+                                Behaviour::Counting(name, n) => {
+                                    let v = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                                    format!("# TYPE {name} counter\n{name} {v}\n")
                                 }
                             };
                             let mut resp = Response::new(Full::new(Bytes::from(body)));

@@ -188,6 +188,11 @@ impl Db {
         Ok(())
     }
 
+    /// The WAL's end: where the next record will be written.
+    pub fn wal_end(&self) -> crate::tsdb::wal::Position {
+        self.head.lock().wal.position()
+    }
+
     /// Registers the other reader of the WAL (remote write): it is told of
     /// every commit and asked before segments are deleted. Segments are
     /// only deleted by [`Db::compact`], so registering right after opening
