@@ -7,7 +7,8 @@
 //! `destination_workload`) are folded together, since folding one alone
 //! would merge nothing. Each candidate is then tried exactly: the active
 //! series are projected through the current folds plus the candidate and
-//! the distinct results counted. The first round picks, among candidates
+//! the distinct results counted (the label of a group whose values take
+//! the most bytes names it). The first round picks, among candidates
 //! that bring the target under budget, the one folding the fewest series
 //! (ties: the most distinct values); when none does, the one that reduces
 //! most is taken and another round tries to add to it (at most three).
@@ -217,9 +218,32 @@ impl TargetGuard {
                     cluster.push(ranked[j].0.clone());
                 }
             }
+            if cluster.len() > 1 {
+                self.order_by_value_bytes(&mut cluster);
+            }
             out.push(cluster);
         }
         out
+    }
+
+    /// Orders labels carrying the same information by the bytes their
+    /// values take (most first, then by name): the costliest one names the
+    /// fold and is the one `keep_top` ranks.
+    fn order_by_value_bytes(&self, labels: &mut [String]) {
+        let mut bytes: FxHashMap<&str, usize> = FxHashMap::default();
+        for (_, s) in self.series.iter() {
+            for l in labels.iter() {
+                *bytes.entry(l.as_str()).or_insert(0) += s.labels.get(l).map_or(0, str::len);
+            }
+        }
+        let mut keyed: Vec<(usize, String)> = labels
+            .iter()
+            .map(|l| (bytes.get(l.as_str()).copied().unwrap_or(0), l.clone()))
+            .collect();
+        keyed.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (slot, (_, l)) in labels.iter_mut().zip(keyed) {
+            *slot = l;
+        }
     }
 
     /// True when labels `a` and `b` appear together and determine each

@@ -328,6 +328,7 @@ impl TargetGuard {
             route: Route::Dropped(DropReason::Budget),
             explicit_ts: false,
             counted: false,
+            has_value: false,
             last_value: 0.0,
             last_seen_ms: ts_ms,
             seen_gen: 0,
@@ -501,11 +502,16 @@ impl TargetGuard {
         }
     }
 
-    /// Routes every series again after the folds changed. A member that
-    /// leaves a folded series which keeps other members contributes only
-    /// its increases to its new one (its history stays where it was); a
-    /// series that enters a fold from raw, or whose folded series is left
-    /// empty, contributes its full value (its history moves with it).
+    /// Routes every series again after the folds changed.
+    ///
+    /// A counter's history moves with it when it enters a folded series
+    /// from raw, or when the folded series it leaves is left empty: its last
+    /// forwarded value is added to the folded series it joins at once, and
+    /// its next sample adds its increase since (so a member absent at that
+    /// moment is neither lost nor counted twice when it returns). When the
+    /// folded series it leaves keeps other members (a value promoted into
+    /// `keep_top`), its history stays there and it adds only increases from
+    /// now on. Either way the sum over forwarded series stays exact.
     pub(super) fn reroute_all(&mut self) {
         let mut moved = Vec::new();
         for id in self.series.ids() {
@@ -524,19 +530,34 @@ impl TargetGuard {
             self.set_route(id, new);
             match (old, new) {
                 (Route::Group(g), Route::Group(_)) => moved.push((id, g)),
-                (_, Route::Group(_)) => {
-                    if let Some(s) = self.series.get_mut(id) {
-                        s.counted = false;
-                    }
-                }
+                (_, Route::Group(_)) => self.carry_history(id),
                 _ => {}
             }
         }
         for (id, g) in moved {
-            let history_stays = self.groups.get(g).is_some_and(|g| g.members > 0);
-            if let Some(s) = self.series.get_mut(id) {
-                s.counted = history_stays;
+            if self.groups.get(g).is_some_and(|g| g.members > 0) {
+                if let Some(s) = self.series.get_mut(id) {
+                    s.counted = s.has_value;
+                }
+            } else {
+                self.carry_history(id);
             }
+        }
+    }
+
+    /// Adds series `id`'s last value to the folded series it is now in.
+    fn carry_history(&mut self, id: u32) {
+        let Some(s) = self.series.get_mut(id) else {
+            return;
+        };
+        s.counted = s.has_value && s.role == Role::Cumulative;
+        if !s.counted {
+            return;
+        }
+        if let Route::Group(g) = s.route
+            && let Some(g) = self.groups.get_mut(g)
+        {
+            g.value += s.last_value;
         }
     }
 
@@ -554,6 +575,10 @@ impl TargetGuard {
         match s.route {
             Route::Raw => {
                 out.push(sample.clone());
+                if !sample.value.is_nan() {
+                    s.last_value = sample.value;
+                    s.has_value = true;
+                }
                 s.emitted_gen = generation;
                 self.cur_emitted.push(id);
                 report.samples_out += 1;
@@ -581,6 +606,7 @@ impl TargetGuard {
                 let increase = member_increase(previous, v);
                 group.value += increase;
                 s.last_value = v;
+                s.has_value = true;
                 s.counted = true;
                 if previous.is_some()
                     && s.rank_fold != NONE

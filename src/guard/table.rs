@@ -62,6 +62,8 @@ pub struct Series {
     /// Its history is already part of the folded series it is in (its
     /// next sample contributes its increase); false: its full value.
     pub counted: bool,
+    /// `last_value` holds the last value forwarded or merged.
+    pub has_value: bool,
     pub last_value: f64,
     pub last_seen_ms: i64,
     pub seen_gen: u32,

@@ -166,6 +166,37 @@ fn breach_folds_the_offending_label_and_keeps_the_sum() {
 }
 
 #[test]
+fn a_member_absent_when_the_fold_starts_is_counted_once() {
+    let mut g = TargetGuard::new(budget(2));
+    let mut f = Feed::default();
+    let folded = "{__name__=\"req_total\", code=\"200\", host=\"__overflow__\"}";
+    run(
+        &mut g,
+        &mut f,
+        1000,
+        &items(&hosts(2, |h| 10.0 * (h + 1) as f64), Counter),
+    );
+    // h1 (20) is absent when h2 and h3 take the target over budget.
+    let v = [
+        ("req_total{code=\"200\",host=\"h0\"}", Counter, 11.0),
+        ("req_total{code=\"200\",host=\"h2\"}", Counter, 5.0),
+        ("req_total{code=\"200\",host=\"h3\"}", Counter, 7.0),
+    ];
+    let (out, r) = run(&mut g, &mut f, 2000, &v);
+    assert_eq!(r.offenders.len(), 1);
+    // Every member's last value is in: 11 + 20 (h1, last seen) + 5 + 7.
+    assert_eq!(out[folded], "43");
+    // h1 returns having grown by 3: the folded counter grows by exactly that.
+    let (out, _) = run(
+        &mut g,
+        &mut f,
+        3000,
+        &[("req_total{code=\"200\",host=\"h1\"}", Counter, 23.0)],
+    );
+    assert_eq!(out[folded], "46");
+}
+
+#[test]
 fn a_member_absent_for_a_scrape_continues_from_its_last_value() {
     let mut g = TargetGuard::new(GuardSettings {
         fold_rules: vec![FoldRule::new(vec!["host".into()], None).unwrap()],
