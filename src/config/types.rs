@@ -19,6 +19,8 @@ pub struct Config {
     pub scrape_configs: Vec<ScrapeConfig>,
     /// `remote_write:`, in file order.
     pub remote_write: Vec<RemoteWriteConfig>,
+    /// `guard:` (series budgets).
+    pub guard: super::GuardConfig,
     /// Things accepted but without effect in levee (e.g.
     /// `global.evaluation_interval`), one line each, for `levee check`.
     pub notes: Vec<String>,
@@ -112,6 +114,8 @@ pub struct ScrapeConfig {
     pub body_size_limit: ByteSize,
     /// Authentication, TLS and redirects.
     pub http: HttpClientConfig,
+    /// Series budget settings (defaults from `guard:`).
+    pub guard: super::JobGuardConfig,
 }
 
 /// One entry of `static_configs`.
