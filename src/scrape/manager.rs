@@ -30,6 +30,7 @@ pub struct ScrapeManager {
     metrics: Arc<ScrapeMetrics>,
     running: HashMap<TargetKey, Running>,
     view: Arc<StatusList>,
+    ceiling: Arc<super::guarded::GuardCeiling>,
 }
 
 /// The live list of target statuses behind `/api/v1/targets`.
@@ -52,6 +53,7 @@ impl ScrapeManager {
             metrics: Arc::new(ScrapeMetrics::new(registry)),
             running: HashMap::new(),
             view: Arc::default(),
+            ceiling: Arc::default(),
         }
     }
 
@@ -69,6 +71,8 @@ impl ScrapeManager {
     /// not be built (each also logged); the others run regardless.
     pub fn apply(&mut self, jobs: &[Arc<Job>]) -> Vec<TargetError> {
         let mut errors = Vec::new();
+        let max_series = jobs.iter().map(|j| j.guard.max_series).max().unwrap_or(0);
+        self.ceiling.set_max(max_series);
         let mut wanted: HashMap<TargetKey, Target> = HashMap::new();
         for job in jobs {
             for group in &job.groups {
@@ -103,12 +107,13 @@ impl ScrapeManager {
             }
             let fetcher = target.job.fetcher.clone();
             let job_name = target.job.name.clone();
-            let lp = ScrapeLoop::new(
+            let mut lp = ScrapeLoop::new(
                 Arc::new(target),
                 fetcher,
                 self.sink.clone(),
                 self.metrics.clone(),
             );
+            lp.join_ceiling(self.ceiling.clone());
             let status = lp.status();
             let (stop, stop_rx) = watch::channel(StopReason::Running);
             let task = tokio::spawn(lp.run(stop_rx));
