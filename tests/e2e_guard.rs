@@ -92,6 +92,31 @@ remote_write:
     .expect("cardinality body");
     let cardinality: serde_json::Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("cardinality JSON ({e}): {text}"));
+    // The operator's view: `levee cardinality --url`.
+    let url = format!("http://{}", agent.agent.web_addr());
+    let table = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_levee"))
+            .args(["cardinality", "--url", &url, "--limit", "2"])
+            .output()
+            .expect("run levee cardinality")
+    })
+    .await
+    .expect("levee cardinality ran");
+    let stdout = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
+    assert!(stdout.starts_with("TARGET"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("storm/{}", storm.address())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fold [auto] destination_service+destination_workload"),
+        "{stdout}"
+    );
     // Shutdown flushes everything queued.
     let TestAgent { agent, dir: _dir } = agent;
     agent.shutdown().await;
@@ -197,4 +222,21 @@ remote_write:
         })
         .collect();
     assert_eq!(innocent_series.len(), 4, "{innocent_series:?}");
+}
+
+#[test]
+fn cardinality_without_a_levee_says_so() {
+    let port = support::free_port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args(["cardinality", "--url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .expect("run levee cardinality");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "levee cardinality: GET http://127.0.0.1:{port}/api/v1/status/cardinality?limit=10: "
+        )),
+        "{err}"
+    );
 }

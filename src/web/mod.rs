@@ -7,9 +7,11 @@
 //! reused (e.g. by the remote-write receiver later) on its own.
 
 mod cardinality_api;
+mod cardinality_cli;
 mod targets_api;
 
 pub use cardinality_api::CardinalityTarget;
+pub use cardinality_cli::{CardinalityError, cardinality_report, render_table};
 pub use targets_api::{TargetHealth, TargetStatus, TargetsView};
 
 use crate::selfmon::Registry;
