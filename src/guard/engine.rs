@@ -166,6 +166,27 @@ impl TargetGuard {
         kinds: &[MetricType],
         out: &mut Vec<Sample>,
     ) -> Result<ScrapeReport, GuardError> {
+        self.check_fail(samples)?;
+        let start = out.len();
+        out.extend_from_slice(samples);
+        Ok(self.run(ts_ms, out, start, kinds))
+    }
+
+    /// [`TargetGuard::apply`] rewriting `batch` in place: the samples
+    /// forwarded as they are stay (in order, without being copied), the
+    /// others go, folded series and staleness markers are appended. On
+    /// error `batch` is untouched.
+    pub fn apply_in_place(
+        &mut self,
+        ts_ms: i64,
+        batch: &mut Vec<Sample>,
+        kinds: &[MetricType],
+    ) -> Result<ScrapeReport, GuardError> {
+        self.check_fail(batch)?;
+        Ok(self.run(ts_ms, batch, 0, kinds))
+    }
+
+    fn check_fail(&self, samples: &[Sample]) -> Result<(), GuardError> {
         let budget = self.budget();
         if self.settings.action == BudgetAction::Fail && budget > 0 {
             let series = samples.iter().filter(|s| !is_stale_nan(s.value)).count() as u64;
@@ -173,6 +194,18 @@ impl TargetGuard {
                 return Err(GuardError::BudgetExceeded { budget, series });
             }
         }
+        Ok(())
+    }
+
+    /// The scrape in `batch[start..]`, rewritten in place.
+    fn run(
+        &mut self,
+        ts_ms: i64,
+        batch: &mut Vec<Sample>,
+        start: usize,
+        kinds: &[MetricType],
+    ) -> ScrapeReport {
+        let budget = self.budget();
         self.generation = self.generation.wrapping_add(1).max(1);
         self.last_ts_ms = ts_ms;
         self.expire(ts_ms);
@@ -182,7 +215,7 @@ impl TargetGuard {
         };
         self.ids.clear();
         self.created.clear();
-        for (i, s) in samples.iter().enumerate() {
+        for (i, s) in batch[start..].iter().enumerate() {
             if is_stale_nan(s.value) {
                 self.ids.push(NONE);
                 continue;
@@ -195,25 +228,33 @@ impl TargetGuard {
             && self.settings.action == BudgetAction::Fold
             && self.active_series() as u64 > budget
         {
-            self.on_breach(ts_ms, samples, budget, &mut report);
+            self.on_breach(ts_ms, &batch[start..], budget, &mut report);
         }
-        for (i, s) in samples.iter().enumerate() {
-            let id = self.ids[i];
-            if id != NONE {
-                self.forward(id, s, &mut report, out);
-            } else if is_stale_nan(s.value) {
-                out.push(s.clone());
+        let mut kept = start;
+        for i in start..batch.len() {
+            let id = self.ids[i - start];
+            let forward = if id != NONE {
+                self.forward(id, &batch[i], &mut report)
+            } else if is_stale_nan(batch[i].value) {
                 report.stale_markers += 1;
+                true
+            } else {
+                false
+            };
+            if forward {
+                batch.swap(kept, i);
+                kept += 1;
             }
         }
-        self.emit_groups(ts_ms, out, &mut report);
-        self.mark_stale(ts_ms, out, &mut report);
+        batch.truncate(kept);
+        self.emit_groups(ts_ms, batch, &mut report);
+        self.mark_stale(ts_ms, batch, &mut report);
         self.rerank();
         self.check_lifts(ts_ms, &mut report);
         self.drop_empty_groups();
         report.active_series = self.active_series();
         report.folded_series = self.folded_members;
-        Ok(report)
+        report
     }
 
     /// A failed scrape, or the target went away: staleness markers for
@@ -561,20 +602,14 @@ impl TargetGuard {
         }
     }
 
-    fn forward(
-        &mut self,
-        id: u32,
-        sample: &Sample,
-        report: &mut ScrapeReport,
-        out: &mut Vec<Sample>,
-    ) {
+    /// Handles one admitted sample; true when it is forwarded as it is.
+    fn forward(&mut self, id: u32, sample: &Sample, report: &mut ScrapeReport) -> bool {
         let generation = self.generation;
         let Some(s) = self.series.get_mut(id) else {
-            return;
+            return false;
         };
         match s.route {
             Route::Raw => {
-                out.push(sample.clone());
                 if !sample.value.is_nan() {
                     s.last_value = sample.value;
                     s.has_value = true;
@@ -582,12 +617,13 @@ impl TargetGuard {
                 s.emitted_gen = generation;
                 self.cur_emitted.push(id);
                 report.samples_out += 1;
+                return true;
             }
             Route::Dropped(DropReason::Budget) => report.dropped_budget_samples += 1,
             Route::Dropped(DropReason::Quantile) => report.dropped_quantile_samples += 1,
             Route::Group(g) => {
                 let Some(group) = self.groups.get_mut(g) else {
-                    return;
+                    return false;
                 };
                 if group.touched_gen != generation {
                     group.touched_gen = generation;
@@ -597,10 +633,10 @@ impl TargetGuard {
                 let v = sample.value;
                 if s.role != Role::Cumulative {
                     group.acc.add(s.role, self.settings.gauge_fold, v);
-                    return;
+                    return false;
                 }
                 if v.is_nan() {
-                    return;
+                    return false;
                 }
                 let previous = s.counted.then_some(s.last_value);
                 let increase = member_increase(previous, v);
@@ -625,11 +661,13 @@ impl TargetGuard {
                 }
             }
         }
+        false
     }
 
     fn emit_groups(&mut self, ts_ms: i64, out: &mut Vec<Sample>, report: &mut ScrapeReport) {
         let generation = self.generation;
-        for g in std::mem::take(&mut self.touched) {
+        let mut touched = std::mem::take(&mut self.touched);
+        for &g in &touched {
             let Some(group) = self.groups.get_mut(g) else {
                 continue;
             };
@@ -647,6 +685,8 @@ impl TargetGuard {
             self.cur_emitted.push(g | GROUP_BIT);
             report.samples_out += 1;
         }
+        touched.clear();
+        self.touched = touched;
     }
 
     /// Staleness markers for what the previous scrape forwarded and this one
@@ -654,17 +694,21 @@ impl TargetGuard {
     /// a kept value switching between raw and its own folded series).
     fn mark_stale(&mut self, ts_ms: i64, out: &mut Vec<Sample>, report: &mut ScrapeReport) {
         let generation = self.generation;
-        for r in std::mem::take(&mut self.prev_emitted) {
+        let mut prev = std::mem::take(&mut self.prev_emitted);
+        for &r in &prev {
             let labels = if r & GROUP_BIT != 0 {
                 let Some(g) = self.groups.get(r & !GROUP_BIT) else {
                     continue;
                 };
+                if g.emitted_gen == generation {
+                    continue;
+                }
                 let raw_now = self
                     .series
                     .find_content(&g.labels, g.hash)
                     .and_then(|id| self.series.get(id))
                     .is_some_and(|s| s.emitted_gen == generation);
-                if g.emitted_gen == generation || raw_now {
+                if raw_now {
                     continue;
                 }
                 g.labels.clone()
@@ -672,12 +716,15 @@ impl TargetGuard {
                 let Some(s) = self.series.get(r) else {
                     continue;
                 };
+                if s.emitted_gen == generation || s.explicit_ts {
+                    continue;
+                }
                 let group_now = self
                     .groups
                     .find(s.hash, |l| *l == *s.labels)
                     .and_then(|g| self.groups.get(g))
                     .is_some_and(|g| g.emitted_gen == generation);
-                if s.emitted_gen == generation || s.explicit_ts || group_now {
+                if group_now {
                     continue;
                 }
                 s.labels.clone()
@@ -685,7 +732,8 @@ impl TargetGuard {
             out.push(stale(labels, ts_ms));
             report.stale_markers += 1;
         }
-        std::mem::swap(&mut self.prev_emitted, &mut self.cur_emitted);
+        prev.clear();
+        self.prev_emitted = std::mem::replace(&mut self.cur_emitted, prev);
     }
 
     fn rerank(&mut self) {

@@ -559,3 +559,32 @@ fn duplicates_in_one_scrape_count_once() {
     assert_eq!(out.len(), 1);
     assert_eq!(r.duplicate_samples, 1);
 }
+
+#[test]
+fn in_place_gives_what_apply_gives_in_the_same_order() {
+    let rule = || GuardSettings {
+        fold_rules: vec![FoldRule::new(vec!["host".into()], Some("req_total")).unwrap()],
+        ..GuardSettings::default()
+    };
+    let (mut a, mut b) = (TargetGuard::new(rule()), TargetGuard::new(rule()));
+    let mut f = Feed::default();
+    for (ts, n) in [(1000, 3), (2000, 2)] {
+        let mut v = items(&hosts(n, |h| h as f64), Counter);
+        v.insert(1, ("x{k=\"1\"}", Gauge, 1.0));
+        v.push(("y", Gauge, 2.0));
+        let (samples, kinds) = f.scrape(ts, &v);
+        let mut out = Vec::new();
+        a.apply(ts, &samples, &kinds, &mut out).unwrap();
+        let mut batch = samples.clone();
+        b.apply_in_place(ts, &mut batch, &kinds).unwrap();
+        let show = |v: &[Sample]| -> Vec<String> {
+            v.iter()
+                .map(|s| format!("{} {}", s.labels, s.value))
+                .collect()
+        };
+        assert_eq!(show(&out), show(&batch));
+        // Raw samples first, in scrape order, then the folded series.
+        assert!(show(&batch)[0].starts_with("{__name__=\"x\""));
+        assert!(show(&batch)[1].starts_with("{__name__=\"y\""));
+    }
+}

@@ -112,7 +112,6 @@ pub struct GuardedTarget {
     guard: Arc<Mutex<TargetGuard>>,
     /// Family type of each sample of the scrape in progress.
     pub kinds: Vec<MetricType>,
-    out: Vec<Sample>,
     job: String,
     instance: String,
     metrics: Arc<GuardMetrics>,
@@ -142,7 +141,6 @@ impl GuardedTarget {
         Some(GuardedTarget {
             guard: Arc::new(Mutex::new(TargetGuard::new(settings))),
             kinds: Vec::new(),
-            out: Vec::new(),
             job,
             instance,
             metrics,
@@ -173,13 +171,11 @@ impl GuardedTarget {
             self.held = hold.is_some();
             guard.set_ceiling(hold);
         }
-        self.out.clear();
-        let result = guard.apply(ts_ms, batch, &self.kinds, &mut self.out);
+        let result = guard.apply_in_place(ts_ms, batch, &self.kinds);
         let active = guard.active_series();
         drop(guard);
         self.kinds.clear();
         let report = result?;
-        std::mem::swap(batch, &mut self.out);
         self.record(&report, active);
         Ok(report.stale_markers)
     }
