@@ -569,7 +569,8 @@ fn in_place_gives_what_apply_gives_in_the_same_order() {
     let (mut a, mut b) = (TargetGuard::new(rule()), TargetGuard::new(rule()));
     let mut f = Feed::default();
     for (ts, n) in [(1000, 3), (2000, 2)] {
-        let mut v = items(&hosts(n, |h| h as f64), Counter);
+        let hs = hosts(n, |h| h as f64);
+        let mut v = items(&hs, Counter);
         v.insert(1, ("x{k=\"1\"}", Gauge, 1.0));
         v.push(("y", Gauge, 2.0));
         let (samples, kinds) = f.scrape(ts, &v);
