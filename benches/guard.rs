@@ -6,6 +6,7 @@
 //!   looked up, forwarded, staleness-tracked);
 //! - `folded`: `destination_service`/`destination_workload` folded by a
 //!   rule (every sample merged into one of 50 folded series).
+//!
 //! Throughput is in samples; compare the per-sample time with the scrape
 //! path's (`benches/scrape.rs`). Sample timestamps are the scrape's, so
 //! staleness tracking runs as in production.
