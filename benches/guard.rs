@@ -5,7 +5,10 @@
 //! - `passthrough`: a budget the target stays under (every sample is
 //!   looked up, forwarded, staleness-tracked);
 //! - `folded`: `destination_service`/`destination_workload` folded by a
-//!   rule (every sample merged into one of 50 folded series).
+//!   rule (every sample merged into one of 50 folded series);
+//! - `breach`: the first scrape over a budget of 1000 on a fresh guard: all
+//!   100k series admitted, the offender found, the fold applied (includes
+//!   copying the batch).
 //!
 //! Throughput is in samples; compare the per-sample time with the scrape
 //! path's (`benches/scrape.rs`). Sample timestamps are the scrape's, so
@@ -113,6 +116,26 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    // The first scrape of the storm target over its budget: 100k new
+    // series admitted, the offender found and folded, everything rerouted.
+    group.bench_function("breach", |b| {
+        b.iter_batched(
+            || {
+                TargetGuard::new(GuardSettings {
+                    series_budget: 1000,
+                    ..GuardSettings::default()
+                })
+            },
+            |mut guard| {
+                let report = guard
+                    .apply_in_place(0, &mut samples.clone(), &kinds)
+                    .expect("accepted");
+                assert_eq!(report.offenders.len(), 1);
+                guard
+            },
+            BatchSize::LargeInput,
+        )
+    });
     group.finish();
 }
 

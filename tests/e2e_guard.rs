@@ -240,3 +240,108 @@ fn cardinality_without_a_levee_says_so() {
         "{err}"
     );
 }
+
+/// A body with `n` series of one counter, told apart by label `i`.
+fn wide_body(n: usize) -> String {
+    let mut b = String::from("# TYPE wide_total counter\n");
+    for i in 0..n {
+        b.push_str(&format!("wide_total{{i=\"{i}\"}} {i}\n"));
+    }
+    b
+}
+
+async fn cardinality_of(agent: &TestAgent) -> serde_json::Value {
+    let text = reqwest::get(format!(
+        "http://{}/api/v1/status/cardinality",
+        agent.agent.web_addr()
+    ))
+    .await
+    .expect("GET cardinality")
+    .text()
+    .await
+    .expect("cardinality body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("cardinality JSON ({e}): {text}"))
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_replaces_fold_rules_of_running_targets() {
+    let target = TestTarget::start(Behaviour::Body(wide_body(6))).await;
+    let config = |rules: &str| {
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: wide\n    series_budget: 100\n{rules}    static_configs: [{{targets: ['{}']}}]\n",
+            target.address()
+        )
+    };
+    let mut agent = TestAgent::start(&config("    fold_labels: [{labels: [i]}]\n")).await;
+    let folded = format!(
+        "levee_guard_folded_series{{job=\"wide\",instance=\"{}\"}}",
+        target.address()
+    );
+    wait_until("the rule folds the six series", || async {
+        agent.self_metric(&folded).await == Some(6.0)
+    })
+    .await;
+    let c = cardinality_of(&agent).await;
+    assert_eq!(c["data"]["targets"][0]["folds"][0]["origin"], "rule", "{c}");
+    std::fs::write(agent.dir.path().join("levee.yml"), config("")).expect("rewrite config");
+    agent.agent.reload().expect("reload");
+    wait_until("the fold lifted", || async {
+        agent.self_metric(&folded).await == Some(0.0)
+    })
+    .await;
+    let c = cardinality_of(&agent).await;
+    assert_eq!(
+        c["data"]["targets"][0]["folds"],
+        serde_json::json!([]),
+        "{c}"
+    );
+    assert_eq!(c["data"]["targets"][0]["activeSeries"], 6, "{c}");
+    agent.agent.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_agent_ceiling_holds_the_largest_targets() {
+    let big = TestTarget::start(Behaviour::Body(wide_body(80))).await;
+    let small = TestTarget::start(Behaviour::Body(wide_body(10))).await;
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nguard:\n  max_series: 100\nscrape_configs:\n  - job_name: big\n    static_configs: [{{targets: ['{}']}}]\n  - job_name: small\n    static_configs: [{{targets: ['{}']}}]\n",
+        big.address(),
+        small.address()
+    );
+    let agent = TestAgent::start(&config).await;
+    let active = |job: &str, addr: String| {
+        format!("levee_target_active_series{{job=\"{job}\",instance=\"{addr}\"}}")
+    };
+    // 90 series against a ceiling of 100: near it, the big target (above
+    // its fair share of 50) is held to 50 and folds; the small one is not.
+    wait_until("the big target folded", || async {
+        agent.self_metric(&active("big", big.address())).await == Some(1.0)
+    })
+    .await;
+    assert_eq!(
+        agent.self_metric(&active("small", small.address())).await,
+        Some(10.0)
+    );
+    let folds = format!(
+        "levee_guard_fold_events_total{{job=\"big\",instance=\"{}\",label=\"i\"}}",
+        big.address()
+    );
+    assert_eq!(agent.self_metric(&folds).await, Some(1.0));
+    let TestAgent { agent, dir: _dir } = agent;
+    agent.shutdown().await;
+}

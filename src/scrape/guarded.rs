@@ -249,3 +249,25 @@ impl Drop for GuardedTarget {
         self.metrics.folded_series.remove(&labels);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ceiling_holds_the_largest_targets_near_the_limit() {
+        let c = GuardCeiling::default();
+        assert_eq!(c.hold(1_000_000, false), None, "no ceiling set");
+        c.set_max(1000);
+        c.targets.store(4, Ordering::Relaxed);
+        c.total.store(800, Ordering::Relaxed);
+        assert_eq!(c.hold(600, false), None, "80%: not near yet");
+        c.total.store(900, Ordering::Relaxed);
+        assert_eq!(c.hold(600, false), Some(250), "90%: above the fair share");
+        assert_eq!(c.hold(100, false), None, "under its share: untouched");
+        c.total.store(850, Ordering::Relaxed);
+        assert_eq!(c.hold(240, true), Some(250), "held until under 80%");
+        c.total.store(700, Ordering::Relaxed);
+        assert_eq!(c.hold(240, true), None, "released");
+    }
+}
