@@ -18,7 +18,7 @@ use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
 use super::role::{Role, classify, counts_events};
 use super::settings::{BudgetAction, GuardSettings};
 use super::stats::LabelStats;
-use super::table::{DropReason, Group, GroupTable, NONE, Route, Series, SeriesTable};
+use super::table::{DropReason, Group, GroupTable, NONE, Route, Series, SeriesTable, shrink_vec};
 use crate::exposition::MetricType;
 use crate::labels::Labels;
 use crate::remote::Sample;
@@ -208,13 +208,13 @@ impl TargetGuard {
         let budget = self.budget();
         self.generation = self.generation.wrapping_add(1).max(1);
         self.last_ts_ms = ts_ms;
+        self.ids.clear();
+        self.created.clear();
         self.expire(ts_ms);
         let mut report = ScrapeReport {
             budget,
             ..ScrapeReport::default()
         };
-        self.ids.clear();
-        self.created.clear();
         for (i, s) in batch[start..].iter().enumerate() {
             if is_stale_nan(s.value) {
                 self.ids.push(NONE);
@@ -321,13 +321,13 @@ impl TargetGuard {
         ts_ms: i64,
         report: &mut ScrapeReport,
     ) -> u32 {
-        let id = match self.series.find_ptr(&s.labels) {
-            Some(id) => id,
+        let (id, created) = match self.series.find_ptr(&s.labels) {
+            Some(id) => (id, false),
             None => {
                 let hash = labels_hash(&s.labels);
                 match self.series.find_and_repoint(&s.labels, hash) {
-                    Some(id) => id,
-                    None => self.create(&s.labels, hash, kind, ts_ms, report),
+                    Some(id) => (id, false),
+                    None => (self.create(&s.labels, hash, kind, ts_ms, report), true),
                 }
             }
         };
@@ -342,7 +342,7 @@ impl TargetGuard {
         series.seen_gen = generation;
         series.last_seen_ms = ts_ms;
         series.explicit_ts = s.timestamp_ms != ts_ms;
-        if series.route == Route::Dropped(DropReason::Budget) && !self.created.contains(&id) {
+        if !created && series.route == Route::Dropped(DropReason::Budget) {
             self.readmit(id);
         }
         id
@@ -797,6 +797,19 @@ impl TargetGuard {
                 series.get(r).is_some()
             }
         });
+        // Memory of what left goes back now, not when the target does.
+        self.series.compact();
+        self.groups.compact();
+        self.stats.compact();
+        for v in [
+            &mut self.prev_emitted,
+            &mut self.cur_emitted,
+            &mut self.touched,
+            &mut self.ids,
+            &mut self.created,
+        ] {
+            shrink_vec(v);
+        }
     }
 }
 

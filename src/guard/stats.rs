@@ -153,6 +153,14 @@ impl LabelStats {
         }
     }
 
+    /// Gives back the memory of values that left.
+    pub fn compact(&mut self) {
+        for stat in self.by_pair.values_mut() {
+            super::table::shrink_map(&mut stat.values);
+        }
+        super::table::shrink_map(&mut self.by_pair);
+    }
+
     /// The statistics of `label` in `family`.
     #[cfg(test)]
     pub fn get(&self, family: u32, label: u32) -> Option<&LabelStat> {

@@ -84,6 +84,34 @@ pub struct SeriesTable {
     live: usize,
 }
 
+/// Gives memory back when a collection holds far more room than entries.
+pub fn shrink_vec<T>(v: &mut Vec<T>) {
+    if v.capacity() > 2 * v.len() + 64 {
+        v.shrink_to(v.len() + v.len() / 4);
+    }
+}
+
+/// [`shrink_vec`] for hash maps.
+pub fn shrink_map<K: std::hash::Hash + Eq, V>(m: &mut FxHashMap<K, V>) {
+    if m.capacity() > 2 * m.len() + 64 {
+        m.shrink_to(m.len() + m.len() / 4);
+    }
+}
+
+/// Drops trailing empty slots and orders the free list so the lowest ids
+/// are reused first (live entries gather at the front and the tail can be
+/// given back).
+fn compact_slots<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>) {
+    while matches!(slots.last(), Some(None)) {
+        slots.pop();
+    }
+    let len = slots.len() as u32;
+    free.retain(|&id| id < len);
+    free.sort_unstable_by(|a, b| b.cmp(a));
+    shrink_vec(slots);
+    shrink_vec(free);
+}
+
 fn ptr(labels: &Arc<Labels>) -> usize {
     Arc::as_ptr(labels) as usize
 }
@@ -182,6 +210,13 @@ impl SeriesTable {
     /// The series `id`, mutably.
     pub fn get_mut(&mut self, id: u32) -> Option<&mut Series> {
         self.slots.get_mut(id as usize).and_then(Option::as_mut)
+    }
+
+    /// Gives back the memory of series that left.
+    pub fn compact(&mut self) {
+        compact_slots(&mut self.slots, &mut self.free);
+        shrink_map(&mut self.by_ptr);
+        shrink_map(&mut self.by_hash);
     }
 
     /// Ids of all live series.
@@ -291,6 +326,12 @@ impl GroupTable {
     /// The group `id`, mutably.
     pub fn get_mut(&mut self, id: u32) -> Option<&mut Group> {
         self.slots.get_mut(id as usize).and_then(Option::as_mut)
+    }
+
+    /// Gives back the memory of folded series that went.
+    pub fn compact(&mut self) {
+        compact_slots(&mut self.slots, &mut self.free);
+        shrink_map(&mut self.by_hash);
     }
 
     /// All live groups.
