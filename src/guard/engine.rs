@@ -208,6 +208,12 @@ impl TargetGuard {
         let budget = self.budget();
         self.generation = self.generation.wrapping_add(1).max(1);
         self.last_ts_ms = ts_ms;
+        for f in &mut self.folds {
+            // Rules start with the first scrape that sees them.
+            if f.started_ms == 0 {
+                f.started_ms = ts_ms;
+            }
+        }
         self.ids.clear();
         self.created.clear();
         self.expire(ts_ms);
