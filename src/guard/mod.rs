@@ -38,13 +38,16 @@
 //!
 //! Semantics, choices and costs: `docs/guard.md`.
 
+mod admit;
 mod decide;
+mod emit;
 mod engine;
 mod fold;
 mod hash;
 mod merge;
 mod report;
 mod role;
+mod route;
 mod settings;
 mod stats;
 mod table;
