@@ -589,3 +589,53 @@ fn in_place_gives_what_apply_gives_in_the_same_order() {
         assert!(show(&batch)[1].starts_with("{__name__=\"y\""));
     }
 }
+
+#[test]
+fn a_breach_no_fold_can_resolve_drops_new_series_and_says_so_once() {
+    let mut g = TargetGuard::new(budget(3));
+    let mut f = Feed::default();
+    // Ten metric names without labels: nothing to fold.
+    let names: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
+    let v: Vec<(&str, MetricType, f64)> = names.iter().map(|n| (n.as_str(), Gauge, 1.0)).collect();
+    let (out, r) = run(&mut g, &mut f, 1000, &v);
+    assert_eq!(out.len(), 3);
+    assert_eq!(r.active_series, 3);
+    assert_eq!((r.dropped_series, r.dropped_budget_samples), (7, 7));
+    assert_eq!(r.offenders.len(), 1);
+    assert_eq!(r.offenders[0].action, BudgetAction::Drop);
+    assert_eq!(r.offenders[0].label, "");
+    // The next scrape: the same three pass, the rest stay dropped, no new
+    // offender line.
+    let (out, r) = run(&mut g, &mut f, 2000, &v);
+    assert_eq!(out.len(), 3);
+    assert_eq!((r.dropped_series, r.dropped_budget_samples), (0, 7));
+    assert!(r.offenders.is_empty());
+}
+
+#[test]
+fn summaries_fold_count_and_sum_and_created_takes_the_earliest() {
+    let mut g = TargetGuard::new(GuardSettings {
+        fold_rules: vec![FoldRule::new(vec!["pod".into()], None).unwrap()],
+        ..GuardSettings::default()
+    });
+    let mut f = Feed::default();
+    let v = [
+        ("rpc{pod=\"a\",quantile=\"0.9\"}", Summary, 0.4),
+        ("rpc_sum{pod=\"a\"}", Summary, 2.0),
+        ("rpc_count{pod=\"a\"}", Summary, 4.0),
+        ("rpc_created{pod=\"a\"}", Summary, 1700.0),
+        ("rpc{pod=\"b\",quantile=\"0.9\"}", Summary, 0.6),
+        ("rpc_sum{pod=\"b\"}", Summary, 3.0),
+        ("rpc_count{pod=\"b\"}", Summary, 5.0),
+        ("rpc_created{pod=\"b\"}", Summary, 1600.0),
+    ];
+    let (out, r) = run(&mut g, &mut f, 1000, &v);
+    assert_eq!(out["{__name__=\"rpc_sum\", pod=\"__overflow__\"}"], "5");
+    assert_eq!(out["{__name__=\"rpc_count\", pod=\"__overflow__\"}"], "9");
+    assert_eq!(
+        out["{__name__=\"rpc_created\", pod=\"__overflow__\"}"],
+        "1600"
+    );
+    assert_eq!(out.len(), 3);
+    assert_eq!(r.dropped_quantile_samples, 2);
+}
