@@ -26,9 +26,10 @@ enum Command {
         /// Prometheus-style configuration file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
-        /// Directory for levee's state; locked so two agents never share it.
-        #[arg(long, value_name = "DIR", default_value = "data")]
-        data_dir: PathBuf,
+        /// Directory for levee's TSDB (WAL, head chunks, blocks); locked so two
+        /// agents never share it. Default: `storage.path` from the config, else `data`.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
         /// Address of the HTTP server (/metrics, /-/healthy, /-/ready, /api/v1/targets).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9310")]
         listen: String,

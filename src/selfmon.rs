@@ -346,13 +346,28 @@ impl Registry {
         help: &'static str,
         read: impl Fn() -> f64 + Send + Sync + 'static,
     ) {
+        self.computed(name, help, "gauge", Box::new(read));
+    }
+
+    /// Registers a counter whose value is read at render time from a total
+    /// kept elsewhere (which must only grow).
+    pub fn counter_fn(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        read: impl Fn() -> f64 + Send + Sync + 'static,
+    ) {
+        self.computed(name, help, "counter", Box::new(read));
+    }
+
+    fn computed(&self, name: &'static str, help: &'static str, kind: &'static str, read: ValueFn) {
         self.add(
             name,
             Arc::new(Computed {
                 name,
                 help,
-                kind: "gauge",
-                read: Box::new(read),
+                kind,
+                read,
             }),
         );
     }

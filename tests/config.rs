@@ -423,3 +423,31 @@ fn empty_secret_keys_count_as_unset() {
     assert!(http.authorization.is_none());
     assert_eq!(http.basic_auth.as_ref().unwrap().password.expose(), "p");
 }
+
+#[test]
+fn storage_section() {
+    use levee::config::{ByteSize, StorageConfig, WalSync};
+    let c = Config::from_yaml("").unwrap();
+    assert_eq!(c.storage, StorageConfig::default());
+    assert_eq!(c.storage.retention, d("15d"));
+    assert_eq!(c.storage.wal_sync, WalSync::Interval(d("1s")));
+    let c = Config::from_yaml(
+        "storage:\n  path: /var/lib/levee\n  retention: 2d\n  retention_size: 10GB\n  wal_sync: always\n  wal_segment_size: 1MiB\n  block_range: 10m\n",
+    )
+    .unwrap();
+    let s = &c.storage;
+    assert_eq!(s.path.as_deref(), Some(Path::new("/var/lib/levee")));
+    assert_eq!(s.retention, d("2d"));
+    assert_eq!(s.retention_size, Some(ByteSize(10 << 30)));
+    assert_eq!(s.wal_sync, WalSync::Always);
+    assert_eq!(s.wal_segment_size, ByteSize(1 << 20));
+    assert_eq!(s.block_range, d("10m"));
+    let err = Config::from_yaml("storage:\n  wal_sync: sometimes\n  block_range: 10ms\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("storage.wal_sync"), "{err}");
+    assert!(
+        err.contains("storage.block_range: 10ms is too short"),
+        "{err}"
+    );
+}

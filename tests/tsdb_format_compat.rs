@@ -142,7 +142,7 @@ fn write_wal_with_checkpoint(dir: Arc<dyn Directory>) {
     wal.log(&[&recs[0], &recs[1]]).unwrap();
     wal.log(&[&recs[2]]).unwrap();
     assert_eq!(wal.segments(), (0, 1));
-    checkpoint::create(&dir, 0, |r| r == 1, 0).unwrap();
+    checkpoint::create(&dir, 0, |s| s.series == 1, 0).unwrap();
     wal.truncate_before(1).unwrap();
     wal.close().unwrap();
 }
@@ -199,8 +199,8 @@ fn wal_with_checkpoint_v1_fixture_replays() {
     let tmp = tempfile::tempdir().unwrap();
     let dir: Arc<dyn Directory> = DiskDirectory::open(tmp.path()).unwrap();
     copy_dir(&*fixture, &*dir);
-    let (mut wal, wal_replay) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
-    let mut replay = checkpoint::Replay::new(&dir, &mut wal, wal_replay).unwrap();
+    let (_wal, wal_replay) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
+    let mut replay = checkpoint::Replay::new(&dir, wal_replay).unwrap();
     let mut got = Vec::new();
     while let Some(rec) = replay.next_record().unwrap() {
         got.push(record::decode(rec).unwrap());

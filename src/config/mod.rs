@@ -46,7 +46,8 @@ pub use resolve::valid_label_name;
 pub use size::{ByteSize, SizeError};
 pub use types::{
     Authorization, BasicAuth, Config, FileContents, GlobalConfig, HttpClientConfig, MetadataConfig,
-    QueueConfig, RemoteWriteConfig, Scheme, ScrapeConfig, Secret, StaticConfig, TlsConfig,
+    QueueConfig, RemoteWriteConfig, Scheme, ScrapeConfig, Secret, StaticConfig, StorageConfig,
+    TlsConfig, WalSync,
 };
 pub use yaml::{Origin, Pos};
 

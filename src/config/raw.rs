@@ -16,7 +16,7 @@ use super::yaml::{Node, Value};
 use crate::relabel::RelabelConfig;
 
 /// The top-level keys levee knows.
-const TOP_KEYS: &[&str] = &["global", "scrape_configs", "remote_write", "guard"];
+const TOP_KEYS: &[&str] = &["global", "scrape_configs", "remote_write", "storage", "guard"];
 
 /// The whole file. List entries keep their index in the file, so that
 /// entries that failed to decode leave no gap in the paths of the others.
@@ -26,6 +26,7 @@ pub struct RawConfig {
     pub scrape_configs: Vec<(usize, RawScrapeConfig)>,
     pub remote_write: Vec<(usize, RawRemoteWrite)>,
     pub guard: Option<super::guard::RawGuard>,
+    pub storage: Option<RawStorage>,
 }
 
 /// Decodes the document section by section and list entry by list entry,
@@ -53,6 +54,10 @@ pub fn decode_root(root: &Node) -> (RawConfig, Vec<Problem>) {
             },
             "scrape_configs" => entries_of(node, &path, &mut raw.scrape_configs, &mut problems),
             "remote_write" => entries_of(node, &path, &mut raw.remote_write, &mut problems),
+            "storage" => match decode_at::<Option<RawStorage>>(node, &path) {
+                Ok(storage) => raw.storage = storage,
+                Err(e) => problems.push(e.into()),
+            },
             "guard" => match decode_at::<Option<super::guard::RawGuard>>(node, &path) {
                 Ok(guard) => raw.guard = guard,
                 Err(e) => problems.push(e.into()),
@@ -97,6 +102,18 @@ pub struct RawGlobal {
     pub scrape_timeout: Option<Duration>,
     pub evaluation_interval: Option<Duration>,
     pub external_labels: Option<BTreeMap<String, String>>,
+}
+
+/// `storage:` (levee's own: where and how long the TSDB keeps data).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub path: Option<String>,
+    pub retention: Option<Duration>,
+    pub retention_size: Option<ByteSize>,
+    pub wal_sync: Option<String>,
+    pub wal_segment_size: Option<ByteSize>,
+    pub block_range: Option<Duration>,
 }
 
 /// One entry of `scrape_configs:`.

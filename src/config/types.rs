@@ -21,9 +21,54 @@ pub struct Config {
     pub remote_write: Vec<RemoteWriteConfig>,
     /// `guard:` (series budgets).
     pub guard: super::GuardConfig,
+    /// `storage:` with defaults applied.
+    pub storage: StorageConfig,
     /// Things accepted but without effect in levee (e.g.
     /// `global.evaluation_interval`), one line each, for `levee check`.
     pub notes: Vec<String>,
+}
+
+/// When the WAL is fsynced (`storage.wal_sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalSync {
+    /// After every commit (`always`).
+    Always,
+    /// At most this long after a commit (a duration such as `1s`, the
+    /// default).
+    Interval(Duration),
+    /// Only when a segment is completed and at shutdown (`never`).
+    Never,
+}
+
+/// `storage:` with defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    /// The data directory (`--data-dir` wins when given; default `data`).
+    pub path: Option<PathBuf>,
+    /// Delete blocks older than this (default 15d; `0s` keeps by age
+    /// forever).
+    pub retention: Duration,
+    /// Delete the oldest blocks while the TSDB takes more than this.
+    pub retention_size: Option<ByteSize>,
+    /// WAL fsync policy.
+    pub wal_sync: WalSync,
+    /// WAL segment size (default 128MiB).
+    pub wal_segment_size: ByteSize,
+    /// Block range (default 2h; at least 1s).
+    pub block_range: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: None,
+            retention: Duration::from_secs(15 * 24 * 3600),
+            retention_size: None,
+            wal_sync: WalSync::Interval(Duration::from_secs(1)),
+            wal_segment_size: ByteSize(128 << 20),
+            block_range: Duration::from_secs(2 * 3600),
+        }
+    }
 }
 
 /// `global:` with defaults applied.

@@ -49,7 +49,6 @@ const TOP: &[Row] = &[
         Some("levee sends no alerts; an alerting section without Alertmanager targets is accepted"),
     ),
     row("remote_read", Accept::Never, None),
-    row("storage", Accept::Never, None),
     row("tracing", Accept::Never, None),
 ];
 
@@ -71,6 +70,15 @@ const REMOTE_WRITE: &[Row] = &[
     row("send_native_histograms", Accept::IfFalse, None),
 ];
 
+const STORAGE: &[Row] = &[
+    row(
+        "tsdb",
+        Accept::IfEmpty,
+        Some("Prometheus' out-of-order window; levee refuses out-of-order samples"),
+    ),
+    row("exemplars", Accept::IfEmpty, None),
+];
+
 const TLS: &[Row] = &[
     row("min_version", Accept::Never, None),
     row("max_version", Accept::Never, None),
@@ -81,6 +89,9 @@ pub fn strip(root: &mut Node) -> Vec<Problem> {
     let mut problems = Vec::new();
     let top = Path::root();
     strip_rows(root, &top, TOP, &mut problems);
+    if let Some(storage) = get_mut(root, "storage") {
+        strip_rows(storage, &top.key("storage"), STORAGE, &mut problems);
+    }
     for (section, rows) in [("scrape_configs", SCRAPE), ("remote_write", REMOTE_WRITE)] {
         let Some(Value::Seq(items)) = get_mut(root, section).map(|n| &mut n.value) else {
             continue;

@@ -15,12 +15,17 @@ pub struct TestAgent {
 impl TestAgent {
     /// Writes `yaml` to a temp file and starts an agent on a free port.
     pub async fn start(yaml: &str) -> TestAgent {
-        let dir = tempfile::tempdir().expect("temp dir");
+        TestAgent::start_in(tempfile::tempdir().expect("temp dir"), yaml).await
+    }
+
+    /// Like [`TestAgent::start`], in an existing dir (whose `data/` a
+    /// previous agent may have left).
+    pub async fn start_in(dir: tempfile::TempDir, yaml: &str) -> TestAgent {
         let config_path: PathBuf = dir.path().join("levee.yml");
         std::fs::write(&config_path, yaml).expect("write config");
         let agent = Agent::start(AgentOptions {
             config_path,
-            data_dir: dir.path().join("data"),
+            data_dir: Some(dir.path().join("data")),
             listen: "127.0.0.1:0".into(),
         })
         .await

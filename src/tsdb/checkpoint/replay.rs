@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::tsdb::fs::Directory;
-use crate::tsdb::wal::{Position, Wal, WalReader};
+use crate::tsdb::wal::{Position, WalReader};
 
 use super::{CheckpointError, checkpoint_name, delete_before, last};
 
@@ -18,12 +18,14 @@ pub struct Replay {
 
 impl Replay {
     /// Combines the newest checkpoint in `wal_dir` with `wal_replay` (the
-    /// reader [`Wal::open`] returned). Finishes a head cut that a crash
-    /// interrupted: deletes segments the checkpoint covers and older
-    /// checkpoints.
+    /// reader [`Wal::open`](crate::tsdb::wal::Wal::open) returned): the checkpoint's records, then the
+    /// segments after the ones it covers. Deletes older checkpoints (a
+    /// crash may have left them). Segments the checkpoint covers are
+    /// skipped, not deleted: other readers of the WAL (remote write) may
+    /// still need them, so their deletion is the owner's decision
+    /// ([`Wal::truncate_before`](crate::tsdb::wal::Wal::truncate_before)).
     pub fn new(
         wal_dir: &Arc<dyn Directory>,
-        wal: &mut Wal,
         wal_replay: WalReader,
     ) -> Result<Self, CheckpointError> {
         let Some(cp) = last(&**wal_dir)? else {
@@ -33,7 +35,6 @@ impl Replay {
                 wal: wal_replay,
             });
         };
-        wal.truncate_before(cp.saturating_add(1))?;
         delete_before(&**wal_dir, cp)?;
         let name = checkpoint_name(cp);
         let reader = WalReader::from_start(wal_dir.subdir(&name)?).map_err(|source| {

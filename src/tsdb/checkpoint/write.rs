@@ -32,8 +32,11 @@ pub struct CheckpointStats {
 
 /// Writes the checkpoint covering WAL segments up to `to` (which must be
 /// completed: older than the segment being written), from the previous
-/// checkpoint and the segments after it. Keeps the series for which
-/// `keep(ref)` is true and their samples with `t ≥ mint`.
+/// checkpoint and the segments after it. Keeps the series records for which
+/// `keep(record)` is true (the head passes "this ref still names these
+/// labels", so a record of an id that was removed and later reused for
+/// another series is dropped) and the samples with `t ≥ mint` of the
+/// series kept.
 ///
 /// The checkpoint is complete (renamed into place, synced) when this
 /// returns; the caller then deletes the covered segments
@@ -42,7 +45,7 @@ pub struct CheckpointStats {
 pub fn create(
     wal_dir: &Arc<dyn Directory>,
     to: u32,
-    keep: impl Fn(u32) -> bool,
+    keep: impl Fn(&RefSeries) -> bool,
     mint: i64,
 ) -> Result<CheckpointStats, CheckpointError> {
     let prev = last(&**wal_dir)?;
@@ -111,7 +114,7 @@ struct Writer<F> {
     stats: CheckpointStats,
 }
 
-impl<F: Fn(u32) -> bool> Writer<F> {
+impl<F: Fn(&RefSeries) -> bool> Writer<F> {
     /// Copies what is kept of every record `r` returns.
     fn copy(&mut self, r: &mut WalReader, source_name: &str) -> Result<(), CheckpointError> {
         loop {
@@ -134,7 +137,7 @@ impl<F: Fn(u32) -> bool> Writer<F> {
             match record {
                 Record::Series(series) => {
                     for s in series {
-                        if !(self.keep)(s.series) {
+                        if !(self.keep)(&s) {
                             self.stats.series_dropped += 1;
                         } else if self.seen.insert(s.series) {
                             self.stats.series_kept += 1;
@@ -144,7 +147,7 @@ impl<F: Fn(u32) -> bool> Writer<F> {
                 }
                 Record::Samples(samples) => {
                     for s in samples {
-                        if (self.keep)(s.series) && s.t >= self.mint {
+                        if self.seen.contains(&s.series) && s.t >= self.mint {
                             self.stats.samples_kept += 1;
                             self.samples.push(s);
                         } else {

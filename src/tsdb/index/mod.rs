@@ -42,7 +42,7 @@ pub mod postings;
 pub mod select;
 pub mod series;
 pub mod symbols;
-mod varint;
+pub(crate) mod varint;
 
 #[cfg(test)]
 mod model_tests;

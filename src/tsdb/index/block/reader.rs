@@ -170,6 +170,48 @@ impl<'a> IndexReader<'a> {
         Ok(reader)
     }
 
+    /// Where this reader's parts lie in `file`, the bytes it was opened on,
+    /// so that [`MappedIndex`](super::MappedIndex) can rebuild it without
+    /// validating again.
+    pub(super) fn layout(&self, file: &[u8]) -> Layout {
+        let base = file.as_ptr() as usize;
+        let range = |part: &[u8]| {
+            let start = part.as_ptr() as usize - base;
+            start..start + part.len()
+        };
+        let table = |t: &Table<'_>| TableLayout {
+            count: t.count,
+            starts: range(t.starts),
+            data: range(t.data),
+        };
+        Layout {
+            symbols: table(&self.symbols),
+            series: table(&self.series),
+            postings_data: range(self.postings_data),
+            entries: range(self.entries),
+        }
+    }
+
+    /// Rebuilds the reader that [`IndexReader::layout`] described. Only
+    /// sound on the very bytes that reader was opened (and validated) on:
+    /// the postings are viewed in place without further checks.
+    pub(super) fn from_layout(file: &'a [u8], layout: &Layout) -> Self {
+        let part = |r: &Range<usize>| file.get(r.clone()).unwrap_or(&[]);
+        let table = |t: &TableLayout| Table {
+            count: t.count,
+            starts: part(&t.starts),
+            data: part(&t.data),
+            data_offset: t.data.start,
+        };
+        IndexReader {
+            symbols: table(&layout.symbols),
+            series: table(&layout.series),
+            postings_data: part(&layout.postings_data),
+            postings_data_offset: layout.postings_data.start,
+            entries: part(&layout.entries),
+        }
+    }
+
     /// Number of series in the block.
     pub fn num_series(&self) -> u32 {
         self.series.count as u32
@@ -542,6 +584,23 @@ impl PostingsSource for IndexReader<'_> {
             .map(|i| PostingsList::View(self.view_at(i)))
             .collect()
     }
+}
+
+/// Byte ranges of a [`Table`] in the file.
+#[derive(Clone, Debug)]
+struct TableLayout {
+    count: usize,
+    starts: Range<usize>,
+    data: Range<usize>,
+}
+
+/// Byte ranges of a validated reader's parts in its file.
+#[derive(Clone, Debug)]
+pub(super) struct Layout {
+    symbols: TableLayout,
+    series: TableLayout,
+    postings_data: Range<usize>,
+    entries: Range<usize>,
 }
 
 /// One postings table entry.

@@ -3,6 +3,8 @@
 //! down cleanly on SIGINT/SIGTERM. Also usable from a program or a test
 //! through [`Agent::start`].
 
+pub mod storage;
+
 use crate::config::Config;
 use crate::remote::RemoteWriter;
 use crate::scrape::{Job, JobError, SampleSink, ScrapeManager};
@@ -22,8 +24,9 @@ pub const SHUTDOWN_FLUSH_DEADLINE: Duration = Duration::from_secs(30);
 pub struct AgentOptions {
     /// The configuration file.
     pub config_path: PathBuf,
-    /// levee's state directory.
-    pub data_dir: PathBuf,
+    /// levee's state directory (the TSDB); `None`: `storage.path` from the
+    /// config, else `data`.
+    pub data_dir: Option<PathBuf>,
     /// The web server's listen address.
     pub listen: String,
 }
@@ -56,6 +59,14 @@ pub enum AgentError {
         /// What is wrong.
         message: String,
     },
+    /// The TSDB could not open.
+    #[error("data directory {path}: {source}")]
+    Storage {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        source: crate::tsdb::db::DbError,
+    },
     /// Installing signal handlers failed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -76,7 +87,9 @@ pub struct Agent {
     writer: RemoteWriter,
     manager: ScrapeManager,
     web: WebServer,
-    _lock: std::fs::File,
+    db: Arc<crate::tsdb::db::Db>,
+    maintenance: tokio::task::JoinHandle<()>,
+    stop_maintenance: tokio::sync::watch::Sender<bool>,
     config: Config,
 }
 
@@ -85,15 +98,28 @@ impl Agent {
     /// runtime.
     pub async fn start(opts: AgentOptions) -> Result<Agent, AgentError> {
         let config = load(&opts.config_path)?;
-        let lock = lock_data_dir(&opts.data_dir)?;
+        let data_dir = data_dir(&opts, &config);
         let jobs = compile_jobs(&config)?;
         let registry = Registry::new();
         register_build_info(&registry);
 
+        let db = open_storage(&data_dir, &config.storage).await?;
+        let tsdb_sink = Arc::new(storage::TsdbSink::new(Arc::clone(&db)));
+        storage::register_metrics(&registry, &db, &tsdb_sink);
+        let (stop_maintenance, stop_rx) = tokio::sync::watch::channel(false);
+        let sync_every = match config.storage.wal_sync {
+            crate::config::WalSync::Interval(d) => Some(d.as_std()),
+            _ => None,
+        };
+        let maintenance = tokio::spawn(storage::maintain(Arc::clone(&db), sync_every, stop_rx));
+
         let endpoints = crate::remote::endpoints_from_config(&config)?;
         let writer =
             RemoteWriter::start(endpoints, config.global.external_labels.clone(), &registry)?;
-        let sink: Arc<dyn SampleSink> = Arc::new(writer.clone());
+        let sink: Arc<dyn SampleSink> = Arc::new(crate::scrape::FanoutSink(vec![
+            tsdb_sink as Arc<dyn SampleSink>,
+            Arc::new(writer.clone()),
+        ]));
         let mut manager = ScrapeManager::new(sink, &registry);
         manager.apply(&jobs);
 
@@ -110,6 +136,7 @@ impl Agent {
             jobs = jobs.len(),
             targets = manager.target_count(),
             remote_write = config.remote_write.len(),
+            data_dir = %data_dir.display(),
             "levee started"
         );
         Ok(Agent {
@@ -118,7 +145,9 @@ impl Agent {
             writer,
             manager,
             web,
-            _lock: lock,
+            db,
+            maintenance,
+            stop_maintenance,
             config,
         })
     }
@@ -161,8 +190,24 @@ impl Agent {
     pub async fn shutdown(self) {
         self.manager.shutdown().await;
         self.writer.shutdown(SHUTDOWN_FLUSH_DEADLINE).await;
+        let _ = self.stop_maintenance.send(true);
+        let _ = self.maintenance.await;
+        let db = self.db;
+        let closed = tokio::task::spawn_blocking(move || match Arc::try_unwrap(db) {
+            Ok(db) => db.close(),
+            Err(db) => db.sync_wal(),
+        })
+        .await;
+        if let Ok(Err(e)) = closed {
+            tracing::error!(error = %e, "closing the TSDB failed");
+        }
         self.web.stop().await;
         tracing::info!("levee stopped");
+    }
+
+    /// The agent's TSDB.
+    pub fn db(&self) -> &Arc<crate::tsdb::db::Db> {
+        &self.db
     }
 }
 
@@ -195,27 +240,36 @@ fn load(path: &Path) -> Result<Config, AgentError> {
     })
 }
 
-/// Creates the data directory and takes an exclusive lock on
-/// `DIR/lock`, so two agents never write the same state.
-fn lock_data_dir(dir: &Path) -> Result<std::fs::File, AgentError> {
-    let err = |message: String| AgentError::DataDir {
+/// The data directory: `--data-dir`, else `storage.path`, else `data`.
+fn data_dir(opts: &AgentOptions, config: &Config) -> PathBuf {
+    opts.data_dir
+        .clone()
+        .or_else(|| config.storage.path.clone())
+        .unwrap_or_else(|| PathBuf::from("data"))
+}
+
+/// Creates the data directory and opens the TSDB in it (replaying its WAL
+/// on the blocking pool). The TSDB's lock keeps a second levee out.
+async fn open_storage(
+    dir: &Path,
+    cfg: &crate::config::StorageConfig,
+) -> Result<Arc<crate::tsdb::db::Db>, AgentError> {
+    let err = |source| AgentError::Storage {
         path: dir.to_path_buf(),
-        message,
+        source,
     };
-    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create: {e}")))?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("lock"))
-        .map_err(|e| err(format!("cannot open lock file: {e}")))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            Err(err("in use by another levee process".into()))
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(err(format!("cannot lock: {e}"))),
-    }
+    std::fs::create_dir_all(dir).map_err(|e| AgentError::DataDir {
+        path: dir.to_path_buf(),
+        message: format!("cannot create: {e}"),
+    })?;
+    let (path, cfg) = (dir.to_path_buf(), cfg.clone());
+    tokio::task::spawn_blocking(move || storage::open(&path, &cfg))
+        .await
+        .map_err(|e| AgentError::DataDir {
+            path: dir.to_path_buf(),
+            message: format!("opening the TSDB panicked: {e}"),
+        })?
+        .map_err(err)
 }
 
 fn register_build_info(reg: &Registry) {
