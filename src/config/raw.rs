@@ -16,7 +16,13 @@ use super::yaml::{Node, Value};
 use crate::relabel::RelabelConfig;
 
 /// The top-level keys levee knows.
-const TOP_KEYS: &[&str] = &["global", "scrape_configs", "remote_write", "storage", "guard"];
+const TOP_KEYS: &[&str] = &[
+    "global",
+    "scrape_configs",
+    "remote_write",
+    "storage",
+    "guard",
+];
 
 /// The whole file. List entries keep their index in the file, so that
 /// entries that failed to decode leave no gap in the paths of the others.
