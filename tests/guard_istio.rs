@@ -180,3 +180,44 @@ fn a_sliding_storm_keeps_guard_memory_to_the_window() {
     assert!(peak <= (100 + 7 * 20) * 25, "peak {peak}");
     assert!(guard.scraped_series() >= 100 * 25);
 }
+
+#[test]
+fn a_restarted_guard_folds_before_forwarding_and_continues_the_totals() {
+    // levee restarts mid-storm: its guard starts empty. The first scrape
+    // after the restart breaks the budget at once; the fold is decided
+    // before anything is forwarded, and the folded counters start at the
+    // sum of their members' values, i.e. where they were before the
+    // restart (no member reset in between).
+    let settings = GuardSettings {
+        series_budget: 1000,
+        ..GuardSettings::default()
+    };
+    let mut scraper = Scraper {
+        cache: HashMap::new(),
+    };
+    let mut before = TargetGuard::new(settings.clone());
+    let mut last = BTreeMap::new();
+    for k in 0..6u64 {
+        let (samples, kinds) =
+            scraper.scrape(&IstioWorkload::new(30 * (k + 1)).body(k), 5000 * k as i64);
+        let mut out = Vec::new();
+        before
+            .apply(5000 * k as i64, &samples, &kinds, &mut out)
+            .expect("accepted");
+        last = sums(&out);
+    }
+    let mut after = TargetGuard::new(settings);
+    let k = 6u64;
+    let w = IstioWorkload::new(30 * (k + 1));
+    let (samples, kinds) = scraper.scrape(&w.body(k), 5000 * k as i64);
+    let mut out = Vec::new();
+    let report = after
+        .apply(5000 * k as i64, &samples, &kinds, &mut out)
+        .expect("accepted");
+    assert_eq!(report.offenders.len(), 1);
+    assert_eq!(out.len(), 50, "only folded series forwarded");
+    assert_eq!(sums(&out), sums(&samples));
+    for (key, v) in &last {
+        assert!(sums(&out)[key] >= *v, "{key:?} went back after the restart");
+    }
+}

@@ -222,11 +222,13 @@ impl GuardedTarget {
 }
 
 fn log_offender(job: &str, instance: &str, o: &Offender) {
+    // No label at all: the target has more metric names than its budget.
+    let label = if o.label.is_empty() { "-" } else { &o.label };
     tracing::warn!(
         job,
         instance,
         families = %o.families.join(","),
-        label = %o.label,
+        label = %label,
         with = %o.with.join(","),
         distinct_values = o.distinct,
         growth_per_min = format!("{:.1}", o.growth_per_min),
