@@ -99,6 +99,9 @@ impl TargetGuard {
                     .cloned(),
             );
         }
+        for f in &mut folds {
+            f.trim_keep(settings.keep_top);
+        }
         self.settings = settings;
         self.folds = folds;
         self.unresolved = None;

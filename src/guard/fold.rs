@@ -104,6 +104,25 @@ impl Fold {
                 .is_some_and(|v| self.keep.contains_key(&value_hash(v)))
     }
 
+    /// Keeps at most `keep_top` kept values (the most active ones), after
+    /// `keep_top` was lowered by a reload.
+    pub fn trim_keep(&mut self, keep_top: usize) {
+        while self.keep.len() > keep_top {
+            let rank_of = |h: &u64| self.activity.get(h).map_or(0.0, |a| a.rank);
+            let weakest = self
+                .keep
+                .keys()
+                .min_by(|a, b| rank_of(a).total_cmp(&rank_of(b)).then(a.cmp(b)))
+                .copied();
+            match weakest {
+                Some(w) => {
+                    self.keep.remove(&w);
+                }
+                None => break,
+            }
+        }
+    }
+
     /// Folds the current scrape's activity into the ranks and applies the
     /// hysteresis rule once: fills a free `keep_top` slot with the most
     /// active value, or replaces the weakest kept value with a challenger
@@ -232,5 +251,8 @@ mod tests {
         assert!(changed);
         assert!(f.keep.contains_key(&value_hash("b")));
         assert_eq!(f.keep.len(), 1);
+        // keep_top lowered to 0 by a reload: nothing kept.
+        f.trim_keep(0);
+        assert!(f.keep.is_empty());
     }
 }
