@@ -26,6 +26,9 @@ impl TargetGuard {
                     s.last_value = sample.value;
                     s.has_value = true;
                 }
+                if s.emitted_gen == self.last_gen && self.last_gen != 0 {
+                    self.carried += 1;
+                }
                 s.emitted_gen = generation;
                 self.cur_emitted.push(id);
                 report.samples_out += 1;
@@ -98,6 +101,9 @@ impl TargetGuard {
                 timestamp_ms: ts_ms,
                 value,
             });
+            if group.emitted_gen == self.last_gen && self.last_gen != 0 {
+                self.carried += 1;
+            }
             group.emitted_gen = generation;
             self.cur_emitted.push(g | GROUP_BIT);
             report.samples_out += 1;
@@ -117,6 +123,10 @@ impl TargetGuard {
     ) {
         let generation = self.generation;
         let mut prev = std::mem::take(&mut self.prev_emitted);
+        if self.carried == prev.len() {
+            // Everything forwarded last time was forwarded again.
+            prev.clear();
+        }
         for &r in &prev {
             let labels = if r & GROUP_BIT != 0 {
                 let Some(g) = self.groups.get(r & !GROUP_BIT) else {

@@ -36,6 +36,11 @@ pub struct TargetGuard {
     pub(super) stats: LabelStats,
     pub(super) folds: Vec<Fold>,
     pub(super) generation: u32,
+    /// The generation of the previous scrape.
+    pub(super) last_gen: u32,
+    /// Objects forwarded by both the previous scrape and this one: when
+    /// that is all the previous one forwarded, nothing went stale.
+    pub(super) carried: usize,
     pub(super) raw: usize,
     pub(super) nonempty_groups: usize,
     pub(super) folded_members: usize,
@@ -61,6 +66,8 @@ impl TargetGuard {
             stats: LabelStats::default(),
             folds: Vec::new(),
             generation: 0,
+            last_gen: 0,
+            carried: 0,
             raw: 0,
             nonempty_groups: 0,
             folded_members: 0,
@@ -199,7 +206,9 @@ impl TargetGuard {
         kinds: &[MetricType],
     ) -> ScrapeReport {
         let budget = self.budget();
+        self.last_gen = self.generation;
         self.generation = self.generation.wrapping_add(1).max(1);
+        self.carried = 0;
         self.last_ts_ms = ts_ms;
         for f in &mut self.folds {
             // Rules start with the first scrape that sees them.

@@ -639,3 +639,36 @@ fn summaries_fold_count_and_sum_and_created_takes_the_earliest() {
     assert_eq!(out.len(), 3);
     assert_eq!(r.dropped_quantile_samples, 2);
 }
+
+#[test]
+fn a_series_replaced_by_another_still_goes_stale() {
+    let mut g = TargetGuard::new(budget(10));
+    let mut f = Feed::default();
+    run(
+        &mut g,
+        &mut f,
+        1000,
+        &[("a", Gauge, 1.0), ("b", Gauge, 1.0)],
+    );
+    let (out, r) = run(
+        &mut g,
+        &mut f,
+        2000,
+        &[("a", Gauge, 1.0), ("c", Gauge, 1.0)],
+    );
+    assert_eq!(out["{__name__=\"b\"}"], "stale");
+    assert_eq!(r.stale_markers, 1);
+    // Nothing vanished: no markers (and no pass over the previous scrape).
+    let (out, r) = run(
+        &mut g,
+        &mut f,
+        3000,
+        &[("a", Gauge, 1.0), ("c", Gauge, 1.0)],
+    );
+    assert_eq!((out.len(), r.stale_markers), (2, 0));
+    // After a failed scrape everything is marked once, then the next
+    // scrape starts afresh.
+    assert_eq!(g.abort(4000, &mut Vec::new()), 2);
+    let (out, r) = run(&mut g, &mut f, 5000, &[("a", Gauge, 1.0)]);
+    assert_eq!((out.len(), r.stale_markers), (1, 0));
+}
