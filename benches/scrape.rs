@@ -49,6 +49,7 @@ fn job() -> Arc<Job> {
             labels: Labels::empty(),
         }],
         fetcher: HttpFetcher::new(reqwest::Client::new(), None),
+        guard: Default::default(),
     })
 }
 

@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod config;
 pub mod exposition;
+pub mod guard;
 pub mod labels;
 pub mod relabel;
 pub mod remote;

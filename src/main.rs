@@ -1,4 +1,5 @@
-//! The `levee` command line: `levee run`, `levee check`, `levee --version`.
+//! The `levee` command line: `levee run`, `levee check`, `levee cardinality`,
+//! `levee --version`.
 //! Everything it does is reachable from the library; this file only parses
 //! arguments, sets up logging and maps results to exit codes.
 
@@ -38,6 +39,16 @@ enum Command {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Show a running levee's series budgets: per target active series,
+    /// budget, the labels with the most distinct values, and current folds.
+    Cardinality {
+        /// Base URL of the running levee.
+        #[arg(long, default_value = "http://127.0.0.1:9310")]
+        url: String,
+        /// Labels listed per target.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,6 +81,26 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Cardinality { url, limit } => {
+            let report = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))
+                .and_then(|rt| {
+                    rt.block_on(levee::web::cardinality_report(&url, limit))
+                        .map_err(|e| e.to_string())
+                });
+            match report {
+                Ok(table) => {
+                    print!("{table}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("levee cardinality: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run {
             config,
             data_dir,

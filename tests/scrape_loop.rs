@@ -66,6 +66,7 @@ fn job(honor_labels: bool, limits: Limits, metric_relabel: &str) -> Arc<Job> {
             labels: Labels::empty(),
         }],
         fetcher: HttpFetcher::new(reqwest::Client::new(), None),
+        guard: Default::default(),
     })
 }
 

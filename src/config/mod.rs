@@ -28,6 +28,7 @@
 mod de;
 mod duration;
 mod error;
+mod guard;
 mod http;
 mod raw;
 mod resolve;
@@ -40,6 +41,7 @@ use std::path::Path;
 
 pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, Problem, ProblemKind};
+pub use guard::{GuardConfig, JobGuardConfig};
 pub use resolve::valid_label_name;
 pub use size::{ByteSize, SizeError};
 pub use types::{

@@ -16,7 +16,13 @@ use super::yaml::{Node, Value};
 use crate::relabel::RelabelConfig;
 
 /// The top-level keys levee knows.
-const TOP_KEYS: &[&str] = &["global", "scrape_configs", "remote_write", "storage"];
+const TOP_KEYS: &[&str] = &[
+    "global",
+    "scrape_configs",
+    "remote_write",
+    "storage",
+    "guard",
+];
 
 /// The whole file. List entries keep their index in the file, so that
 /// entries that failed to decode leave no gap in the paths of the others.
@@ -25,6 +31,7 @@ pub struct RawConfig {
     pub global: Option<RawGlobal>,
     pub scrape_configs: Vec<(usize, RawScrapeConfig)>,
     pub remote_write: Vec<(usize, RawRemoteWrite)>,
+    pub guard: Option<super::guard::RawGuard>,
     pub storage: Option<RawStorage>,
 }
 
@@ -55,6 +62,10 @@ pub fn decode_root(root: &Node) -> (RawConfig, Vec<Problem>) {
             "remote_write" => entries_of(node, &path, &mut raw.remote_write, &mut problems),
             "storage" => match decode_at::<Option<RawStorage>>(node, &path) {
                 Ok(storage) => raw.storage = storage,
+                Err(e) => problems.push(e.into()),
+            },
+            "guard" => match decode_at::<Option<super::guard::RawGuard>>(node, &path) {
+                Ok(guard) => raw.guard = guard,
                 Err(e) => problems.push(e.into()),
             },
             other => problems.push(Problem {
@@ -141,6 +152,13 @@ pub struct RawScrapeConfig {
     pub tls_config: Option<RawTlsConfig>,
     pub follow_redirects: Option<bool>,
     pub enable_http2: Option<bool>,
+    // Series budgets (levee's own; see `guard`).
+    pub series_budget: Option<u64>,
+    pub budget_action: Option<String>,
+    pub keep_top: Option<u64>,
+    pub overflow_value: Option<String>,
+    pub gauge_fold: Option<String>,
+    pub fold_labels: Option<Vec<super::guard::RawFoldLabels>>,
 }
 
 /// One entry of `static_configs:`.

@@ -79,12 +79,13 @@ impl<'a> Ctx<'a> {
 pub fn resolve(raw: RawConfig, cx: &mut Ctx<'_>) -> (Config, Vec<Problem>) {
     let root = ConfigPath::root();
     let global = global(raw.global.unwrap_or_default(), &root.key("global"), cx);
+    let guard = super::guard::resolve_guard(raw.guard, &root.key("guard"), cx);
 
     let base = root.key("scrape_configs");
     let scrape_configs = raw
         .scrape_configs
         .into_iter()
-        .map(|(i, raw_job)| scrape_config(raw_job, &global, &base.index(i), cx))
+        .map(|(i, raw_job)| scrape_config(raw_job, &global, &guard, &base.index(i), cx))
         .collect();
     duplicate_job_names(&base, cx);
 
@@ -122,6 +123,7 @@ pub fn resolve(raw: RawConfig, cx: &mut Ctx<'_>) -> (Config, Vec<Problem>) {
         global,
         scrape_configs,
         remote_write,
+        guard,
         storage,
         notes: std::mem::take(&mut cx.notes),
     };
@@ -290,10 +292,12 @@ fn labels(
 fn scrape_config(
     mut raw: RawScrapeConfig,
     global: &GlobalConfig,
+    guard: &super::GuardConfig,
     path: &ConfigPath,
     cx: &mut Ctx<'_>,
 ) -> ScrapeConfig {
     let http = resolve_http(raw.take_http(), path, cx);
+    let guard = super::guard::resolve_job_guard(raw.take_guard(), guard, path, cx);
     let job_name = raw.job_name.unwrap_or_default();
     if job_name.is_empty() {
         cx.problem(
@@ -364,6 +368,7 @@ fn scrape_config(
         label_value_length_limit: raw.label_value_length_limit.unwrap_or(0),
         body_size_limit: raw.body_size_limit.unwrap_or_default(),
         http,
+        guard,
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Config {
     pub scrape_configs: Vec<ScrapeConfig>,
     /// `remote_write:`, in file order.
     pub remote_write: Vec<RemoteWriteConfig>,
+    /// `guard:` (series budgets).
+    pub guard: super::GuardConfig,
     /// `storage:` with defaults applied.
     pub storage: StorageConfig,
     /// Things accepted but without effect in levee (e.g.
@@ -165,6 +167,8 @@ pub struct ScrapeConfig {
     pub body_size_limit: ByteSize,
     /// Authentication, TLS and redirects.
     pub http: HttpClientConfig,
+    /// Series budget settings (defaults from `guard:`).
+    pub guard: super::JobGuardConfig,
 }
 
 /// One entry of `static_configs`.

@@ -50,26 +50,15 @@ const TOP: &[Row] = &[
     ),
     row("remote_read", Accept::Never, None),
     row("tracing", Accept::Never, None),
-    row(
-        "guard",
-        Accept::Never,
-        Some("series budgets are planned, not built yet"),
-    ),
 ];
 
 const SD_HINT: Option<&str> = Some("levee discovers targets from static_configs only");
-const BUDGET_HINT: Option<&str> = Some("series budgets are planned, not built yet");
 
 const SCRAPE: &[Row] = &[
     row("*_sd_configs", Accept::IfEmpty, SD_HINT),
     row("target_limit", Accept::IfZero, None),
     row("oauth2", Accept::Never, None),
     row("proxy_url", Accept::Never, None),
-    row("series_budget", Accept::Never, BUDGET_HINT),
-    row("budget_action", Accept::Never, BUDGET_HINT),
-    row("fold_labels", Accept::Never, BUDGET_HINT),
-    row("keep_top", Accept::Never, BUDGET_HINT),
-    row("gauge_fold", Accept::Never, BUDGET_HINT),
 ];
 
 const REMOTE_WRITE: &[Row] = &[

@@ -60,6 +60,9 @@ pub enum ScrapeError {
         /// The configured limit.
         limit: u64,
     },
+    /// `budget_action: fail` and the scrape has more series than the budget.
+    #[error("{0}")]
+    SeriesBudget(crate::guard::GuardError),
 }
 
 impl ScrapeError {
@@ -75,6 +78,7 @@ impl ScrapeError {
             ScrapeError::LabelLimit { .. } => "label_limit",
             ScrapeError::LabelNameLength { .. } => "label_name_length_limit",
             ScrapeError::LabelValueLength { .. } => "label_value_length_limit",
+            ScrapeError::SeriesBudget(_) => "series_budget",
         }
     }
 }

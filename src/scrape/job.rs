@@ -87,6 +87,8 @@ pub struct Job {
     pub groups: Vec<TargetGroup>,
     /// The HTTP fetcher shared by the job's targets.
     pub fetcher: HttpFetcher,
+    /// Series budget settings of its targets.
+    pub guard: crate::config::JobGuardConfig,
 }
 
 impl std::fmt::Debug for HttpFetcher {
@@ -173,6 +175,7 @@ impl Job {
             },
             groups,
             fetcher: HttpFetcher::new(client, auth),
+            guard: cfg.guard.clone(),
         })
     }
 }

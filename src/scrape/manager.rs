@@ -7,9 +7,10 @@ use super::metrics::ScrapeMetrics;
 use super::scrape_loop::{ScrapeLoop, StopReason};
 use super::sink::SampleSink;
 use super::target::{Target, TargetError, populate};
+use crate::guard::TargetGuard;
 use crate::labels::Labels;
 use crate::selfmon::Registry;
-use crate::web::{TargetStatus, TargetsView};
+use crate::web::{CardinalityTarget, TargetStatus, TargetsView};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,15 @@ struct Running {
     stop: watch::Sender<StopReason>,
     task: JoinHandle<()>,
     status: Arc<Mutex<TargetStatus>>,
+    guard: Option<GuardEntry>,
+}
+
+/// A running target's guard, for reloads and the cardinality API.
+#[derive(Clone)]
+struct GuardEntry {
+    job: String,
+    labels: Labels,
+    guard: Arc<Mutex<TargetGuard>>,
 }
 
 /// Owns the scrape loops.
@@ -30,16 +40,36 @@ pub struct ScrapeManager {
     metrics: Arc<ScrapeMetrics>,
     running: HashMap<TargetKey, Running>,
     view: Arc<StatusList>,
+    ceiling: Arc<super::guarded::GuardCeiling>,
 }
 
-/// The live list of target statuses behind `/api/v1/targets`.
+/// The live list of target statuses behind `/api/v1/targets`, and of
+/// target guards behind `/api/v1/status/cardinality`.
 #[derive(Default)]
-pub struct StatusList(Mutex<Vec<Arc<Mutex<TargetStatus>>>>);
+pub struct StatusList(Mutex<Vec<Arc<Mutex<TargetStatus>>>>, Mutex<Vec<GuardEntry>>);
 
 impl TargetsView for StatusList {
     fn targets(&self) -> Vec<TargetStatus> {
         let mut all: Vec<TargetStatus> = self.0.lock().iter().map(|s| s.lock().clone()).collect();
         all.sort_by(|a, b| (&a.job, &a.scrape_url).cmp(&(&b.job, &b.scrape_url)));
+        all
+    }
+
+    fn cardinality(&self, top: usize) -> Vec<CardinalityTarget> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let mut all: Vec<CardinalityTarget> = self
+            .1
+            .lock()
+            .iter()
+            .map(|g| CardinalityTarget {
+                job: g.job.clone(),
+                labels: g.labels.clone(),
+                cardinality: g.guard.lock().snapshot(now, top),
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.job, &a.labels).cmp(&(&b.job, &b.labels)));
         all
     }
 }
@@ -52,6 +82,7 @@ impl ScrapeManager {
             metrics: Arc::new(ScrapeMetrics::new(registry)),
             running: HashMap::new(),
             view: Arc::default(),
+            ceiling: Arc::default(),
         }
     }
 
@@ -69,6 +100,8 @@ impl ScrapeManager {
     /// not be built (each also logged); the others run regardless.
     pub fn apply(&mut self, jobs: &[Arc<Job>]) -> Vec<TargetError> {
         let mut errors = Vec::new();
+        let max_series = jobs.iter().map(|j| j.guard.max_series).max().unwrap_or(0);
+        self.ceiling.set_max(max_series);
         let mut wanted: HashMap<TargetKey, Target> = HashMap::new();
         for job in jobs {
             for group in &job.groups {
@@ -98,22 +131,45 @@ impl ScrapeManager {
             }
         }
         for (key, target) in wanted {
-            if self.running.contains_key(&key) {
+            if let Some(r) = self.running.get(&key) {
+                // A reload may change the guard settings of a running target.
+                if let Some(g) = &r.guard {
+                    let settings = target.job.guard.settings(target.series_budget);
+                    let mut guard = g.guard.lock();
+                    if *guard.settings() != settings {
+                        guard.reconfigure(settings);
+                    }
+                }
                 continue;
             }
             let fetcher = target.job.fetcher.clone();
             let job_name = target.job.name.clone();
-            let lp = ScrapeLoop::new(
+            let lp_labels = target.labels.clone();
+            let mut lp = ScrapeLoop::new(
                 Arc::new(target),
                 fetcher,
                 self.sink.clone(),
                 self.metrics.clone(),
             );
+            lp.join_ceiling(self.ceiling.clone());
+            let guard = lp.guard().map(|guard| GuardEntry {
+                job: job_name.clone(),
+                labels: lp_labels.clone(),
+                guard,
+            });
             let status = lp.status();
             let (stop, stop_rx) = watch::channel(StopReason::Running);
             let task = tokio::spawn(lp.run(stop_rx));
             self.metrics.targets.with(&[&job_name]).add(1.0);
-            self.running.insert(key, Running { stop, task, status });
+            self.running.insert(
+                key,
+                Running {
+                    stop,
+                    task,
+                    status,
+                    guard,
+                },
+            );
         }
         self.refresh_view(jobs);
         errors
@@ -121,6 +177,11 @@ impl ScrapeManager {
 
     fn refresh_view(&self, jobs: &[Arc<Job>]) {
         *self.view.0.lock() = self.running.values().map(|r| r.status.clone()).collect();
+        *self.view.1.lock() = self
+            .running
+            .values()
+            .filter_map(|r| r.guard.clone())
+            .collect();
         // Target counts per job follow the running set.
         for job in jobs {
             let n = self.running.keys().filter(|k| k.0 == job.name).count();

@@ -23,6 +23,8 @@ pub struct ScrapeMetrics {
     pub cached_series: Arc<Family<Gauge>>,
     /// Targets currently scraped, by job.
     pub targets: Arc<Family<Gauge>>,
+    /// The series-budget guard's metrics, by job and instance.
+    pub guard: Arc<super::guarded::GuardMetrics>,
 }
 
 impl ScrapeMetrics {
@@ -66,6 +68,7 @@ impl ScrapeMetrics {
                 &["job"],
             ),
             targets: reg.gauge_vec("levee_scrape_targets", "Targets being scraped.", &["job"]),
+            guard: Arc::new(super::guarded::GuardMetrics::new(reg)),
         }
     }
 }

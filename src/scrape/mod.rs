@@ -9,6 +9,7 @@
 mod cache;
 mod error;
 mod fetch;
+mod guarded;
 mod job;
 mod manager;
 mod memory_fetch;
@@ -20,6 +21,7 @@ mod target;
 pub use cache::ScrapeCache;
 pub use error::ScrapeError;
 pub use fetch::{AuthHeader, BodyStream, FetchRequest, Fetcher, HttpFetcher, error_chain};
+pub use guarded::{GuardCeiling, GuardMetrics, GuardedTarget};
 pub use job::{Job, JobError, Limits, TargetGroup};
 pub use manager::{ScrapeManager, StatusList};
 pub use memory_fetch::{MemoryBody, MemoryFetcher, MemoryResponse};

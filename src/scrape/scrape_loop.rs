@@ -7,10 +7,16 @@
 //! A scrape either succeeds whole or fails whole (as in Prometheus): a
 //! failure appends only `up 0`, the other synthetic series, and staleness
 //! markers for every series of the last successful scrape.
+//!
+//! A target with a series budget or fold rules has a guard: the scrape's
+//! samples (after relabeling and limits) go through it before the sink,
+//! and it, not the scrape cache, decides the staleness markers of what it
+//! forwards (the synthetic series bypass it).
 
 use super::cache::{ScrapeCache, Visit};
 use super::error::ScrapeError;
 use super::fetch::{BodyStream, FetchRequest, Fetcher};
+use super::guarded::{GuardCeiling, GuardedTarget};
 use super::metrics::ScrapeMetrics;
 use super::sink::SampleSink;
 use super::target::Target;
@@ -70,6 +76,7 @@ pub struct ScrapeLoop<F: Fetcher> {
     report: [Arc<Labels>; 5],
     reported: bool,
     stats: ScrapeStats,
+    guard: Option<GuardedTarget>,
 }
 
 impl<F: Fetcher> ScrapeLoop<F> {
@@ -85,6 +92,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
             b.set(METRIC_NAME, name);
             Arc::new(b.into_labels())
         });
+        let guard = GuardedTarget::for_target(&target, metrics.guard.clone());
         let status = Arc::new(Mutex::new(TargetStatus {
             job: target.job.name.clone(),
             discovered_labels: target.discovered.clone(),
@@ -109,7 +117,20 @@ impl<F: Fetcher> ScrapeLoop<F> {
             report,
             reported: false,
             stats: ScrapeStats::default(),
+            guard,
         }
+    }
+
+    /// Makes a guarded target count toward the whole-agent ceiling.
+    pub fn join_ceiling(&mut self, ceiling: Arc<GuardCeiling>) {
+        if let Some(g) = &mut self.guard {
+            g.join_ceiling(ceiling);
+        }
+    }
+
+    /// The target's guard, if it has one (for the cardinality API).
+    pub fn guard(&self) -> Option<Arc<Mutex<crate::guard::TargetGuard>>> {
+        self.guard.as_ref().map(GuardedTarget::shared)
     }
 
     /// The status shown by `/api/v1/targets`, updated after every scrape.
@@ -158,6 +179,9 @@ impl<F: Fetcher> ScrapeLoop<F> {
         self.metrics.scrapes.with(&[&job]).inc();
         self.cache.begin();
         self.batch.clear();
+        if let Some(g) = &mut self.guard {
+            g.kinds.clear();
+        }
         self.stats = ScrapeStats::default();
 
         let timeout = self.target.timeout;
@@ -166,12 +190,23 @@ impl<F: Fetcher> ScrapeLoop<F> {
             Err(_) => Err(ScrapeError::Timeout(timeout)),
         };
         let duration = started.elapsed();
+        let result = match (result, &mut self.guard) {
+            (Ok(()), Some(g)) => g
+                .apply(ts_ms, &mut self.batch)
+                .map(|stale| self.stats.stale = stale)
+                .map_err(ScrapeError::SeriesBudget),
+            (result, _) => result,
+        };
 
         let outcome = match result {
             Ok(()) => {
                 let mut stale = 0u64;
                 let batch = &mut self.batch;
+                let guarded = self.guard.is_some();
                 self.cache.commit(|labels| {
+                    if guarded {
+                        return;
+                    }
                     batch.push(Sample {
                         labels: labels.clone(),
                         timestamp_ms: ts_ms,
@@ -179,7 +214,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
                     });
                     stale += 1;
                 });
-                self.stats.stale = stale;
+                self.stats.stale += stale;
                 self.append_report(ts_ms, true, duration);
                 Ok(self.stats)
             }
@@ -251,6 +286,11 @@ impl<F: Fetcher> ScrapeLoop<F> {
 
     fn mark_all_stale(&mut self, ts_ms: i64) {
         let batch = &mut self.batch;
+        if let Some(g) = &mut self.guard {
+            self.cache.clear(|_| {});
+            g.abort(ts_ms, batch);
+            return;
+        }
         self.cache.clear(|labels| {
             batch.push(Sample {
                 labels: labels.clone(),
@@ -351,6 +391,9 @@ impl<F: Fetcher> ScrapeLoop<F> {
                 timestamp_ms,
                 value: s.value,
             });
+            if let Some(g) = &mut self.guard {
+                g.kinds.push(s.kind);
+            }
         }
         Ok(())
     }

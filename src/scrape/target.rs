@@ -17,6 +17,9 @@ pub const METRICS_PATH_LABEL: &str = "__metrics_path__";
 pub const SCRAPE_INTERVAL_LABEL: &str = "__scrape_interval__";
 /// Label carrying the timeout of this target.
 pub const SCRAPE_TIMEOUT_LABEL: &str = "__scrape_timeout__";
+/// Label overriding the job's `series_budget` for one target (as vmagent's
+/// `__series_limit__`).
+pub const SERIES_BUDGET_LABEL: &str = "__series_budget__";
 /// Prefix of labels that become URL query parameters.
 pub const PARAM_PREFIX: &str = "__param_";
 
@@ -39,6 +42,9 @@ pub enum TargetError {
         /// What is wrong.
         reason: String,
     },
+    /// `__series_budget__` is not a non-negative integer.
+    #[error("invalid {SERIES_BUDGET_LABEL} {0:?}: expected a non-negative integer")]
+    BadSeriesBudget(String),
     /// A final label value is not valid UTF-8 or a name is invalid.
     #[error("invalid label name {0:?} after relabeling")]
     BadLabelName(String),
@@ -59,6 +65,8 @@ pub struct Target {
     pub interval: Duration,
     /// Scrape timeout for this target.
     pub timeout: Duration,
+    /// The target's `__series_budget__`, overriding the job's budget.
+    pub series_budget: Option<u64>,
 }
 
 impl Target {
@@ -124,6 +132,13 @@ pub fn populate(
         });
     }
     let url = build_url(&b);
+    let series_budget = match b.get(SERIES_BUDGET_LABEL) {
+        "" => None,
+        v => Some(
+            v.parse::<u64>()
+                .map_err(|_| TargetError::BadSeriesBudget(v.to_string()))?,
+        ),
+    };
 
     let mut fin = LabelsBuilder::with_capacity(b.len());
     for l in b.iter() {
@@ -145,6 +160,7 @@ pub fn populate(
         url,
         interval,
         timeout,
+        series_budget,
     }))
 }
 

@@ -1,12 +1,17 @@
 //! levee's HTTP server: `/metrics` (self-metrics), `/-/healthy`,
-//! `/-/ready`, and the Prometheus-shaped `/api/v1/targets`.
+//! `/-/ready`, and the Prometheus-shaped `/api/v1/targets` and
+//! `/api/v1/status/cardinality`.
 //!
 //! The server knows nothing about scraping: it renders a [`Registry`] and
 //! asks a [`TargetsView`] for the target list, so it can be tested and
 //! reused (e.g. by the remote-write receiver later) on its own.
 
+mod cardinality_api;
+mod cardinality_cli;
 mod targets_api;
 
+pub use cardinality_api::CardinalityTarget;
+pub use cardinality_cli::{CardinalityError, cardinality_report, render_table};
 pub use targets_api::{TargetHealth, TargetStatus, TargetsView};
 
 use crate::selfmon::Registry;
@@ -130,6 +135,21 @@ fn route(state: &WebState, req: Request<Incoming>) -> Response<Full<Bytes>> {
         "/api/v1/targets" => match &state.targets {
             Some(view) => json(targets_api::render(view.as_ref())),
             None => json(targets_api::render_empty()),
+        },
+        "/api/v1/status/cardinality" => match cardinality_api::parse_limit(req.uri().query()) {
+            Ok(limit) => {
+                let targets = state
+                    .targets
+                    .as_ref()
+                    .map(|v| v.cardinality(limit))
+                    .unwrap_or_default();
+                json(cardinality_api::render(&targets))
+            }
+            Err(message) => {
+                let mut resp = json(cardinality_api::render_error(&message));
+                *resp.status_mut() = StatusCode::BAD_REQUEST;
+                resp
+            }
         },
         _ => text(StatusCode::NOT_FOUND, "404 page not found\n"),
     }

@@ -45,6 +45,12 @@ pub struct TargetStatus {
 pub trait TargetsView: Send + Sync {
     /// The current targets, in a stable order.
     fn targets(&self) -> Vec<TargetStatus>;
+
+    /// Guarded targets' cardinality with up to `top` labels each, in a
+    /// stable order (none by default).
+    fn cardinality(&self, _top: usize) -> Vec<super::CardinalityTarget> {
+        Vec::new()
+    }
 }
 
 fn labels_json(labels: &Labels) -> Value {

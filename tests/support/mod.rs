@@ -19,6 +19,7 @@ pub mod levee;
 mod node_exporter;
 mod process;
 mod prometheus;
+pub mod storm;
 pub mod targets;
 mod victoria;
 pub mod wal_db;

@@ -139,7 +139,8 @@ impl VictoriaMetrics {
 }
 
 /// One line of `/api/v1/export`:
-/// `{"metric":{..},"values":[..],"timestamps":[..]}`. VictoriaMetrics writes
+/// `{"metric":{..},"values":[..],"timestamps":[..]}`; a `null` value is a
+/// staleness marker. VictoriaMetrics writes
 /// infinities as bare `Inf`/`-Inf` and NaN as `NaN`, which JSON has no
 /// words for, so those tokens are quoted before parsing.
 fn parse_export_line(line: &str) -> ExportedSeries {
@@ -175,8 +176,13 @@ fn parse_export_line(line: &str) -> ExportedSeries {
                 .as_i64()
                 .unwrap_or_else(|| panic!("bad timestamp in {line}"));
             let s = v.as_str().unwrap_or_default();
-            let v = super::prometheus::parse_value(s)
-                .unwrap_or_else(|| panic!("bad value {s:?} in {line}"));
+            // A staleness marker is exported as `null`.
+            let v = if s == "null" {
+                levee::value::stale_nan()
+            } else {
+                super::prometheus::parse_value(s)
+                    .unwrap_or_else(|| panic!("bad value {s:?} in {line}"))
+            };
             (t, v)
         })
         .collect();

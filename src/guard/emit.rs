@@ -1,0 +1,255 @@
+//! Forwarding: raw samples pass, folded members are merged, folded series
+//! are written once per scrape, staleness markers go out for what stopped,
+//! `keep_top` is re-ranked, and series leave when the window passes.
+
+use super::engine::{GROUP_BIT, TargetGuard};
+use super::fold::Activity;
+use super::merge::member_increase;
+use super::report::ScrapeReport;
+use super::role::{Role, counts_events};
+use super::table::{DropReason, NONE, Route, shrink_vec};
+use crate::labels::Labels;
+use crate::remote::Sample;
+use crate::value::stale_nan;
+use std::sync::Arc;
+
+impl TargetGuard {
+    /// Handles one admitted sample; true when it is forwarded as it is.
+    pub(super) fn forward(&mut self, id: u32, sample: &Sample, report: &mut ScrapeReport) -> bool {
+        let generation = self.generation;
+        let Some(s) = self.series.get_mut(id) else {
+            return false;
+        };
+        match s.route {
+            Route::Raw => {
+                if !sample.value.is_nan() {
+                    s.last_value = sample.value;
+                    s.has_value = true;
+                }
+                if s.emitted_gen == self.last_gen && self.last_gen != 0 {
+                    self.carried += 1;
+                }
+                s.emitted_gen = generation;
+                self.cur_emitted.push(id);
+                report.samples_out += 1;
+                return true;
+            }
+            Route::Dropped(DropReason::Budget) => report.dropped_budget_samples += 1,
+            Route::Dropped(DropReason::Quantile) => report.dropped_quantile_samples += 1,
+            Route::Group(g) => {
+                let Some(group) = self.groups.get_mut(g) else {
+                    return false;
+                };
+                if group.touched_gen != generation {
+                    group.touched_gen = generation;
+                    group.acc = Default::default();
+                    self.touched.push(g);
+                }
+                let v = sample.value;
+                if s.role != Role::Cumulative {
+                    group.acc.add(s.role, self.settings.gauge_fold, v);
+                    return false;
+                }
+                if v.is_nan() {
+                    return false;
+                }
+                let previous = s.counted.then_some(s.last_value);
+                let increase = member_increase(previous, v);
+                group.value += increase;
+                s.last_value = v;
+                s.has_value = true;
+                s.counted = true;
+                if previous.is_some()
+                    && s.rank_fold != NONE
+                    && counts_events(s.labels.metric_name().unwrap_or(""), s.role)
+                    && let Some(fold) = self.folds.get_mut(s.rank_fold as usize)
+                {
+                    let value = s.labels.get(fold.primary()).unwrap_or("");
+                    fold.activity
+                        .entry(s.rank_value)
+                        .or_insert_with(|| Activity {
+                            value: value.into(),
+                            rank: 0.0,
+                            scrape: 0.0,
+                        })
+                        .scrape += increase;
+                }
+            }
+        }
+        false
+    }
+
+    pub(super) fn emit_groups(
+        &mut self,
+        ts_ms: i64,
+        out: &mut Vec<Sample>,
+        report: &mut ScrapeReport,
+    ) {
+        let generation = self.generation;
+        let mut touched = std::mem::take(&mut self.touched);
+        for &g in &touched {
+            let Some(group) = self.groups.get_mut(g) else {
+                continue;
+            };
+            let value = if group.role == Role::Cumulative {
+                group.value
+            } else {
+                group.acc.value
+            };
+            out.push(Sample {
+                labels: group.labels.clone(),
+                timestamp_ms: ts_ms,
+                value,
+            });
+            if group.emitted_gen == self.last_gen && self.last_gen != 0 {
+                self.carried += 1;
+            }
+            group.emitted_gen = generation;
+            self.cur_emitted.push(g | GROUP_BIT);
+            report.samples_out += 1;
+        }
+        touched.clear();
+        self.touched = touched;
+    }
+
+    /// Staleness markers for what the previous scrape forwarded and this one
+    /// did not (unless the same label set was forwarded the other way:
+    /// a kept value switching between raw and its own folded series).
+    pub(super) fn mark_stale(
+        &mut self,
+        ts_ms: i64,
+        out: &mut Vec<Sample>,
+        report: &mut ScrapeReport,
+    ) {
+        let generation = self.generation;
+        let mut prev = std::mem::take(&mut self.prev_emitted);
+        if self.carried == prev.len() {
+            // Everything forwarded last time was forwarded again.
+            prev.clear();
+        }
+        for &r in &prev {
+            let labels = if r & GROUP_BIT != 0 {
+                let Some(g) = self.groups.get(r & !GROUP_BIT) else {
+                    continue;
+                };
+                if g.emitted_gen == generation {
+                    continue;
+                }
+                let raw_now = self
+                    .series
+                    .find_content(&g.labels, g.hash)
+                    .and_then(|id| self.series.get(id))
+                    .is_some_and(|s| s.emitted_gen == generation);
+                if raw_now {
+                    continue;
+                }
+                g.labels.clone()
+            } else {
+                let Some(s) = self.series.get(r) else {
+                    continue;
+                };
+                if s.emitted_gen == generation || s.explicit_ts {
+                    continue;
+                }
+                let group_now = self
+                    .groups
+                    .find(s.hash, |l| *l == *s.labels)
+                    .and_then(|g| self.groups.get(g))
+                    .is_some_and(|g| g.emitted_gen == generation);
+                if group_now {
+                    continue;
+                }
+                s.labels.clone()
+            };
+            out.push(stale(labels, ts_ms));
+            report.stale_markers += 1;
+        }
+        prev.clear();
+        self.prev_emitted = std::mem::replace(&mut self.cur_emitted, prev);
+    }
+
+    pub(super) fn rerank(&mut self) {
+        let keep_top = self.settings.keep_top;
+        if keep_top == 0 {
+            return;
+        }
+        let mut changed = false;
+        for f in &mut self.folds {
+            changed |= f.rerank(keep_top);
+        }
+        if changed {
+            self.reroute_all();
+        }
+    }
+
+    /// Folded series left without members go once their staleness marker
+    /// is written.
+    pub(super) fn drop_empty_groups(&mut self) {
+        let generation = self.generation;
+        let empty: Vec<u32> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.members == 0 && g.emitted_gen != generation)
+            .map(|(id, _)| id)
+            .collect();
+        for id in empty {
+            self.groups.remove(id);
+        }
+    }
+
+    /// Series not seen for the staleness window leave (checked every tenth
+    /// of a window, so memory is freed within 1.1 windows), before the
+    /// scrape is admitted so their room is free for it.
+    pub(super) fn expire(&mut self, ts_ms: i64) {
+        let window = self.settings.staleness_window_ms.max(1);
+        if let Some(last) = self.last_sweep_ms
+            && ts_ms.saturating_sub(last) < window / 10
+        {
+            return;
+        }
+        self.last_sweep_ms = Some(ts_ms);
+        let cutoff = ts_ms.saturating_sub(window);
+        let old: Vec<u32> = self
+            .series
+            .iter()
+            .filter(|(_, s)| s.last_seen_ms < cutoff)
+            .map(|(id, _)| id)
+            .collect();
+        for id in old {
+            self.set_route(id, Route::Dropped(DropReason::Budget));
+            if let Some(s) = self.series.remove(id) {
+                self.stats.remove_series(s.family, &s.labels);
+            }
+        }
+        let (series, groups) = (&self.series, &self.groups);
+        self.prev_emitted.retain(|&r| {
+            if r & GROUP_BIT != 0 {
+                groups.get(r & !GROUP_BIT).is_some()
+            } else {
+                series.get(r).is_some()
+            }
+        });
+        // Memory of what left goes back now, not when the target does.
+        self.series.compact();
+        self.groups.compact();
+        self.stats.compact();
+        for v in [
+            &mut self.prev_emitted,
+            &mut self.cur_emitted,
+            &mut self.touched,
+            &mut self.ids,
+            &mut self.created,
+        ] {
+            shrink_vec(v);
+        }
+    }
+}
+
+/// A staleness marker for `labels`.
+pub(super) fn stale(labels: Arc<Labels>, ts_ms: i64) -> Sample {
+    Sample {
+        labels,
+        timestamp_ms: ts_ms,
+        value: stale_nan(),
+    }
+}

@@ -1,0 +1,333 @@
+//! [`TargetGuard`]: one target's guard, fed one scrape at a time. It admits
+//! the scrape's series into its active set, enforces the budget (folding,
+//! dropping or failing), merges folded members, and writes the staleness
+//! markers of everything it forwarded and no longer forwards.
+//!
+//! A scrape goes through in two passes: admission (find or create each
+//! series, route it through the current folds, check the budget, decide a
+//! new fold when it is broken) and forwarding (raw samples as they are,
+//! folded members merged into one sample per folded series at the scrape's
+//! timestamp). Then staleness, `keep_top` re-ranking, fold lifting and
+//! window expiry. Admission lives in `admit.rs`, routing in `route.rs`,
+//! forwarding and staleness in `emit.rs`, offender search and lifting in
+//! `decide.rs`.
+
+use super::GuardError;
+use super::emit::stale;
+use super::fold::{Fold, FoldOrigin};
+use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
+use super::settings::{BudgetAction, GuardSettings};
+use super::stats::LabelStats;
+use super::table::{GroupTable, NONE, SeriesTable};
+use crate::exposition::MetricType;
+use crate::remote::Sample;
+use crate::value::is_stale_nan;
+
+/// Marks a folded series in the emitted lists.
+pub(super) const GROUP_BIT: u32 = 1 << 31;
+
+/// The guard of one target. See the module docs of [`crate::guard`].
+#[derive(Debug)]
+pub struct TargetGuard {
+    pub(super) settings: GuardSettings,
+    pub(super) ceiling: Option<u64>,
+    pub(super) series: SeriesTable,
+    pub(super) groups: GroupTable,
+    pub(super) stats: LabelStats,
+    pub(super) folds: Vec<Fold>,
+    pub(super) generation: u32,
+    /// The generation of the previous scrape.
+    pub(super) last_gen: u32,
+    /// Objects forwarded by both the previous scrape and this one: when
+    /// that is all the previous one forwarded, nothing went stale.
+    pub(super) carried: usize,
+    pub(super) raw: usize,
+    pub(super) nonempty_groups: usize,
+    pub(super) folded_members: usize,
+    pub(super) prev_emitted: Vec<u32>,
+    pub(super) cur_emitted: Vec<u32>,
+    pub(super) touched: Vec<u32>,
+    pub(super) ids: Vec<u32>,
+    pub(super) created: Vec<u32>,
+    pub(super) last_sweep_ms: Option<i64>,
+    pub(super) unresolved: Option<(i64, usize)>,
+    pub(super) last_ts_ms: i64,
+}
+
+impl TargetGuard {
+    /// A guard enforcing `settings`; explicit fold rules apply from the
+    /// first scrape.
+    pub fn new(settings: GuardSettings) -> TargetGuard {
+        let mut g = TargetGuard {
+            settings,
+            ceiling: None,
+            series: SeriesTable::default(),
+            groups: GroupTable::default(),
+            stats: LabelStats::default(),
+            folds: Vec::new(),
+            generation: 0,
+            last_gen: 0,
+            carried: 0,
+            raw: 0,
+            nonempty_groups: 0,
+            folded_members: 0,
+            prev_emitted: Vec::new(),
+            cur_emitted: Vec::new(),
+            touched: Vec::new(),
+            ids: Vec::new(),
+            created: Vec::new(),
+            last_sweep_ms: None,
+            unresolved: None,
+            last_ts_ms: 0,
+        };
+        g.folds = rule_folds(&g.settings, 0);
+        g
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &GuardSettings {
+        &self.settings
+    }
+
+    /// Applies new settings (a config reload). Rule folds are replaced;
+    /// automatic folds stay while the budget and action are unchanged and
+    /// are lifted otherwise (a later breach decides again).
+    pub fn reconfigure(&mut self, settings: GuardSettings) {
+        let keep_auto = settings.series_budget == self.settings.series_budget
+            && settings.action == self.settings.action
+            && settings.action == BudgetAction::Fold
+            && settings.overflow_value == self.settings.overflow_value;
+        let mut folds = rule_folds(&settings, self.last_ts_ms);
+        if keep_auto {
+            folds.extend(
+                self.folds
+                    .iter()
+                    .filter(|f| f.origin == FoldOrigin::Auto)
+                    .cloned(),
+            );
+        }
+        for f in &mut folds {
+            f.trim_keep(settings.keep_top);
+        }
+        self.settings = settings;
+        self.folds = folds;
+        self.unresolved = None;
+        self.reroute_all();
+    }
+
+    /// Holds the target to a tighter budget than its own (the whole-agent
+    /// ceiling), or lifts that with `None`.
+    pub fn set_ceiling(&mut self, ceiling: Option<u64>) {
+        self.ceiling = ceiling;
+    }
+
+    /// The budget in force: the target's own, tightened by the ceiling.
+    pub fn budget(&self) -> u64 {
+        match (self.settings.series_budget, self.ceiling) {
+            (0, Some(c)) => c,
+            (b, Some(c)) => b.min(c),
+            (b, None) => b,
+        }
+    }
+
+    /// Active series as forwarded (a folded series counts once).
+    pub fn active_series(&self) -> usize {
+        self.raw + self.nonempty_groups
+    }
+
+    /// Timestamp of the last scrape applied.
+    pub(super) fn last_ts(&self) -> i64 {
+        self.last_ts_ms
+    }
+
+    /// Scraped series within the staleness window.
+    pub fn scraped_series(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Scraped series currently merged into folded series.
+    pub fn folded_series(&self) -> usize {
+        self.folded_members
+    }
+
+    /// Runs one successful scrape through the guard. `samples` are the
+    /// scrape's samples after relabeling and limits (timestamps as the
+    /// scrape loop set them) and `kinds` the family type of each (missing
+    /// entries are read as untyped). Forwarded samples, merged folded
+    /// series and staleness markers are appended to `out`.
+    ///
+    /// With `budget_action: fail`, a scrape with more series than the
+    /// budget is refused whole ([`GuardError::BudgetExceeded`]); call
+    /// [`TargetGuard::abort`] then, as for any failed scrape.
+    pub fn apply(
+        &mut self,
+        ts_ms: i64,
+        samples: &[Sample],
+        kinds: &[MetricType],
+        out: &mut Vec<Sample>,
+    ) -> Result<ScrapeReport, GuardError> {
+        self.check_fail(samples)?;
+        let start = out.len();
+        out.extend_from_slice(samples);
+        Ok(self.run(ts_ms, out, start, kinds))
+    }
+
+    /// [`TargetGuard::apply`] rewriting `batch` in place: the samples
+    /// forwarded as they are stay (in order, without being copied), the
+    /// others go, folded series and staleness markers are appended. On
+    /// error `batch` is untouched.
+    pub fn apply_in_place(
+        &mut self,
+        ts_ms: i64,
+        batch: &mut Vec<Sample>,
+        kinds: &[MetricType],
+    ) -> Result<ScrapeReport, GuardError> {
+        self.check_fail(batch)?;
+        Ok(self.run(ts_ms, batch, 0, kinds))
+    }
+
+    fn check_fail(&self, samples: &[Sample]) -> Result<(), GuardError> {
+        let budget = self.budget();
+        if self.settings.action == BudgetAction::Fail && budget > 0 {
+            let series = samples.iter().filter(|s| !is_stale_nan(s.value)).count() as u64;
+            if series > budget {
+                return Err(GuardError::BudgetExceeded { budget, series });
+            }
+        }
+        Ok(())
+    }
+
+    /// The scrape in `batch[start..]`, rewritten in place.
+    fn run(
+        &mut self,
+        ts_ms: i64,
+        batch: &mut Vec<Sample>,
+        start: usize,
+        kinds: &[MetricType],
+    ) -> ScrapeReport {
+        let budget = self.budget();
+        self.last_gen = self.generation;
+        self.generation = self.generation.wrapping_add(1).max(1);
+        self.carried = 0;
+        self.last_ts_ms = ts_ms;
+        for f in &mut self.folds {
+            // Rules start with the first scrape that sees them.
+            if f.started_ms == 0 {
+                f.started_ms = ts_ms;
+            }
+        }
+        self.ids.clear();
+        self.created.clear();
+        self.expire(ts_ms);
+        let mut report = ScrapeReport {
+            budget,
+            ..ScrapeReport::default()
+        };
+        for (i, s) in batch[start..].iter().enumerate() {
+            if is_stale_nan(s.value) {
+                self.ids.push(NONE);
+                continue;
+            }
+            let kind = kinds.get(i).copied().unwrap_or(MetricType::Unknown);
+            let id = self.admit(s, kind, ts_ms, &mut report);
+            self.ids.push(id);
+        }
+        if budget > 0
+            && self.settings.action == BudgetAction::Fold
+            && self.active_series() as u64 > budget
+        {
+            self.on_breach(ts_ms, &batch[start..], budget, &mut report);
+        }
+        let mut kept = start;
+        for i in start..batch.len() {
+            let id = self.ids[i - start];
+            let forward = if id != NONE {
+                self.forward(id, &batch[i], &mut report)
+            } else if is_stale_nan(batch[i].value) {
+                report.stale_markers += 1;
+                true
+            } else {
+                false
+            };
+            if forward {
+                batch.swap(kept, i);
+                kept += 1;
+            }
+        }
+        batch.truncate(kept);
+        self.emit_groups(ts_ms, batch, &mut report);
+        self.mark_stale(ts_ms, batch, &mut report);
+        self.rerank();
+        self.check_lifts(ts_ms, &mut report);
+        self.drop_empty_groups();
+        report.active_series = self.active_series();
+        report.folded_series = self.folded_members;
+        report
+    }
+
+    /// A failed scrape, or the target went away: staleness markers for
+    /// everything forwarded by the last scrape (series with explicit
+    /// timestamps excepted, as in Prometheus). Folded counters keep their
+    /// values for when the target comes back. Returns the markers written.
+    pub fn abort(&mut self, ts_ms: i64, out: &mut Vec<Sample>) -> u64 {
+        let mut n = 0;
+        for r in std::mem::take(&mut self.prev_emitted) {
+            let labels = if r & GROUP_BIT != 0 {
+                self.groups.get(r & !GROUP_BIT).map(|g| g.labels.clone())
+            } else {
+                self.series
+                    .get(r)
+                    .filter(|s| !s.explicit_ts)
+                    .map(|s| s.labels.clone())
+            };
+            if let Some(labels) = labels {
+                out.push(stale(labels, ts_ms));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The target's cardinality for the API: active series, budget, the
+    /// `top` most distinct labels, current folds.
+    pub fn snapshot(&self, now_ms: i64, top: usize) -> TargetCardinality {
+        TargetCardinality {
+            active_series: self.active_series(),
+            scraped_series: self.series.len(),
+            budget: self.budget(),
+            action: self.settings.action,
+            folded_series: self.folded_members,
+            top_labels: self.stats.top(top, now_ms),
+            folds: self
+                .folds
+                .iter()
+                .map(|f| {
+                    let mut kept: Vec<String> = f.keep.values().map(|v| v.to_string()).collect();
+                    kept.sort();
+                    FoldInfo {
+                        labels: f.labels.clone(),
+                        metric: f.metric.as_ref().map(|r| {
+                            let s = r.as_str();
+                            s.strip_prefix("^(?s:")
+                                .and_then(|s| s.strip_suffix(")$"))
+                                .unwrap_or(s)
+                                .to_string()
+                        }),
+                        origin: f.origin.as_str(),
+                        kept_values: kept,
+                        started_ms: f.started_ms,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The folds of the explicit rules.
+fn rule_folds(settings: &GuardSettings, now_ms: i64) -> Vec<Fold> {
+    settings
+        .fold_rules
+        .iter()
+        .map(|r| Fold::new(r.labels.clone(), r.metric.clone(), FoldOrigin::Rule, now_ms))
+        .collect()
+}

@@ -1,0 +1,344 @@
+//! The guard's two tables: the target's series within the staleness window
+//! (each a shared label set, a hash and a few numbers) and the folded
+//! series they merge into. Both are slabs with a hash index; label sets are
+//! compared on a hash hit, so a hash collision never merges two series.
+//!
+//! Series are found by the address of their `Arc<Labels>` first (the scrape
+//! cache hands out the same `Arc` for a series every scrape, so a repeated
+//! series costs one integer-keyed lookup), then by content. The table holds
+//! a clone of each `Arc`, so an address is never reused while indexed.
+
+use super::merge::Accumulator;
+use super::role::Role;
+use crate::labels::Labels;
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
+/// "No entry" in an id field.
+pub const NONE: u32 = u32::MAX;
+
+/// Why a series' samples are not forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// New series past the budget (`drop`, or `fold` when no fold helps).
+    Budget,
+    /// A summary quantile of a folded summary.
+    Quantile,
+}
+
+impl DropReason {
+    /// The `reason` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Budget => "budget",
+            DropReason::Quantile => "summary_quantile",
+        }
+    }
+}
+
+/// Where a series' samples go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Forwarded as scraped.
+    Raw,
+    /// Merged into a folded series.
+    Group(u32),
+    /// Not forwarded.
+    Dropped(DropReason),
+}
+
+/// One series of the target within the staleness window.
+#[derive(Debug)]
+pub struct Series {
+    pub labels: Arc<Labels>,
+    pub hash: u64,
+    /// Next series with the same hash.
+    pub next: u32,
+    pub family: u32,
+    pub role: Role,
+    pub route: Route,
+    /// The target gave an explicit timestamp (no staleness markers then).
+    pub explicit_ts: bool,
+    /// Its history is already part of the folded series it is in (its
+    /// next sample contributes its increase); false: its full value.
+    pub counted: bool,
+    /// `last_value` holds the last value forwarded or merged.
+    pub has_value: bool,
+    pub last_value: f64,
+    pub last_seen_ms: i64,
+    pub seen_gen: u32,
+    pub emitted_gen: u32,
+    /// Fold whose `keep_top` ranks this series' value, or `NONE`.
+    pub rank_fold: u32,
+    /// Hash of the ranked label's value.
+    pub rank_value: u64,
+}
+
+/// The series table.
+#[derive(Debug, Default)]
+pub struct SeriesTable {
+    slots: Vec<Option<Series>>,
+    free: Vec<u32>,
+    by_ptr: FxHashMap<usize, u32>,
+    by_hash: FxHashMap<u64, u32>,
+    live: usize,
+}
+
+/// Gives memory back when a collection holds far more room than entries.
+pub fn shrink_vec<T>(v: &mut Vec<T>) {
+    if v.capacity() > 2 * v.len() + 64 {
+        v.shrink_to(v.len() + v.len() / 4);
+    }
+}
+
+/// [`shrink_vec`] for hash maps.
+pub fn shrink_map<K: std::hash::Hash + Eq, V>(m: &mut FxHashMap<K, V>) {
+    if m.capacity() > 2 * m.len() + 64 {
+        m.shrink_to(m.len() + m.len() / 4);
+    }
+}
+
+/// Drops trailing empty slots and orders the free list so the lowest ids
+/// are reused first (live entries gather at the front and the tail can be
+/// given back).
+fn compact_slots<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>) {
+    while matches!(slots.last(), Some(None)) {
+        slots.pop();
+    }
+    let len = slots.len() as u32;
+    free.retain(|&id| id < len);
+    free.sort_unstable_by(|a, b| b.cmp(a));
+    shrink_vec(slots);
+    shrink_vec(free);
+}
+
+fn ptr(labels: &Arc<Labels>) -> usize {
+    Arc::as_ptr(labels) as usize
+}
+
+impl SeriesTable {
+    /// Live series.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// The id of the series whose labels are this very `Arc`.
+    pub fn find_ptr(&self, labels: &Arc<Labels>) -> Option<u32> {
+        self.by_ptr.get(&ptr(labels)).copied()
+    }
+
+    /// The id of the series with these labels (by content, `hash` being
+    /// their hash); the index is re-pointed at this `Arc`.
+    pub fn find_and_repoint(&mut self, labels: &Arc<Labels>, hash: u64) -> Option<u32> {
+        let id = self.find_content(labels, hash)?;
+        let old = self.get(id).map(|s| ptr(&s.labels))?;
+        self.by_ptr.remove(&old);
+        self.by_ptr.insert(ptr(labels), id);
+        if let Some(s) = self.get_mut(id) {
+            s.labels = labels.clone();
+        }
+        Some(id)
+    }
+
+    /// The id of the series with these labels and hash, by content.
+    pub fn find_content(&self, labels: &Labels, hash: u64) -> Option<u32> {
+        let mut id = *self.by_hash.get(&hash)?;
+        while id != NONE {
+            let s = self.get(id)?;
+            if *s.labels == *labels {
+                return Some(id);
+            }
+            id = s.next;
+        }
+        None
+    }
+
+    /// Adds a series (not already present) and returns its id.
+    pub fn insert(&mut self, mut s: Series) -> u32 {
+        s.next = self.by_hash.get(&s.hash).copied().unwrap_or(NONE);
+        let (hash, p) = (s.hash, ptr(&s.labels));
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(s);
+                id
+            }
+            None => {
+                self.slots.push(Some(s));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_hash.insert(hash, id);
+        self.by_ptr.insert(p, id);
+        self.live += 1;
+        id
+    }
+
+    /// Removes a series.
+    pub fn remove(&mut self, id: u32) -> Option<Series> {
+        let s = self.slots.get_mut(id as usize)?.take()?;
+        self.by_ptr.remove(&ptr(&s.labels));
+        // Unlink from its hash chain.
+        if self.by_hash.get(&s.hash) == Some(&id) {
+            if s.next == NONE {
+                self.by_hash.remove(&s.hash);
+            } else {
+                self.by_hash.insert(s.hash, s.next);
+            }
+        } else {
+            let mut cur = self.by_hash.get(&s.hash).copied().unwrap_or(NONE);
+            while cur != NONE {
+                let Some(c) = self.slots.get_mut(cur as usize).and_then(Option::as_mut) else {
+                    break;
+                };
+                if c.next == id {
+                    c.next = s.next;
+                    break;
+                }
+                cur = c.next;
+            }
+        }
+        self.free.push(id);
+        self.live -= 1;
+        Some(s)
+    }
+
+    /// The series `id`.
+    pub fn get(&self, id: u32) -> Option<&Series> {
+        self.slots.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// The series `id`, mutably.
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Series> {
+        self.slots.get_mut(id as usize).and_then(Option::as_mut)
+    }
+
+    /// Gives back the memory of series that left.
+    pub fn compact(&mut self) {
+        compact_slots(&mut self.slots, &mut self.free);
+        shrink_map(&mut self.by_ptr);
+        shrink_map(&mut self.by_hash);
+    }
+
+    /// Ids of all live series.
+    pub fn ids(&self) -> Vec<u32> {
+        self.iter().map(|(id, _)| id).collect()
+    }
+
+    /// All live series.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Series)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|s| (i as u32, s)))
+    }
+}
+
+/// One folded series: the merge of its members.
+#[derive(Debug)]
+pub struct Group {
+    pub labels: Arc<Labels>,
+    pub hash: u64,
+    pub next: u32,
+    pub role: Role,
+    /// Some label was replaced by the overflow value (false for a top-K
+    /// value kept as it is).
+    pub folded: bool,
+    /// The cumulative value (counter-like groups).
+    pub value: f64,
+    /// This scrape's combination (other groups).
+    pub acc: Accumulator,
+    pub members: u32,
+    pub touched_gen: u32,
+    pub emitted_gen: u32,
+}
+
+/// The folded-series table.
+#[derive(Debug, Default)]
+pub struct GroupTable {
+    slots: Vec<Option<Group>>,
+    free: Vec<u32>,
+    by_hash: FxHashMap<u64, u32>,
+}
+
+impl GroupTable {
+    /// The group with this hash whose labels satisfy `matches`.
+    pub fn find(&self, hash: u64, matches: impl Fn(&Labels) -> bool) -> Option<u32> {
+        let mut id = *self.by_hash.get(&hash)?;
+        while id != NONE {
+            let g = self.get(id)?;
+            if matches(&g.labels) {
+                return Some(id);
+            }
+            id = g.next;
+        }
+        None
+    }
+
+    /// Adds a group and returns its id.
+    pub fn insert(&mut self, mut g: Group) -> u32 {
+        g.next = self.by_hash.get(&g.hash).copied().unwrap_or(NONE);
+        let hash = g.hash;
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(g);
+                id
+            }
+            None => {
+                self.slots.push(Some(g));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_hash.insert(hash, id);
+        id
+    }
+
+    /// Removes a group.
+    pub fn remove(&mut self, id: u32) -> Option<Group> {
+        let g = self.slots.get_mut(id as usize)?.take()?;
+        if self.by_hash.get(&g.hash) == Some(&id) {
+            if g.next == NONE {
+                self.by_hash.remove(&g.hash);
+            } else {
+                self.by_hash.insert(g.hash, g.next);
+            }
+        } else {
+            let mut cur = self.by_hash.get(&g.hash).copied().unwrap_or(NONE);
+            while cur != NONE {
+                let Some(c) = self.slots.get_mut(cur as usize).and_then(Option::as_mut) else {
+                    break;
+                };
+                if c.next == id {
+                    c.next = g.next;
+                    break;
+                }
+                cur = c.next;
+            }
+        }
+        self.free.push(id);
+        Some(g)
+    }
+
+    /// The group `id`.
+    pub fn get(&self, id: u32) -> Option<&Group> {
+        self.slots.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// The group `id`, mutably.
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Group> {
+        self.slots.get_mut(id as usize).and_then(Option::as_mut)
+    }
+
+    /// Gives back the memory of folded series that went.
+    pub fn compact(&mut self) {
+        compact_slots(&mut self.slots, &mut self.free);
+        shrink_map(&mut self.by_hash);
+    }
+
+    /// All live groups.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Group)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| g.as_ref().map(|g| (i as u32, g)))
+    }
+}

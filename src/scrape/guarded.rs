@@ -1,0 +1,275 @@
+//! The guard in the scrape path: each guarded target's [`TargetGuard`]
+//! with the family types of the current scrape, its self-metrics
+//! (`levee_target_*`, `levee_guard_*` by job and instance), its log lines
+//! (one WARN per new offender), and its share of the whole-agent ceiling
+//! (`guard.max_series`).
+
+use super::target::Target;
+use crate::exposition::MetricType;
+use crate::guard::{GuardError, Offender, ScrapeReport, TargetGuard};
+use crate::remote::Sample;
+use crate::selfmon::{Counter, Family, Gauge, Registry};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// The guard's self-metrics, shared by every scrape loop.
+pub struct GuardMetrics {
+    /// `levee_target_active_series{job,instance}`.
+    pub active_series: Arc<Family<Gauge>>,
+    /// `levee_target_series_budget{job,instance}`.
+    pub series_budget: Arc<Family<Gauge>>,
+    /// `levee_guard_folded_series{job,instance}`.
+    pub folded_series: Arc<Family<Gauge>>,
+    /// `levee_guard_fold_events_total{job,instance,label}`.
+    pub fold_events: Arc<Family<Counter>>,
+    /// `levee_guard_dropped_series_total{job,instance}`.
+    pub dropped_series: Arc<Family<Counter>>,
+    /// `levee_guard_dropped_samples_total{job,instance,reason}`.
+    pub dropped_samples: Arc<Family<Counter>>,
+}
+
+impl GuardMetrics {
+    /// Registers the guard metrics in `reg`.
+    pub fn new(reg: &Registry) -> Self {
+        GuardMetrics {
+            active_series: reg.gauge_vec(
+                "levee_target_active_series",
+                "Active series of a guarded target as forwarded (a folded series counts once).",
+                &["job", "instance"],
+            ),
+            series_budget: reg.gauge_vec(
+                "levee_target_series_budget",
+                "Series budget in force for a target (0: none).",
+                &["job", "instance"],
+            ),
+            folded_series: reg.gauge_vec(
+                "levee_guard_folded_series",
+                "Scraped series currently merged into folded series.",
+                &["job", "instance"],
+            ),
+            fold_events: reg.counter_vec(
+                "levee_guard_fold_events_total",
+                "Folds started on a budget breach, by folded label.",
+                &["job", "instance", "label"],
+            ),
+            dropped_series: reg.counter_vec(
+                "levee_guard_dropped_series_total",
+                "New series dropped for the series budget.",
+                &["job", "instance"],
+            ),
+            dropped_samples: reg.counter_vec(
+                "levee_guard_dropped_samples_total",
+                "Samples not forwarded by the guard, by reason.",
+                &["job", "instance", "reason"],
+            ),
+        }
+    }
+}
+
+/// The whole-agent ceiling: the sum of every guarded target's active
+/// series. When it gets near `max_series` (90%), targets above their fair
+/// share (`max_series` / targets) are held to that share (the largest
+/// offenders first); below 80% the hold is released.
+#[derive(Debug, Default)]
+pub struct GuardCeiling {
+    max: AtomicU64,
+    total: AtomicI64,
+    targets: AtomicI64,
+}
+
+impl GuardCeiling {
+    /// Sets `guard.max_series` (0: none).
+    pub fn set_max(&self, max: u64) {
+        self.max.store(max, Ordering::Relaxed);
+    }
+
+    /// Active series over all guarded targets.
+    pub fn total(&self) -> i64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// The budget a target with `active` series is held to now, if any.
+    fn hold(&self, active: usize, held: bool) -> Option<u64> {
+        let max = self.max.load(Ordering::Relaxed);
+        if max == 0 {
+            return None;
+        }
+        let total = self.total().max(0) as u64;
+        let fair = max / self.targets.load(Ordering::Relaxed).max(1) as u64;
+        let near = total.saturating_mul(10) >= max.saturating_mul(9);
+        let relaxed = total.saturating_mul(10) < max.saturating_mul(8);
+        if (near && active as u64 > fair) || (held && !relaxed) {
+            Some(fair.max(1))
+        } else {
+            None
+        }
+    }
+}
+
+/// One target's guard in its scrape loop.
+pub struct GuardedTarget {
+    guard: Arc<Mutex<TargetGuard>>,
+    /// Family type of each sample of the scrape in progress.
+    pub kinds: Vec<MetricType>,
+    job: String,
+    instance: String,
+    metrics: Arc<GuardMetrics>,
+    ceiling: Option<Arc<GuardCeiling>>,
+    counted: i64,
+    held: bool,
+}
+
+impl GuardedTarget {
+    /// The guard of `target`, when its job or target label asks for one.
+    pub fn for_target(target: &Target, metrics: Arc<GuardMetrics>) -> Option<GuardedTarget> {
+        let cfg = &target.job.guard;
+        if !cfg.is_active() && target.series_budget.is_none() {
+            return None;
+        }
+        let settings = cfg.settings(target.series_budget);
+        let job = target.job.name.clone();
+        let instance = target
+            .labels
+            .get("instance")
+            .unwrap_or_default()
+            .to_string();
+        metrics
+            .series_budget
+            .with(&[&job, &instance])
+            .set(settings.series_budget as f64);
+        Some(GuardedTarget {
+            guard: Arc::new(Mutex::new(TargetGuard::new(settings))),
+            kinds: Vec::new(),
+            job,
+            instance,
+            metrics,
+            ceiling: None,
+            counted: 0,
+            held: false,
+        })
+    }
+
+    /// Joins the whole-agent ceiling.
+    pub fn join_ceiling(&mut self, ceiling: Arc<GuardCeiling>) {
+        ceiling.targets.fetch_add(1, Ordering::Relaxed);
+        self.ceiling = Some(ceiling);
+    }
+
+    /// The guard, for the cardinality API.
+    pub fn shared(&self) -> Arc<Mutex<TargetGuard>> {
+        self.guard.clone()
+    }
+
+    /// Runs a successful scrape's samples (in `batch`, with `self.kinds`)
+    /// through the guard; `batch` becomes what is forwarded, staleness
+    /// markers included. Returns the markers written.
+    pub fn apply(&mut self, ts_ms: i64, batch: &mut Vec<Sample>) -> Result<u64, GuardError> {
+        let mut guard = self.guard.lock();
+        if let Some(c) = &self.ceiling {
+            let hold = c.hold(guard.active_series(), self.held);
+            self.held = hold.is_some();
+            guard.set_ceiling(hold);
+        }
+        let result = guard.apply_in_place(ts_ms, batch, &self.kinds);
+        let active = guard.active_series();
+        drop(guard);
+        self.kinds.clear();
+        let report = result?;
+        self.record(&report, active);
+        Ok(report.stale_markers)
+    }
+
+    /// A failed scrape or a removed target: staleness markers for what the
+    /// guard forwarded last, appended to `batch`.
+    pub fn abort(&mut self, ts_ms: i64, batch: &mut Vec<Sample>) -> u64 {
+        self.kinds.clear();
+        self.guard.lock().abort(ts_ms, batch)
+    }
+
+    fn record(&mut self, r: &ScrapeReport, active: usize) {
+        let (job, inst) = (self.job.as_str(), self.instance.as_str());
+        let m = &self.metrics;
+        m.active_series.with(&[job, inst]).set(active as f64);
+        m.series_budget.with(&[job, inst]).set(r.budget as f64);
+        m.folded_series
+            .with(&[job, inst])
+            .set(r.folded_series as f64);
+        m.dropped_series.with(&[job, inst]).add(r.dropped_series);
+        for (reason, n) in [
+            ("budget", r.dropped_budget_samples),
+            ("summary_quantile", r.dropped_quantile_samples),
+        ] {
+            if n > 0 {
+                m.dropped_samples.with(&[job, inst, reason]).add(n);
+            }
+        }
+        for o in &r.offenders {
+            if o.action == crate::guard::BudgetAction::Fold {
+                m.fold_events.with(&[job, inst, &o.label]).inc();
+            }
+            log_offender(job, inst, o);
+        }
+        for label in &r.lifted {
+            tracing::info!(job, instance = inst, label = %label, "series budget: fold lifted");
+        }
+        if let Some(c) = &self.ceiling {
+            c.total
+                .fetch_add(active as i64 - self.counted, Ordering::Relaxed);
+            self.counted = active as i64;
+        }
+    }
+}
+
+fn log_offender(job: &str, instance: &str, o: &Offender) {
+    // No label at all: the target has more metric names than its budget.
+    let label = if o.label.is_empty() { "-" } else { &o.label };
+    tracing::warn!(
+        job,
+        instance,
+        families = %o.families.join(","),
+        label = %label,
+        with = %o.with.join(","),
+        distinct_values = o.distinct,
+        growth_per_min = format!("{:.1}", o.growth_per_min),
+        action = o.action.as_str(),
+        active_before = o.active_before,
+        active_after = o.active_after,
+        "series budget exceeded: new offender"
+    );
+}
+
+impl Drop for GuardedTarget {
+    fn drop(&mut self) {
+        if let Some(c) = &self.ceiling {
+            c.total.fetch_sub(self.counted, Ordering::Relaxed);
+            c.targets.fetch_sub(1, Ordering::Relaxed);
+        }
+        let labels = [self.job.as_str(), self.instance.as_str()];
+        self.metrics.active_series.remove(&labels);
+        self.metrics.series_budget.remove(&labels);
+        self.metrics.folded_series.remove(&labels);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ceiling_holds_the_largest_targets_near_the_limit() {
+        let c = GuardCeiling::default();
+        assert_eq!(c.hold(1_000_000, false), None, "no ceiling set");
+        c.set_max(1000);
+        c.targets.store(4, Ordering::Relaxed);
+        c.total.store(800, Ordering::Relaxed);
+        assert_eq!(c.hold(600, false), None, "80%: not near yet");
+        c.total.store(900, Ordering::Relaxed);
+        assert_eq!(c.hold(600, false), Some(250), "90%: above the fair share");
+        assert_eq!(c.hold(100, false), None, "under its share: untouched");
+        c.total.store(850, Ordering::Relaxed);
+        assert_eq!(c.hold(240, true), Some(250), "held until under 80%");
+        c.total.store(700, Ordering::Relaxed);
+        assert_eq!(c.hold(240, true), None, "released");
+    }
+}

@@ -1,0 +1,101 @@
+//! An Istio storm target served from the test process: every request is
+//! the next scrape of an [`IstioWorkload`] that grows by `hosts_per_scrape`
+//! destination hosts (and keeps the old ones, as the leaking sidecar does),
+//! with a `storm_scrape_index` gauge saying which scrape it was, so a test
+//! can match what a receiver stored to the workload's ground truth.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use levee::synth::IstioWorkload;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::net::TcpListener;
+
+/// A running storm target; stops when dropped.
+pub struct StormTarget {
+    addr: std::net::SocketAddr,
+    served: Arc<AtomicU64>,
+    hosts_per_scrape: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StormTarget {
+    /// Serves the storm on a free loopback port.
+    pub async fn start(hosts_per_scrape: u64) -> StormTarget {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local addr");
+        let served = Arc::new(AtomicU64::new(0));
+        let counter = served.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                        let k = counter.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            let mut body = StormTarget::workload_of(hosts_per_scrape, k).body(k);
+                            body.extend_from_slice(
+                                format!(
+                                    "# TYPE storm_scrape_index gauge\nstorm_scrape_index {k}\n"
+                                )
+                                .as_bytes(),
+                            );
+                            let mut resp = Response::new(Full::new(Bytes::from(body)));
+                            *resp.status_mut() = StatusCode::OK;
+                            resp.headers_mut().insert(
+                                hyper::header::CONTENT_TYPE,
+                                hyper::header::HeaderValue::from_static(
+                                    "text/plain; version=0.0.4",
+                                ),
+                            );
+                            Ok::<_, std::convert::Infallible>(resp)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        StormTarget {
+            addr,
+            served,
+            hosts_per_scrape,
+            task,
+        }
+    }
+
+    /// The workload of scrape `k`.
+    pub fn workload_of(hosts_per_scrape: u64, k: u64) -> IstioWorkload {
+        IstioWorkload::new(hosts_per_scrape * (k + 1))
+    }
+
+    /// The workload this target served at scrape `k`.
+    pub fn workload(&self, k: u64) -> IstioWorkload {
+        Self::workload_of(self.hosts_per_scrape, k)
+    }
+
+    /// Scrapes served so far.
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::SeqCst)
+    }
+
+    /// `127.0.0.1:port`, as written in `static_configs`.
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for StormTarget {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
