@@ -139,7 +139,12 @@ impl Agent {
         )?;
         db.set_wal_observer(Arc::new(storage::RemoteWalObserver { watch, pins }));
         let maintenance = tokio::spawn(storage::maintain(Arc::clone(&db), sync_every, stop_rx));
-        let sink: Arc<dyn SampleSink> = tsdb_sink;
+        // Samples go to the TSDB (remote write reads them from its WAL);
+        // metadata goes to remote write directly.
+        let sink: Arc<dyn SampleSink> = Arc::new(crate::scrape::FanoutSink(vec![
+            tsdb_sink as Arc<dyn SampleSink>,
+            Arc::new(MetadataOnly(writer.clone())),
+        ]));
         let mut manager = ScrapeManager::new(sink, &registry);
         manager.apply(&jobs);
 
@@ -234,6 +239,17 @@ impl Agent {
     /// The agent's TSDB.
     pub fn db(&self) -> &Arc<crate::tsdb::db::Db> {
         &self.db
+    }
+}
+
+/// Hands scraped metadata to remote write; samples reach it through the WAL.
+struct MetadataOnly(RemoteWriter);
+
+impl SampleSink for MetadataOnly {
+    fn append(&self, _batch: &[crate::remote::Sample]) {}
+
+    fn metadata(&self, items: &[crate::remote::Metadata]) {
+        self.0.update_metadata(items);
     }
 }
 

@@ -13,6 +13,7 @@ mod guarded;
 mod job;
 mod manager;
 mod memory_fetch;
+mod metadata;
 mod metrics;
 mod scrape_loop;
 mod sink;

@@ -71,6 +71,7 @@ pub struct ScrapeLoop<F: Fetcher> {
     metrics: Arc<ScrapeMetrics>,
     status: Arc<Mutex<TargetStatus>>,
     cache: ScrapeCache,
+    metadata: super::metadata::MetadataTracker,
     batch: Vec<Sample>,
     scratch: LabelsBuilder,
     report: [Arc<Labels>; 5],
@@ -112,6 +113,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
             metrics,
             status,
             cache: ScrapeCache::default(),
+            metadata: Default::default(),
             batch: Vec::new(),
             scratch: LabelsBuilder::new(),
             report,
@@ -178,6 +180,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
         let cached_before = self.cache.len();
         self.metrics.scrapes.with(&[&job]).inc();
         self.cache.begin();
+        self.metadata.begin();
         self.batch.clear();
         if let Some(g) = &mut self.guard {
             g.kinds.clear();
@@ -245,6 +248,9 @@ impl<F: Fetcher> ScrapeLoop<F> {
             .with(&[&job])
             .add(self.cache.len() as f64 - cached_before as f64);
         self.sink.append(&self.batch);
+        if let Some(items) = self.metadata.end(outcome.is_ok()) {
+            self.sink.metadata(&items);
+        }
 
         let mut status = self.status.lock();
         status.last_scrape = Some(wall);
@@ -351,7 +357,9 @@ impl<F: Fetcher> ScrapeLoop<F> {
         while let Some(entry) = parser.next() {
             match entry.map_err(|e| ScrapeError::Parse(e.to_string()))? {
                 Entry::Sample(s) => self.add_sample(&s, ts_ms)?,
-                Entry::Help { .. } | Entry::Type { .. } | Entry::Unit { .. } => {}
+                Entry::Help { family, text } => self.metadata.help(family, &text),
+                Entry::Type { family, kind } => self.metadata.kind(family, kind),
+                Entry::Unit { family, unit } => self.metadata.unit(family, unit),
             }
         }
         Ok(())

@@ -8,11 +8,19 @@ use crate::remote::Sample;
 pub trait SampleSink: Send + Sync + 'static {
     /// Takes one scrape's worth of samples.
     fn append(&self, batch: &[Sample]);
+
+    /// Takes a target's metric metadata (HELP, TYPE, UNIT) when it is new
+    /// or changed. Ignored unless the sink sends metadata.
+    fn metadata(&self, _items: &[crate::remote::Metadata]) {}
 }
 
 impl SampleSink for crate::remote::RemoteWriter {
     fn append(&self, batch: &[Sample]) {
         crate::remote::RemoteWriter::append(self, batch);
+    }
+
+    fn metadata(&self, items: &[crate::remote::Metadata]) {
+        self.update_metadata(items);
     }
 }
 
@@ -44,6 +52,12 @@ impl SampleSink for FanoutSink {
     fn append(&self, batch: &[Sample]) {
         for s in &self.0 {
             s.append(batch);
+        }
+    }
+
+    fn metadata(&self, items: &[crate::remote::Metadata]) {
+        for s in &self.0 {
+            s.metadata(items);
         }
     }
 }
