@@ -6,6 +6,10 @@
 //! the "cached series through the scrape path <= 100 ns" target (it includes
 //! parsing, measured alone by `benches/exposition.rs`).
 //!
+//! `istio_100k_into_tsdb` is the same scrape stored the way `levee run`
+//! stores it: through the agent's `TsdbSink` into a `Db` on disk (tempdir,
+//! WAL synced every second) — parse, cache, commit to WAL and head.
+//!
 //! Run: `cargo bench --bench scrape`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -90,7 +94,39 @@ fn scrape_path(c: &mut Criterion) {
             rt.block_on(lp.scrape_once(ts)).expect("scrape")
         })
     });
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = Arc::new(
+        levee::tsdb::db::Db::open(tmp.path(), levee::tsdb::db::Options::default()).expect("db"),
+    );
+    let fetcher = MemoryFetcher::new(64 * 1024);
+    fetcher.push_body("text/plain; version=0.0.4", workload.body(1));
+    let target = Arc::new(
+        populate(&job, &Labels::empty(), "pod:15090")
+            .expect("target")
+            .expect("kept"),
+    );
+    let mut stored = ScrapeLoop::new(
+        target,
+        fetcher,
+        Arc::new(levee::agent::storage::TsdbSink::new(Arc::clone(&db))),
+        Arc::new(ScrapeMetrics::new(&Registry::new())),
+    );
+    rt.block_on(stored.scrape_once(1_000)).expect("first scrape");
+    group.bench_function("istio_100k_into_tsdb", |b| {
+        b.iter(|| {
+            ts += 1_000;
+            rt.block_on(stored.scrape_once(ts)).expect("scrape")
+        })
+    });
     group.finish();
+    let st = db.stats();
+    println!(
+        "tsdb: {} series, {} samples appended, {:.0} head heap bytes/series (estimate)",
+        st.head_series,
+        st.counters.samples_appended,
+        st.head_heap_bytes as f64 / st.head_series.max(1) as f64
+    );
 }
 
 criterion_group!(benches, scrape_path);

@@ -289,3 +289,36 @@ fn observer_keeps_wal_segments(dir: Arc<dyn Directory>) {
 fn a_wal_observer_keeps_the_segments_it_needs() {
     each_dir(observer_keeps_wal_segments);
 }
+
+fn stale_refs_fall_back_to_labels(dir: Arc<dyn Directory>) {
+    let range = 600_000;
+    let db = Db::open_in(dir, opts(range)).expect("open");
+    let old = Arc::new(series("gone", 0));
+    let mut app = db.appender();
+    let stale = app.append(&old, 0, 1.0).expect("append");
+    app.commit().expect("commit");
+    // Another series moves the head on; the cut removes `old` (no samples
+    // after the cut range).
+    fill(&db, 1, 0, 100);
+    db.compact().expect("compact");
+    let t = 99 * 15_000 + 1;
+    let mut app = db.appender();
+    app.append_ref(stale, t, 2.0);
+    let s = app.commit().expect("commit");
+    assert_eq!((s.appended, s.unknown_refs), (0, 1), "a bare stale ref is refused");
+    let mut app = db.appender();
+    app.append_ref_or(stale, &old, t, 3.0);
+    let s = app.commit().expect("commit");
+    assert_eq!((s.appended, s.refs_replaced), (1, 1));
+    let got = db
+        .querier(t, t)
+        .select(&[Matcher::equal("__name__", "gone")])
+        .expect("select");
+    let samples: Vec<_> = got[0].samples().collect::<Result<_, _>>().expect("decode");
+    assert_eq!(samples, vec![(t, 3.0)]);
+}
+
+#[test]
+fn append_ref_or_falls_back_to_labels_for_a_stale_ref() {
+    each_dir(stale_refs_fall_back_to_labels);
+}

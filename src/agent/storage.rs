@@ -17,6 +17,7 @@ use crate::scrape::SampleSink;
 use crate::selfmon::Registry;
 use crate::tsdb::db::{Db, DbError, DbStats, Options, WalObserver};
 use crate::tsdb::fs::Directory;
+use crate::tsdb::head::SeriesRef;
 use crate::tsdb::wal::{Position, SyncPolicy, WalOptions};
 
 /// How often the maintenance task looks for a head cut and retention.
@@ -85,10 +86,35 @@ impl WalObserver for RemoteWalObserver {
 }
 
 /// Stores each scrape as one commit.
+///
+/// The scrape loops hand over the same `Arc<Labels>` for a series scrape
+/// after scrape (their caches hold it), so the sink remembers each one's
+/// `SeriesRef` by the `Arc`'s address: a repeated series is appended by ref,
+/// without hashing its labels. The sink holds a clone of each `Arc`, so an
+/// address cannot be reused by another label set while it is remembered;
+/// entries whose `Arc` nobody else holds any more are swept once as many
+/// samples as there are entries went by. A ref that went stale (its series
+/// left the head at a cut) falls back to the labels at commit.
 pub struct TsdbSink {
     db: Arc<Db>,
+    refs: Mutex<RefCache>,
     failed_commits: AtomicU64,
     failed_samples: AtomicU64,
+}
+
+#[derive(Default)]
+struct RefCache {
+    by_addr: rustc_hash::FxHashMap<usize, (Arc<crate::labels::Labels>, SeriesRef)>,
+    since_sweep: usize,
+}
+
+impl RefCache {
+    fn sweep_if_due(&mut self) {
+        if self.since_sweep > self.by_addr.len().max(100_000) {
+            self.by_addr.retain(|_, (l, _)| Arc::strong_count(l) > 1);
+            self.since_sweep = 0;
+        }
+    }
 }
 
 impl TsdbSink {
@@ -96,6 +122,7 @@ impl TsdbSink {
     pub fn new(db: Arc<Db>) -> Self {
         TsdbSink {
             db,
+            refs: Mutex::new(RefCache::default()),
             failed_commits: AtomicU64::new(0),
             failed_samples: AtomicU64::new(0),
         }
@@ -104,21 +131,38 @@ impl TsdbSink {
 
 impl SampleSink for TsdbSink {
     fn append(&self, batch: &[Sample]) {
+        let mut refs = self.refs.lock();
         let mut app = self.db.appender();
         let mut invalid = 0u64;
         for s in batch {
-            if app.append(&s.labels, s.timestamp_ms, s.value).is_err() {
-                invalid += 1;
+            let addr = Arc::as_ptr(&s.labels) as usize;
+            if let Some((_, r)) = refs.by_addr.get(&addr) {
+                app.append_ref_or(*r, &s.labels, s.timestamp_ms, s.value);
+                continue;
+            }
+            match app.append(&s.labels, s.timestamp_ms, s.value) {
+                Ok(r) => {
+                    refs.by_addr.insert(addr, (Arc::clone(&s.labels), r));
+                }
+                Err(_) => invalid += 1,
             }
         }
+        refs.since_sweep += batch.len();
         let failed = match app.commit() {
-            Ok(_) => invalid,
+            Ok(stats) => {
+                if stats.refs_replaced > 0 {
+                    refs.by_addr.clear();
+                }
+                invalid
+            }
             Err(e) => {
                 self.failed_commits.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, samples = batch.len(), "storing a scrape failed");
                 batch.len() as u64
             }
         };
+        refs.sweep_if_due();
+        drop(refs);
         self.failed_samples.fetch_add(failed, Ordering::Relaxed);
     }
 }

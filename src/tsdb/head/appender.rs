@@ -34,12 +34,19 @@ pub struct CommitStats {
     pub duplicates: u64,
     /// Refused: the [`SeriesRef`] names a series no longer in the head.
     pub unknown_refs: u64,
+    /// Samples given with [`Appender::append_ref_or`] whose ref was stale:
+    /// their series was looked up (or created) by labels instead. Callers
+    /// caching refs should drop them when this is not zero.
+    pub refs_replaced: u64,
 }
 
 /// Collects samples for one commit. Dropping it uncommitted rolls back.
 pub struct Appender {
     head: Arc<Head>,
     samples: Vec<(SeriesRef, i64, f64)>,
+    /// Labels to fall back on for the sample at an index, when its ref is
+    /// stale ([`Appender::append_ref_or`]).
+    fallback: Vec<(usize, Arc<Labels>)>,
     /// Series this appender created or looked up, held against removal.
     held: Vec<SeriesId>,
 }
@@ -49,6 +56,7 @@ impl Appender {
         Appender {
             head,
             samples: Vec::new(),
+            fallback: Vec::new(),
             held: Vec::new(),
         }
     }
@@ -75,6 +83,14 @@ impl Appender {
         self.samples.push((r, t, v));
     }
 
+    /// Buffers a sample of the series `r` names, or, if that ref is stale
+    /// at commit (its series left the head), of the series `labels` (found
+    /// or created then). For callers that cache refs by label set.
+    pub fn append_ref_or(&mut self, r: SeriesRef, labels: &Arc<Labels>, t: i64, v: f64) {
+        self.fallback.push((self.samples.len(), Arc::clone(labels)));
+        self.samples.push((r, t, v));
+    }
+
     /// Samples buffered.
     pub fn len(&self) -> usize {
         self.samples.len()
@@ -92,10 +108,11 @@ impl Appender {
     /// when the database is reopened.
     pub fn commit(mut self) -> Result<CommitStats, DbError> {
         let samples = std::mem::take(&mut self.samples);
+        let fallback = std::mem::take(&mut self.fallback);
         let head = Arc::clone(&self.head);
         let (res, synced) = {
             let mut st = head.lock();
-            let res = commit_locked(&mut st, &samples);
+            let res = commit_locked(&mut st, &samples, &fallback);
             release(&mut st, &self.held);
             (res, st.wal.synced_position())
         };
@@ -138,6 +155,7 @@ struct Undo {
 fn commit_locked(
     st: &mut super::HeadState,
     samples: &[(SeriesRef, i64, f64)],
+    fallback: &[(usize, Arc<Labels>)],
 ) -> Result<CommitStats, DbError> {
     if let Some(cause) = &st.failed {
         return Err(DbError::HeadFailed {
@@ -149,7 +167,25 @@ fn commit_locked(
     let mut new_series = Vec::new();
     let mut undo = Vec::with_capacity(samples.len());
     let min_valid = st.min_valid_time;
-    for &(r, t, v) in samples {
+    let mut fallback = fallback.iter().peekable();
+    for (i, &(r, t, v)) in samples.iter().enumerate() {
+        let labels = loop {
+            match fallback.peek() {
+                Some((at, _)) if *at < i => {
+                    fallback.next();
+                }
+                Some((at, l)) if *at == i => break Some(l),
+                _ => break None,
+            }
+        };
+        let r = if st.resolve(r).is_some() {
+            r
+        } else if let Some(l) = labels {
+            stats.refs_replaced += 1;
+            st.get_or_create(l)?
+        } else {
+            r
+        };
         let Some(s) = st.resolve(r) else {
             stats.unknown_refs += 1;
             continue;
