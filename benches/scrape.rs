@@ -112,7 +112,8 @@ fn scrape_path(c: &mut Criterion) {
         Arc::new(levee::agent::storage::TsdbSink::new(Arc::clone(&db))),
         Arc::new(ScrapeMetrics::new(&Registry::new())),
     );
-    rt.block_on(stored.scrape_once(1_000)).expect("first scrape");
+    rt.block_on(stored.scrape_once(1_000))
+        .expect("first scrape");
     group.bench_function("istio_100k_into_tsdb", |b| {
         b.iter(|| {
             ts += 1_000;

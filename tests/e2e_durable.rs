@@ -1,8 +1,8 @@
 //! Remote write that loses nothing, end to end with the real `levee`
 //! binary and a real VictoriaMetrics 1.79: levee scrapes a counter every
 //! 100 ms and remote-writes it while it is kill -9'd five times at varying
-//! moments and the receiver is down for a while (levee keeps scraping and
-//! is killed during the outage too). At the end levee is stopped cleanly
+//! moments and the receiver is down for 60 s (levee keeps scraping and is
+//! killed during the outage too). At the end levee is stopped cleanly
 //! and its own TSDB — every sample that reached the WAL — is compared with
 //! what VictoriaMetrics holds: the same samples, exact values and
 //! timestamps, nothing missing and nothing invented; duplicates (batches in
@@ -131,18 +131,27 @@ async fn kill_9_and_a_receiver_outage_lose_no_sample() {
     };
     let sleep = |ms: u64| tokio::time::sleep(Duration::from_millis(ms));
 
+    // The receiver is down for 60 s (LEVEE_DURABLE_OUTAGE_SECS to change
+    // it) in round 2; levee keeps scraping into its WAL and is killed
+    // halfway through the outage.
+    let outage_ms: u64 = std::env::var("LEVEE_DURABLE_OUTAGE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60)
+        * 1000;
     let mut child = levee.start().await;
-    for (round, run_ms) in [1_500u64, 700, 1_900, 1_100, 1_300].into_iter().enumerate() {
+    for (round, run_ms) in [1_500u64, 700, outage_ms / 2, 1_100, 1_300]
+        .into_iter()
+        .enumerate()
+    {
         if round == 2 {
-            // The receiver goes down; levee keeps scraping into its WAL,
-            // and is killed during the outage.
             vm.stop();
         }
         sleep(run_ms).await;
         child.kill();
         child = levee.start().await;
         if round == 2 {
-            sleep(2_000).await;
+            sleep(outage_ms / 2).await;
             vm.restart().await;
         }
     }
@@ -150,6 +159,7 @@ async fn kill_9_and_a_receiver_outage_lose_no_sample() {
     child.terminate(Duration::from_secs(60));
     let scrapes = counter.load(std::sync::atomic::Ordering::SeqCst);
     assert!(scrapes >= 50, "only {scrapes} scrapes happened");
+    let outage_scrapes = outage_ms / 100;
 
     let want = stored(&tmp.path().join("data"));
     let counter_series = want

@@ -305,7 +305,11 @@ fn stale_refs_fall_back_to_labels(dir: Arc<dyn Directory>) {
     let mut app = db.appender();
     app.append_ref(stale, t, 2.0);
     let s = app.commit().expect("commit");
-    assert_eq!((s.appended, s.unknown_refs), (0, 1), "a bare stale ref is refused");
+    assert_eq!(
+        (s.appended, s.unknown_refs),
+        (0, 1),
+        "a bare stale ref is refused"
+    );
     let mut app = db.appender();
     app.append_ref_or(stale, &old, t, 3.0);
     let s = app.commit().expect("commit");
