@@ -326,3 +326,46 @@ fn stale_refs_fall_back_to_labels(dir: Arc<dyn Directory>) {
 fn append_ref_or_falls_back_to_labels_for_a_stale_ref() {
     each_dir(stale_refs_fall_back_to_labels);
 }
+
+/// A damaged record in the middle of the WAL: opening without repair fails
+/// naming segment and offset; with repair (the default) the database opens
+/// with everything before the damage, every series a contiguous prefix.
+#[test]
+fn corrupt_wal_record_mid_way_is_reported_or_repaired() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut o = opts(3_600_000);
+    o.wal.segment_size = 4096;
+    let db = Db::open(tmp.path(), o.clone()).expect("open");
+    fill(&db, 20, 0, 100); // < 120 samples per series: all in the WAL
+    db.close().expect("close");
+    let wal = tmp.path().join("wal");
+    let seg = wal.join(levee::tsdb::wal::segment_name(1));
+    let mut bytes = std::fs::read(&seg).expect("segment 1");
+    bytes[40] ^= 0xff; // inside the first record's payload
+    std::fs::write(&seg, &bytes).expect("write");
+
+    o.repair_wal = false;
+    let err = Db::open(tmp.path(), o.clone())
+        .expect_err("corrupt WAL refused")
+        .to_string();
+    assert!(err.contains("segment 1 offset 8"), "{err}");
+
+    o.repair_wal = true;
+    let db = Db::open(tmp.path(), o).expect("repaired");
+    assert!(db.replay_stats().repaired_at.is_some());
+    let got = dump(&db, i64::MIN, i64::MAX);
+    let kept = got[0].1.len();
+    assert!(kept > 0 && kept < 100, "{kept} samples kept");
+    assert_eq!(got.len(), 20);
+    assert!(
+        got.iter().all(|(_, s)| s.len() == kept),
+        "one record per commit: equal prefixes"
+    );
+    let want = expected_fill(20, 0, 100);
+    for ((l, s), (wl, ws)) in got.iter().zip(&want) {
+        assert_eq!(l, wl);
+        assert_eq!(s[..], ws[..s.len()], "{l}: a prefix, exact");
+    }
+    // Appending goes on after the repair.
+    fill(&db, 20, 100 * 15_000, 1);
+}

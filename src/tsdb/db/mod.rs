@@ -9,6 +9,34 @@
 //! <dir>/chunks_head/  full head chunks (docs/format/chunk-files.md)
 //! <dir>/blocks/<id>/  immutable blocks (docs/format/block.md)
 //! ```
+//!
+//! ```
+//! use levee::labels::Labels;
+//! use levee::tsdb::db::{Db, Options};
+//! use levee::tsdb::index::Matcher;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = std::env::temp_dir().join(format!("levee-doc-db-{}", std::process::id()));
+//! let db = Db::open(&dir, Options::default())?;
+//! let up = Labels::from_pairs([("__name__", "up"), ("job", "node")]);
+//! let mut app = db.appender();
+//! let r = app.append(&up, 1_000, 1.0)?;
+//! app.append_ref(r, 16_000, 0.0);
+//! assert_eq!(app.commit()?.appended, 2);
+//!
+//! let series = db.querier(0, 20_000).select(&[Matcher::equal("job", "node")])?;
+//! let samples: Vec<(i64, f64)> = series[0].samples().collect::<Result<_, _>>()?;
+//! assert_eq!(samples, [(1_000, 1.0), (16_000, 0.0)]);
+//! db.close()?;
+//!
+//! // Reopening replays the WAL: the samples are still there.
+//! let db = Db::open(&dir, Options::default())?;
+//! assert_eq!(db.querier(0, 20_000).select(&[])?.len(), 1);
+//! # drop(db);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod compact;
 mod error;
