@@ -167,8 +167,9 @@ async fn kill_9_and_a_receiver_outage_lose_no_sample() {
         .find(|(l, _)| l.get("__name__").map(String::as_str) == Some("durable_requests_total"))
         .map(|(_, s)| s.len())
         .unwrap_or(0);
+    // At least the outage's scrapes, halved for the kill and restarts.
     assert!(
-        counter_series >= 50,
+        counter_series as u64 >= outage_scrapes / 2,
         "levee stored {counter_series} counter samples"
     );
 
