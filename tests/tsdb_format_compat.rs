@@ -273,3 +273,31 @@ fn current_writers_still_write_v1_bytes() {
         );
     }
 }
+
+/// `head.json` v1 (docs/format/head.md): a database directory holding only
+/// it opens with that lower bound; an unknown version is refused by name.
+#[test]
+fn head_json_v1_fixture_is_read_back() {
+    use levee::tsdb::db::{Db, Options};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        "tests/data/tsdb/head-v1/head.json",
+        tmp.path().join("head.json"),
+    )
+    .expect("copy fixture");
+    let db = Db::open(tmp.path(), Options::default()).expect("open");
+    assert_eq!(db.head_min_valid_time(), 1_700_000_000_000);
+    drop(db);
+    std::fs::write(
+        tmp.path().join("head.json"),
+        r#"{"version":2,"min_valid_time":1}"#,
+    )
+    .expect("write");
+    let err = Db::open(tmp.path(), Options::default())
+        .expect_err("version 2")
+        .to_string();
+    assert!(
+        err.contains("head.json: version 2 is not supported"),
+        "{err}"
+    );
+}
