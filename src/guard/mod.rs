@@ -84,4 +84,6 @@ pub enum GuardError {
 }
 
 #[cfg(test)]
+mod persist_tests;
+#[cfg(test)]
 mod tests;

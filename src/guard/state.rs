@@ -17,6 +17,7 @@ use super::settings::GuardSettings;
 use super::table::{DropReason, Group, NONE, Route, Series};
 use crate::labels::Labels;
 use regex::Regex;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// Highest series slot id a restored state may use.
@@ -297,8 +298,14 @@ impl TargetGuard {
                 })
             }
         };
+        // Slots are kept (so series are visited in the same order); a table
+        // that is mostly holes is renumbered densely, in the same order.
+        let n = state.series.len() as u64;
+        let max_slot = state.series.last().map_or(0, |s| u64::from(s.slot));
+        let dense = max_slot >= 4 * n + 1024;
+        let mut renumbered: FxHashMap<u32, u32> = FxHashMap::default();
         let mut prev_slot: Option<u32> = None;
-        for s in &state.series {
+        for (i, s) in state.series.iter().enumerate() {
             if s.slot >= MAX_SLOT || prev_slot.is_some_and(|p| s.slot <= p) {
                 return Err(RestoreError::Index {
                     what: "series slot",
@@ -307,6 +314,12 @@ impl TargetGuard {
                 });
             }
             prev_slot = Some(s.slot);
+            let slot = if dense {
+                renumbered.insert(s.slot, i as u32);
+                i as u32
+            } else {
+                s.slot
+            };
             let family = index("family", s.family, state.families.len())?;
             let route = match s.route {
                 RouteState::Raw => Route::Raw,
@@ -317,7 +330,7 @@ impl TargetGuard {
             };
             g.stats.add_series(family, &s.labels, state.last_ts_ms);
             g.series.insert_at(
-                s.slot,
+                slot,
                 Series {
                     hash: labels_hash(&s.labels),
                     labels: s.labels.clone(),
@@ -336,8 +349,8 @@ impl TargetGuard {
                     rank_value: 0,
                 },
             );
-            g.set_route(s.slot, route);
-            g.set_rank(s.slot);
+            g.set_route(slot, route);
+            g.set_rank(slot);
         }
         g.series.finish_restore();
         for gr in &state.growth {
@@ -353,11 +366,16 @@ impl TargetGuard {
         g.generation = 1;
         for e in &state.emitted {
             match *e {
-                Emitted::Series(slot) => {
+                Emitted::Series(saved) => {
+                    let slot = if dense {
+                        renumbered.get(&saved).copied().unwrap_or(NONE)
+                    } else {
+                        saved
+                    };
                     let Some(s) = g.series.get_mut(slot) else {
                         return Err(RestoreError::Index {
                             what: "emitted series",
-                            index: u64::from(slot),
+                            index: u64::from(saved),
                             limit: u64::from(MAX_SLOT),
                         });
                     };
