@@ -64,8 +64,8 @@ pub use settings::{
     FoldRule, GaugeFold, GuardSettings,
 };
 pub use state::{
-    Emitted, FoldState, GrowthState, GuardState, MAX_SLOT, RestoreError, RouteState, SeriesState,
-    GroupState,
+    Emitted, FoldState, GroupState, GrowthState, GuardState, MAX_SLOT, RestoreError, RouteState,
+    SeriesState,
 };
 pub use stats::LabelSummary;
 pub use table::DropReason;

@@ -238,7 +238,12 @@ fn files_round_trip_through_a_directory() {
         .expect("file");
     assert_eq!(persist::encode(&back), bytes);
     assert!(!dir.exists("state.tmp").expect("exists"));
-    assert_eq!(persist::decode("state", &persist::encode(&[])).expect("empty").len(), 0);
+    assert_eq!(
+        persist::decode("state", &persist::encode(&[]))
+            .expect("empty")
+            .len(),
+        0
+    );
 }
 
 #[test]

@@ -255,7 +255,10 @@ impl TargetGuard {
     /// A guard continuing from `state` and enforcing `settings`. When the
     /// settings differ from the state's, the guard is restored under the
     /// old ones and then reconfigured, as a config reload would do.
-    pub fn restore(settings: GuardSettings, state: &GuardState) -> Result<TargetGuard, RestoreError> {
+    pub fn restore(
+        settings: GuardSettings,
+        state: &GuardState,
+    ) -> Result<TargetGuard, RestoreError> {
         if state.folds.len() > MAX_FOLDS {
             return Err(RestoreError::TooManyFolds {
                 got: state.folds.len(),
