@@ -156,3 +156,43 @@ impl Saver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::persist::encode;
+    use crate::scrape::{CountingSink, ScrapeManager};
+    use crate::tsdb::fs::MemDirectory;
+
+    #[test]
+    fn a_missing_or_damaged_file_means_start_empty() {
+        let dir = MemDirectory::new();
+        assert!(load(&*dir).is_empty());
+        let mut bytes = encode(&[]);
+        persist::write(&*dir, STATE_FILE, &bytes).expect("write");
+        assert!(load(&*dir).is_empty());
+        // Damaged: logged, empty, no panic.
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        persist::write(&*dir, STATE_FILE, &bytes).expect("write");
+        assert!(load(&*dir).is_empty());
+        persist::write(&*dir, STATE_FILE, &bytes[..10]).expect("write");
+        assert!(load(&*dir).is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_guarded_target_and_no_file_writes_nothing() {
+        let dir = MemDirectory::new();
+        let reg = Registry::new();
+        let manager = ScrapeManager::new(Arc::new(CountingSink::default()), &reg);
+        let stats = save(&*dir, &manager.guard_states()).expect("save");
+        assert_eq!(stats.bytes, 0);
+        assert!(!dir.exists(STATE_FILE).expect("exists"));
+        // A file from before (its targets gone): replaced by an empty state.
+        persist::write(&*dir, STATE_FILE, b"old").expect("write");
+        let stats = save(&*dir, &manager.guard_states()).expect("save");
+        assert_eq!(stats.bytes, encode(&[]).len());
+        let back = persist::read(&*dir, STATE_FILE).expect("read");
+        assert_eq!(back.map(|v| v.len()), Some(0));
+    }
+}
