@@ -11,7 +11,7 @@ use super::state::{
     role_of,
 };
 use super::table::DropReason;
-use crate::labels::{Label, Labels, LabelsBuilder};
+use crate::labels::{Labels, LabelsBuilder};
 use crate::tsdb::fs::{Directory, FsError};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -472,25 +472,27 @@ impl<'a> Reader<'a> {
         Ok(b.into_labels())
     }
 
-    fn delta_labels(&mut self, prev: &mut Vec<Label>) -> R<Arc<Labels>> {
+    /// A delta label set; `prev` is the previous one of the same list
+    /// (label `i` of a set as written is label `i` of its sorted labels).
+    fn delta_labels(&mut self, prev: &mut Option<Arc<Labels>>) -> R<Arc<Labels>> {
         let n = self.count("label", 1)?;
         let bitmap = self.bytes(n.div_ceil(8))?;
+        let before = prev.as_deref().map_or(&[][..], Labels::as_slice);
         let mut b = LabelsBuilder::with_capacity(n);
-        let mut cur = Vec::with_capacity(n);
         for i in 0..n {
-            let label = if bitmap[i / 8] & (1 << (i % 8)) != 0 {
-                match prev.get(i) {
-                    Some(l) => l.clone(),
+            if bitmap[i / 8] & (1 << (i % 8)) != 0 {
+                match before.get(i) {
+                    Some(l) => b.set(&l.name, &l.value),
                     None => return self.err(format!("label {i} refers past the previous set")),
                 }
             } else {
-                Label::new(self.sym()?, self.sym()?)
-            };
-            b.set(&label.name, &label.value);
-            cur.push(label);
+                let (name, value) = (self.sym()?, self.sym()?);
+                b.set(name, value);
+            }
         }
-        *prev = cur;
-        Ok(Arc::new(b.into_labels()))
+        let labels = Arc::new(b.into_labels());
+        *prev = Some(labels.clone());
+        Ok(labels)
     }
 
     fn role(&mut self) -> R<super::role::Role> {
@@ -589,7 +591,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
     }
     let n = r.count("folded series", 11)?;
     let mut groups = Vec::with_capacity(n);
-    let mut prev = Vec::new();
+    let mut prev = None;
     for _ in 0..n {
         let labels = r.delta_labels(&mut prev)?;
         let role = r.role()?;
@@ -604,7 +606,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
     }
     let n = r.count("series", 7)?;
     let mut series = Vec::with_capacity(n);
-    let mut prev = Vec::new();
+    let mut prev = None;
     let mut next_slot = 0u64;
     for _ in 0..n {
         let slot = next_slot.saturating_add(r.uvarint()?);
