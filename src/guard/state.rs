@@ -2,7 +2,7 @@
 //! running [`TargetGuard`] and restored into a new one, so a restart
 //! continues where the guard stopped: the same active series, folds,
 //! `keep_top` members, member counter values and folded totals. The byte
-//! encoding is `persist.rs` (`docs/format/guard-state.md`).
+//! encoding is `persist/` (`docs/format/guard-state.md`).
 //!
 //! Export clones shared label sets (`Arc`), not strings, so it is cheap
 //! enough to run under the guard's lock. What is scratch within one scrape
