@@ -3,6 +3,7 @@
 //! down cleanly on SIGINT/SIGTERM. Also usable from a program or a test
 //! through [`Agent::start`].
 
+pub mod guard_state;
 pub mod storage;
 
 use crate::config::Config;
@@ -90,6 +91,8 @@ pub struct Agent {
     db: Arc<crate::tsdb::db::Db>,
     maintenance: tokio::task::JoinHandle<()>,
     stop_maintenance: tokio::sync::watch::Sender<bool>,
+    guard_saver: tokio::task::JoinHandle<guard_state::Saver>,
+    stop_guard_saver: tokio::sync::watch::Sender<bool>,
     config: Config,
 }
 
@@ -146,7 +149,26 @@ impl Agent {
             Arc::new(MetadataOnly(writer.clone())),
         ]));
         let mut manager = ScrapeManager::new(sink, &registry);
+        // Guard state saved before the restart goes to the targets' new
+        // loops before their first scrape.
+        let guard_dir: Arc<dyn crate::tsdb::fs::Directory> = crate::tsdb::fs::DiskDirectory::open(
+            data_dir.join(guard_state::GUARD_DIR),
+        )
+        .map_err(|e| AgentError::DataDir {
+            path: data_dir.join(guard_state::GUARD_DIR),
+            message: e.to_string(),
+        })?;
+        let restored = {
+            let dir = Arc::clone(&guard_dir);
+            tokio::task::spawn_blocking(move || guard_state::load(&*dir))
+                .await
+                .unwrap_or_default()
+        };
+        manager.restore_guards(restored);
         manager.apply(&jobs);
+        let saver = guard_state::Saver::new(guard_dir, manager.guard_states(), &registry);
+        let (stop_guard_saver, saver_stop) = tokio::sync::watch::channel(false);
+        let guard_saver = tokio::spawn(saver.run(saver_stop));
 
         let state = Arc::new(WebState {
             registry: registry.clone(),
@@ -173,6 +195,8 @@ impl Agent {
             db,
             maintenance,
             stop_maintenance,
+            guard_saver,
+            stop_guard_saver,
             config,
         })
     }
@@ -210,11 +234,16 @@ impl Agent {
         Ok(())
     }
 
-    /// Stops scraping, syncs the WAL, sends what remote write has not sent
+    /// Stops scraping, saves the guard state, syncs the WAL, sends what remote write has not sent
     /// yet (up to [`SHUTDOWN_FLUSH_DEADLINE`]; the rest stays in the WAL
     /// for the next start), closes the TSDB and stops the web server.
     pub async fn shutdown(self) {
         self.manager.shutdown().await;
+        // After the last scrape: the guard state a restart continues from.
+        let _ = self.stop_guard_saver.send(true);
+        if let Ok(saver) = self.guard_saver.await {
+            saver.save_now().await;
+        }
         let db = Arc::clone(&self.db);
         let _ = tokio::task::spawn_blocking(move || db.sync_wal()).await;
         let started = tokio::time::Instant::now();

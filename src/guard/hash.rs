@@ -1,5 +1,6 @@
-//! Hashes of label sets and values, in memory only (never persisted: a
-//! persisted guard state keys series by [`Labels::stable_hash`]).
+//! Hashes of label sets and values, in memory only (never persisted: the
+//! guard state file stores label sets and values, and their hashes are
+//! computed again at load).
 
 use crate::labels::Labels;
 use rustc_hash::FxHasher;

@@ -45,10 +45,12 @@ mod engine;
 mod fold;
 mod hash;
 mod merge;
+pub mod persist;
 mod report;
 mod role;
 mod route;
 mod settings;
+mod state;
 mod stats;
 mod table;
 
@@ -60,6 +62,10 @@ pub use role::{Role, classify};
 pub use settings::{
     BudgetAction, DEFAULT_COOLDOWN_MS, DEFAULT_OVERFLOW_VALUE, DEFAULT_STALENESS_WINDOW_MS,
     FoldRule, GaugeFold, GuardSettings,
+};
+pub use state::{
+    Emitted, FoldState, GroupState, GrowthState, GuardState, MAX_SLOT, RestoreError, RouteState,
+    SeriesState,
 };
 pub use stats::LabelSummary;
 pub use table::DropReason;
@@ -77,5 +83,7 @@ pub enum GuardError {
     },
 }
 
+#[cfg(test)]
+mod persist_tests;
 #[cfg(test)]
 mod tests;

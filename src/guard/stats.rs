@@ -94,6 +94,11 @@ impl Interner {
         self.ids.get(name).copied()
     }
 
+    /// All names, by id.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|n| &**n)
+    }
+
     /// The name of an id.
     pub fn name(&self, id: u32) -> &str {
         self.names.get(id as usize).map_or("", |n| n)
@@ -150,6 +155,23 @@ impl LabelStats {
                     self.by_pair.remove(&(family, name));
                 }
             }
+        }
+    }
+
+    /// The recent growth history of every (family, label) pair: (minute,
+    /// new distinct values), oldest first.
+    pub fn growth(&self) -> impl Iterator<Item = (u32, u32, &[(i64, u32)])> {
+        self.by_pair
+            .iter()
+            .map(|(&(f, l), s)| (f, l, s.recent.as_slice()))
+    }
+
+    /// Replaces the growth history of a pair that has series (a restore).
+    pub fn set_growth(&mut self, family: u32, label: u32, mut recent: Vec<(i64, u32)>) {
+        if let Some(stat) = self.by_pair.get_mut(&(family, label)) {
+            let drop = recent.len().saturating_sub(GROWTH_MINUTES);
+            recent.drain(..drop);
+            stat.recent = recent;
         }
     }
 

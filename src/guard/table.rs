@@ -173,6 +173,31 @@ impl SeriesTable {
         id
     }
 
+    /// Puts a restored series into slot `id` (empty, not below a slot
+    /// already restored); call [`SeriesTable::finish_restore`] after the
+    /// last one.
+    pub fn insert_at(&mut self, id: u32, mut s: Series) {
+        let at = id as usize;
+        if self.slots.len() <= at {
+            self.slots.resize_with(at + 1, || None);
+        }
+        s.next = self.by_hash.get(&s.hash).copied().unwrap_or(NONE);
+        self.by_hash.insert(s.hash, id);
+        self.by_ptr.insert(ptr(&s.labels), id);
+        if self.slots[at].replace(s).is_none() {
+            self.live += 1;
+        }
+    }
+
+    /// Makes the empty slots left between restored series reusable, lowest
+    /// first (as after a sweep).
+    pub fn finish_restore(&mut self) {
+        self.free = (0..self.slots.len() as u32)
+            .filter(|&i| self.slots[i as usize].is_none())
+            .collect();
+        compact_slots(&mut self.slots, &mut self.free);
+    }
+
     /// Removes a series.
     pub fn remove(&mut self, id: u32) -> Option<Series> {
         let s = self.slots.get_mut(id as usize)?.take()?;
@@ -326,6 +351,11 @@ impl GroupTable {
     /// The group `id`, mutably.
     pub fn get_mut(&mut self, id: u32) -> Option<&mut Group> {
         self.slots.get_mut(id as usize).and_then(Option::as_mut)
+    }
+
+    /// Slots, live or free (ids are below this).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
     }
 
     /// Gives back the memory of folded series that went.

@@ -150,6 +150,21 @@ impl GuardedTarget {
         })
     }
 
+    /// Continues from a saved state (a restart). A state that cannot be
+    /// restored is logged and the guard starts empty.
+    pub fn restore(&mut self, state: &crate::guard::GuardState) {
+        let mut guard = self.guard.lock();
+        match TargetGuard::restore(guard.settings().clone(), state) {
+            Ok(restored) => *guard = restored,
+            Err(e) => tracing::error!(
+                job = %self.job,
+                instance = %self.instance,
+                error = %e,
+                "guard state not restored; the target's guard starts empty"
+            ),
+        }
+    }
+
     /// Joins the whole-agent ceiling.
     pub fn join_ceiling(&mut self, ceiling: Arc<GuardCeiling>) {
         ceiling.targets.fetch_add(1, Ordering::Relaxed);

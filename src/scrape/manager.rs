@@ -7,7 +7,8 @@ use super::metrics::ScrapeMetrics;
 use super::scrape_loop::{ScrapeLoop, StopReason};
 use super::sink::SampleSink;
 use super::target::{Target, TargetError, populate};
-use crate::guard::TargetGuard;
+use crate::guard::persist::TargetState;
+use crate::guard::{GuardState, TargetGuard};
 use crate::labels::Labels;
 use crate::selfmon::Registry;
 use crate::web::{CardinalityTarget, TargetStatus, TargetsView};
@@ -31,6 +32,7 @@ struct Running {
 struct GuardEntry {
     job: String,
     labels: Labels,
+    url: String,
     guard: Arc<Mutex<TargetGuard>>,
 }
 
@@ -41,6 +43,9 @@ pub struct ScrapeManager {
     running: HashMap<TargetKey, Running>,
     view: Arc<StatusList>,
     ceiling: Arc<super::guarded::GuardCeiling>,
+    /// Guard states saved before a restart, handed to their targets by the
+    /// first [`ScrapeManager::apply`].
+    restored: HashMap<TargetKey, GuardState>,
 }
 
 /// The live list of target statuses behind `/api/v1/targets`, and of
@@ -83,7 +88,23 @@ impl ScrapeManager {
             running: HashMap::new(),
             view: Arc::default(),
             ceiling: Arc::default(),
+            restored: HashMap::new(),
         }
+    }
+
+    /// Guard states saved before a restart: the next [`ScrapeManager::apply`]
+    /// hands each to its target's new loop and drops those of targets that
+    /// are not configured any more.
+    pub fn restore_guards(&mut self, states: Vec<TargetState>) {
+        self.restored = states
+            .into_iter()
+            .map(|t| ((t.job, t.labels, t.url), t.state))
+            .collect();
+    }
+
+    /// A handle for saving every running target's guard state.
+    pub fn guard_states(&self) -> GuardStates {
+        GuardStates(self.view.clone())
     }
 
     /// The target list for the web API.
@@ -151,10 +172,14 @@ impl ScrapeManager {
                 self.sink.clone(),
                 self.metrics.clone(),
             );
+            if let Some(state) = self.restored.remove(&key) {
+                lp.restore_guard(&state);
+            }
             lp.join_ceiling(self.ceiling.clone());
             let guard = lp.guard().map(|guard| GuardEntry {
                 job: job_name.clone(),
                 labels: lp_labels.clone(),
+                url: key.2.clone(),
                 guard,
             });
             let status = lp.status();
@@ -170,6 +195,13 @@ impl ScrapeManager {
                     guard,
                 },
             );
+        }
+        if !self.restored.is_empty() {
+            tracing::info!(
+                targets = self.restored.len(),
+                "guard state of targets no longer configured dropped"
+            );
+            self.restored.clear();
         }
         self.refresh_view(jobs);
         errors
@@ -199,5 +231,27 @@ impl ScrapeManager {
         for r in running {
             let _ = r.task.await;
         }
+    }
+}
+
+/// Every running target's guard, for saving their states
+/// (`docs/format/guard-state.md`).
+#[derive(Clone)]
+pub struct GuardStates(Arc<StatusList>);
+
+impl GuardStates {
+    /// Each guarded target's identity and state (each guard locked only
+    /// while its state is copied).
+    pub fn export(&self) -> Vec<TargetState> {
+        let entries: Vec<GuardEntry> = self.0.1.lock().clone();
+        entries
+            .into_iter()
+            .map(|g| TargetState {
+                state: g.guard.lock().export_state(),
+                job: g.job,
+                url: g.url,
+                labels: g.labels,
+            })
+            .collect()
     }
 }

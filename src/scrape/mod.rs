@@ -24,7 +24,7 @@ pub use error::ScrapeError;
 pub use fetch::{AuthHeader, BodyStream, FetchRequest, Fetcher, HttpFetcher, error_chain};
 pub use guarded::{GuardCeiling, GuardMetrics, GuardedTarget};
 pub use job::{Job, JobError, Limits, TargetGroup};
-pub use manager::{ScrapeManager, StatusList};
+pub use manager::{GuardStates, ScrapeManager, StatusList};
 pub use memory_fetch::{MemoryBody, MemoryFetcher, MemoryResponse};
 pub use metrics::ScrapeMetrics;
 pub use scrape_loop::{ScrapeLoop, ScrapeStats, StopReason, initial_delay, merge_target_labels};

@@ -130,6 +130,14 @@ impl<F: Fetcher> ScrapeLoop<F> {
         }
     }
 
+    /// Hands the target's guard the state saved before a restart (ignored
+    /// when the target has no guard now).
+    pub fn restore_guard(&mut self, state: &crate::guard::GuardState) {
+        if let Some(g) = &mut self.guard {
+            g.restore(state);
+        }
+    }
+
     /// The target's guard, if it has one (for the cardinality API).
     pub fn guard(&self) -> Option<Arc<Mutex<crate::guard::TargetGuard>>> {
         self.guard.as_ref().map(GuardedTarget::shared)

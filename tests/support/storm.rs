@@ -19,12 +19,19 @@ pub struct StormTarget {
     addr: std::net::SocketAddr,
     served: Arc<AtomicU64>,
     hosts_per_scrape: u64,
+    leaving_per_scrape: u64,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl StormTarget {
     /// Serves the storm on a free loopback port.
     pub async fn start(hosts_per_scrape: u64) -> StormTarget {
+        Self::start_leaving(hosts_per_scrape, 0).await
+    }
+
+    /// A storm whose oldest `leaving_per_scrape` hosts also leave the body
+    /// every scrape (a sidecar that forgets old hosts).
+    pub async fn start_leaving(hosts_per_scrape: u64, leaving_per_scrape: u64) -> StormTarget {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
@@ -41,7 +48,9 @@ impl StormTarget {
                     let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
                         let k = counter.fetch_add(1, Ordering::SeqCst);
                         async move {
-                            let mut body = StormTarget::workload_of(hosts_per_scrape, k).body(k);
+                            let mut body =
+                                StormTarget::workload_of(hosts_per_scrape, leaving_per_scrape, k)
+                                    .body(k);
                             body.extend_from_slice(
                                 format!(
                                     "# TYPE storm_scrape_index gauge\nstorm_scrape_index {k}\n"
@@ -69,18 +78,20 @@ impl StormTarget {
             addr,
             served,
             hosts_per_scrape,
+            leaving_per_scrape,
             task,
         }
     }
 
-    /// The workload of scrape `k`.
-    pub fn workload_of(hosts_per_scrape: u64, k: u64) -> IstioWorkload {
-        IstioWorkload::new(hosts_per_scrape * (k + 1))
+    /// The workload of scrape `k`: hosts `leaving * k .. hosts * (k + 1)`.
+    pub fn workload_of(hosts_per_scrape: u64, leaving_per_scrape: u64, k: u64) -> IstioWorkload {
+        let first = leaving_per_scrape * k;
+        IstioWorkload::new(hosts_per_scrape * (k + 1) - first).with_first_host(first)
     }
 
     /// The workload this target served at scrape `k`.
     pub fn workload(&self, k: u64) -> IstioWorkload {
-        Self::workload_of(self.hosts_per_scrape, k)
+        Self::workload_of(self.hosts_per_scrape, self.leaving_per_scrape, k)
     }
 
     /// Scrapes served so far.

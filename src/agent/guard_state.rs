@@ -1,0 +1,198 @@
+//! Guard state across restarts for `levee run`: loads
+//! `<data-dir>/guard/state` (`docs/format/guard-state.md`) before the first
+//! scrape, saves every running target's guard state every
+//! [`SAVE_EVERY`] and once more at a clean shutdown after the last scrape,
+//! and exports `levee_guard_state_*` self-metrics.
+//!
+//! A missing file is a first start; an unreadable one is logged loudly and
+//! every guard starts empty (the next save replaces it). Neither stops the
+//! agent.
+
+use crate::guard::persist::{self, STATE_FILE, StateError, TargetState};
+use crate::scrape::GuardStates;
+use crate::selfmon::{Counter, Gauge, Registry};
+use crate::tsdb::fs::Directory;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the guard state is saved while running: the most a `kill -9`
+/// loses (folds decided and members first seen since the last save).
+pub const SAVE_EVERY: Duration = Duration::from_secs(10);
+
+/// The subdirectory of the data directory holding the state file.
+pub const GUARD_DIR: &str = "guard";
+
+/// Reads the saved guard states; any failure means "start empty" (logged).
+pub fn load(dir: &dyn Directory) -> Vec<TargetState> {
+    match persist::read(dir, STATE_FILE) {
+        Ok(None) => {
+            tracing::info!("no saved guard state: series budgets start empty");
+            Vec::new()
+        }
+        Ok(Some(states)) => {
+            let series: usize = states.iter().map(|t| t.state.series.len()).sum();
+            tracing::info!(
+                targets = states.len(),
+                series,
+                "guard state loaded: folds and folded counters continue"
+            );
+            states
+        }
+        Err(e) => {
+            tracing::error!(
+                file = %format!("{GUARD_DIR}/{STATE_FILE}"),
+                error = %e,
+                "guard state unreadable: every target's series budget starts empty (folds are decided again on the first breach; the next save replaces the file)"
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// What one save did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SaveStats {
+    /// Guarded targets saved.
+    pub targets: usize,
+    /// Scraped series in their states.
+    pub series: usize,
+    /// Bytes of the file.
+    pub bytes: usize,
+    /// Time taken (export, encoding, write and fsyncs).
+    pub duration: Duration,
+}
+
+/// Saves every guarded target's state to `dir` atomically. With no guarded
+/// target and no file, writes nothing.
+pub fn save(dir: &dyn Directory, guards: &GuardStates) -> Result<SaveStats, StateError> {
+    let started = Instant::now();
+    let states = guards.export();
+    let exists = || dir.exists(STATE_FILE).unwrap_or(true);
+    if states.is_empty() && !exists() {
+        return Ok(SaveStats {
+            targets: 0,
+            series: 0,
+            bytes: 0,
+            duration: started.elapsed(),
+        });
+    }
+    let bytes = persist::encode(&states);
+    persist::write(dir, STATE_FILE, &bytes)?;
+    Ok(SaveStats {
+        targets: states.len(),
+        series: states.iter().map(|t| t.state.series.len()).sum(),
+        bytes: bytes.len(),
+        duration: started.elapsed(),
+    })
+}
+
+/// The periodic saver and its self-metrics.
+pub struct Saver {
+    dir: Arc<dyn Directory>,
+    guards: GuardStates,
+    bytes: Arc<Gauge>,
+    seconds: Arc<Gauge>,
+    failures: Arc<Counter>,
+}
+
+impl Saver {
+    /// A saver of `guards` into `dir`, registering its metrics in `reg`.
+    pub fn new(dir: Arc<dyn Directory>, guards: GuardStates, reg: &Registry) -> Saver {
+        Saver {
+            dir,
+            guards,
+            bytes: reg.gauge(
+                "levee_guard_state_bytes",
+                "Size of the last guard state file saved.",
+            ),
+            seconds: reg.gauge(
+                "levee_guard_state_save_duration_seconds",
+                "How long the last guard state save took (export, encode, write, fsync).",
+            ),
+            failures: reg.counter(
+                "levee_guard_state_save_failures_total",
+                "Guard state saves that failed.",
+            ),
+        }
+    }
+
+    /// One save on the blocking pool, logged and counted.
+    pub async fn save_now(&self) {
+        let (dir, guards) = (Arc::clone(&self.dir), self.guards.clone());
+        let res = tokio::task::spawn_blocking(move || save(&*dir, &guards)).await;
+        match res {
+            Ok(Ok(stats)) => {
+                self.bytes.set(stats.bytes as f64);
+                self.seconds.set(stats.duration.as_secs_f64());
+                tracing::debug!(
+                    targets = stats.targets,
+                    series = stats.series,
+                    bytes = stats.bytes,
+                    ms = stats.duration.as_secs_f64() * 1000.0,
+                    "guard state saved"
+                );
+            }
+            Ok(Err(e)) => {
+                self.failures.inc();
+                tracing::error!(error = %e, "saving the guard state failed; the previous save stays");
+            }
+            Err(e) => {
+                self.failures.inc();
+                tracing::error!(error = %e, "saving the guard state panicked");
+            }
+        }
+    }
+
+    /// Saves every [`SAVE_EVERY`] until `stop` fires.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) -> Saver {
+        let start = tokio::time::Instant::now() + SAVE_EVERY;
+        let mut interval = tokio::time::interval_at(start, SAVE_EVERY);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => self.save_now().await,
+                _ = stop.changed() => return self,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::persist::encode;
+    use crate::scrape::{CountingSink, ScrapeManager};
+    use crate::tsdb::fs::MemDirectory;
+
+    #[test]
+    fn a_missing_or_damaged_file_means_start_empty() {
+        let dir = MemDirectory::new();
+        assert!(load(&*dir).is_empty());
+        let mut bytes = encode(&[]);
+        persist::write(&*dir, STATE_FILE, &bytes).expect("write");
+        assert!(load(&*dir).is_empty());
+        // Damaged: logged, empty, no panic.
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        persist::write(&*dir, STATE_FILE, &bytes).expect("write");
+        assert!(load(&*dir).is_empty());
+        persist::write(&*dir, STATE_FILE, &bytes[..10]).expect("write");
+        assert!(load(&*dir).is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_guarded_target_and_no_file_writes_nothing() {
+        let dir = MemDirectory::new();
+        let reg = Registry::new();
+        let manager = ScrapeManager::new(Arc::new(CountingSink::default()), &reg);
+        let stats = save(&*dir, &manager.guard_states()).expect("save");
+        assert_eq!(stats.bytes, 0);
+        assert!(!dir.exists(STATE_FILE).expect("exists"));
+        // A file from before (its targets gone): replaced by an empty state.
+        persist::write(&*dir, STATE_FILE, b"old").expect("write");
+        let stats = save(&*dir, &manager.guard_states()).expect("save");
+        assert_eq!(stats.bytes, encode(&[]).len());
+        let back = persist::read(&*dir, STATE_FILE).expect("read");
+        assert_eq!(back.map(|v| v.len()), Some(0));
+    }
+}
