@@ -369,3 +369,27 @@ fn corrupt_wal_record_mid_way_is_reported_or_repaired() {
     // Appending goes on after the repair.
     fill(&db, 20, 100 * 15_000, 1);
 }
+
+/// A scrape of a huge target is one commit: it is split into bounded WAL
+/// records (a million-series scrape once failed as one 100 MB record) and
+/// replays whole.
+#[test]
+fn a_huge_commit_is_logged_in_bounded_records() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut o = opts(3_600_000);
+    o.wal.segment_size = 8 << 20;
+    let db = Db::open(tmp.path(), o.clone()).expect("open");
+    let mut app = db.appender();
+    for i in 0..30_000u32 {
+        let l = series("huge", i);
+        for k in 0..9i64 {
+            app.append(&l, k * 1000, f64::from(i) + k as f64)
+                .expect("append");
+        }
+    }
+    assert_eq!(app.commit().expect("commit").appended, 270_000);
+    db.close().expect("close");
+    let db = Db::open(tmp.path(), o).expect("reopen");
+    assert_eq!(db.stats().head_series, 30_000);
+    assert_eq!(db.replay_stats().samples, 270_000);
+}

@@ -103,8 +103,7 @@ pub(crate) struct HeadState {
     /// Set when a full chunk could not be written: the head refuses
     /// further commits (the WAL has everything; a restart replays it).
     pub failed: Option<String>,
-    series_buf: Vec<u8>,
-    samples_buf: Vec<u8>,
+    rec_buf: Vec<u8>,
 }
 
 /// The head.
@@ -182,8 +181,7 @@ impl HeadState {
             block_range,
             counters: HeadCounters::default(),
             failed: None,
-            series_buf: Vec::new(),
-            samples_buf: Vec::new(),
+            rec_buf: Vec::new(),
         }
     }
 
@@ -462,27 +460,37 @@ impl HeadState {
         samples: &[crate::tsdb::record::RefSample],
     ) -> Result<(), crate::tsdb::wal::WalError> {
         use crate::tsdb::record::{encode_samples, encode_series};
-        self.series_buf.clear();
-        self.samples_buf.clear();
-        if !new_series.is_empty() {
-            encode_series(new_series, &mut self.series_buf);
+        // One record per bounded chunk, so a huge scrape (a million
+        // series) stays far below the WAL's record limit. Series records
+        // come first: every sample's series is declared before it.
+        let buf = &mut self.rec_buf;
+        buf.clear();
+        let mut ends = Vec::new();
+        for chunk in new_series.chunks(SERIES_PER_RECORD) {
+            encode_series(chunk, buf);
+            ends.push(buf.len());
         }
-        if !samples.is_empty() {
-            encode_samples(samples, &mut self.samples_buf);
+        for chunk in samples.chunks(SAMPLES_PER_RECORD) {
+            encode_samples(chunk, buf);
+            ends.push(buf.len());
         }
-        let mut records: Vec<&[u8]> = Vec::with_capacity(2);
-        if !self.series_buf.is_empty() {
-            records.push(&self.series_buf);
-        }
-        if !self.samples_buf.is_empty() {
-            records.push(&self.samples_buf);
-        }
-        if records.is_empty() {
+        if ends.is_empty() {
             return Ok(());
+        }
+        let mut records: Vec<&[u8]> = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for end in ends {
+            records.push(&buf[start..end]);
+            start = end;
         }
         self.wal.log(&records).map(|_| ())
     }
 }
+
+/// Most series declarations in one WAL record (a few MB at most).
+const SERIES_PER_RECORD: usize = 10_000;
+/// Most samples in one WAL record (about 1.5 MB).
+const SAMPLES_PER_RECORD: usize = 100_000;
 
 fn write_chunk(
     chunks: &mut HeadChunks,
