@@ -6,10 +6,12 @@ docs/img/*.svg. Run `scripts/bench-peers --help`."""
 import argparse
 import atexit
 import datetime
+import hashlib
 import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -71,13 +73,27 @@ def machine_meta(opts, command):
         "mem_total_gib": mem / 2**30,
         "kernel": platform.release(),
         "versions": {
-            "levee": f"{levee_version.removeprefix('levee ')} (git {git})",
+            "levee": f"{levee_version.removeprefix('levee ')} (built from git {git}, "
+                     f"sha256 {opts['levee_sha256'][:12]})",
             "Prometheus": dpkg("prometheus"),
             "VictoriaMetrics and vmagent": dpkg("victoria-metrics"),
         },
         "command": command,
         "workload_text": WORKLOAD_TEXT,
     }
+
+
+def snapshot(path, out):
+    """Copies binary `path` into `out`/bin (named by its hash); returns
+    (copy path, sha256)."""
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    dest_dir = os.path.join(out, "bin", digest[:12])
+    os.makedirs(dest_dir, exist_ok=True)
+    dest = os.path.join(dest_dir, os.path.basename(path))
+    if not os.path.exists(dest):
+        shutil.copy2(path, dest)
+    return dest, digest
 
 
 def parse_args(argv):
@@ -149,9 +165,23 @@ def main(argv):
     }
     out = args.out or tempfile.mkdtemp(prefix="levee-bench-")
     os.makedirs(out, exist_ok=True)
+    # Run private copies: a shared release target dir may be rebuilt from
+    # another branch while the benchmark runs.
+    opts["levee_bin"], opts["levee_sha256"] = snapshot(levee_bin, out)
+    opts["loadgen_bin"], _ = snapshot(loadgen_bin, out)
     command = "scripts/bench-peers " + " ".join(shlex.quote(a) for a in argv)
-    with open(os.path.join(out, "meta.json"), "w") as f:
-        json.dump(machine_meta(opts, command), f, indent=1)
+    meta_path = os.path.join(out, "meta.json")
+    meta = machine_meta(opts, command)
+    if os.path.exists(meta_path):
+        # A later invocation into the same results dir (e.g. rerunning one
+        # agent) adds its command; the docs list them all.
+        with open(meta_path) as f:
+            old = json.load(f)
+        meta["commands"] = old.get("commands", [old["command"]]) + [command]
+    else:
+        meta["commands"] = [command]
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=1)
 
     procs = Procs()
     atexit.register(procs.stop_all)

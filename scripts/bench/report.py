@@ -119,7 +119,8 @@ def section(meta, runs_by_workload):
            "The machine was shared with other work (builds of other sessions), "
            "so the numbers are indicative, not precise.", "",
            "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".", "",
-           "Command:", "", "```sh", meta["command"], "```", ""]
+           "Commands (later ones reran single agents into the same results):", "", "```sh",
+           *meta.get("commands", [meta["command"]]), "```", ""]
     for workload in WORKLOADS:
         runs = runs_by_workload.get(workload)
         if not runs:

@@ -132,6 +132,7 @@ def run_one(procs, opts, workload, name, out_dir, log=print):
         "agent": name,
         "kind": kind,
         "argv": argv,
+        "binary_sha256": opts["levee_sha256"] if kind == "levee" else None,
         "duration_s": duration,
         "interval_s": interval,
         "window_s": window_end,
