@@ -120,7 +120,7 @@ def section(meta, runs_by_workload):
            "so the numbers are indicative, not precise.", "",
            "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".", "",
            "Commands (later ones reran single agents into the same results):", "", "```sh",
-           *meta.get("commands", [meta["command"]]), "```", ""]
+           *dict.fromkeys(meta.get("commands", [meta["command"]])), "```", ""]
     for workload in WORKLOADS:
         runs = runs_by_workload.get(workload)
         if not runs:

@@ -4,6 +4,7 @@ agent's own counters and what arrived at the receiver."""
 
 import json
 import os
+import shutil
 import time
 
 import agents
@@ -50,7 +51,12 @@ def run_one(procs, opts, workload, name, out_dir, log=print):
     kind, variant = agents.VARIANTS[name]
     duration = opts["durations"][workload]
     interval = opts["intervals"][workload]
-    run_dir = agents.ensure_dir(os.path.join(out_dir, f"{workload}-{name}"))
+    run_dir = os.path.join(out_dir, f"{workload}-{name}")
+    if os.path.exists(run_dir):
+        # A rerun into the same results: nothing of the earlier run (its
+        # ready file, its receiver's data) may leak into this one.
+        shutil.rmtree(run_dir)
+    agents.ensure_dir(run_dir)
     vm, vm_url = receiver.start(procs, run_dir)
     write_url = f"{vm_url}/api/v1/write"
 
