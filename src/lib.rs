@@ -9,6 +9,7 @@ pub mod config;
 pub mod exposition;
 pub mod guard;
 pub mod labels;
+pub mod loadgen;
 pub mod relabel;
 pub mod remote;
 pub mod scrape;
