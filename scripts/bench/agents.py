@@ -13,6 +13,7 @@ VMAGENT_BIN = "/usr/bin/vmagent"
 # "{hourly}" are filled in from the run's options.
 VARIANTS = {
     "levee": ("levee", {}),
+    "levee-series-budget": ("levee", {"scrape": {"series_budget": "{budget}"}}),
     "prometheus": ("prometheus", {}),
     "prometheus-sample-limit": ("prometheus", {"scrape": {"sample_limit": "{budget}"}}),
     "vmagent": ("vmagent", {}),
@@ -31,7 +32,8 @@ SENT_BYTES = {
 RECORDED = {
     "levee": ["levee_scrape_samples_scraped_total", "levee_scrape_failures_total",
               "levee_remote_write_samples_total", "levee_remote_write_samples_dropped_total",
-              "levee_remote_write_bytes_sent_total"],
+              "levee_remote_write_bytes_sent_total", "levee_guard_folded_series",
+              "levee_tsdb_head_series", "levee_target_active_series"],
     "prometheus": ["prometheus_remote_storage_samples_total",
                    "prometheus_remote_storage_samples_dropped_total",
                    "prometheus_remote_storage_bytes_total",
