@@ -35,6 +35,8 @@ pub(crate) struct WalSource {
     room: Mutex<()>,
     room_cond: Condvar,
     pub tracker: Mutex<Tracker>,
+    /// Lock order: `persisted` before `tracker` before the watch's state;
+    /// never the other way round.
     persisted: Mutex<Persisted>,
     /// The tailer's view, published for [`WalSource::status`].
     pub tail: Mutex<TailView>,
@@ -222,11 +224,14 @@ impl WalSource {
 
     /// A snapshot of the endpoint's state.
     pub fn status(&self) -> WalEndpointStatus {
+        // One lock at a time: `persist` takes `persisted`, then `tracker`.
         let tail = self.tail.lock().clone();
+        let committed = self.tracker.lock().committed();
+        let written = self.written();
         WalEndpointStatus {
             name: self.name.clone(),
-            committed: self.tracker.lock().committed(),
-            written: self.written(),
+            committed,
+            written,
             read: tail.read,
             counted_segments: tail.counted,
             series: tail.series,
