@@ -46,6 +46,8 @@ pub(crate) struct WalSource {
     pub watch: Arc<WalWatch>,
     pub metrics: EndpointMetrics,
     interval: Duration,
+    /// The tailer thread, joined by [`WalSource::join_tailer`].
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// What the tailer publishes about itself.
@@ -122,7 +124,24 @@ impl WalSource {
             watch,
             metrics,
             interval,
+            thread: Mutex::new(None),
         }
+    }
+
+    /// Remembers the tailer thread.
+    pub fn set_thread(&self, handle: std::thread::JoinHandle<()>) {
+        *self.thread.lock() = Some(handle);
+    }
+
+    /// Closes the source and waits (blocking) for the tailer thread to
+    /// exit, so nothing reads the WAL or writes the position file for this
+    /// endpoint afterwards; then writes the final position.
+    pub fn join_tailer(&self) {
+        self.close();
+        if let Some(h) = self.thread.lock().take() {
+            let _ = h.join();
+        }
+        self.persist(true);
     }
 
     /// Hands `samples` (already counted in the tracker's numbering by the
