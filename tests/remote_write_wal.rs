@@ -387,8 +387,11 @@ async fn dead_endpoint_beside_a_live_one_pins_the_wal_and_delays_nothing() {
         })
         .await;
     }
+    wait_until("the live endpoint's acknowledgements", || {
+        w.wal_status()[0].committed == db.wal.position()
+    })
+    .await;
     let st = w.wal_status();
-    assert_eq!(st[0].committed, db.wal.position(), "live is at the end");
     let dead = &st[1];
     assert!(dead.committed < db.wal.position());
     let (first, _) = db.wal.segments();
@@ -581,12 +584,19 @@ async fn restart_into_deleted_segments_estimates_the_drop_and_resumes() {
         w.wal_status()[0].committed == db.wal.position()
     })
     .await;
+    let w_status = w.wal_status();
     w.shutdown(Duration::from_secs(10)).await;
     let got = delivered(&proxy);
     // Everything from the oldest segment left arrived, with its series
     // (declared in a deleted segment) from the checkpoint.
     let kept = db.ends.iter().filter(|e| e.segment >= first).count() * SERIES as usize;
-    assert_eq!(got.len(), 20 * SERIES as usize + kept);
+    assert_eq!(
+        got.len(),
+        20 * SERIES as usize + kept,
+        "first {first}, stored {stored}, wal_cap {}, status {:?}",
+        dropped(&reg, &s, "wal_cap"),
+        w_status
+    );
     assert_eq!(dropped(&reg, &s, "unknown_series"), 0.0);
     // What was skipped is estimated (the segments were deleted while levee
     // was down, uncounted) from their size and the bytes per sample of the

@@ -375,8 +375,8 @@ impl RemoteWriter {
                 task.abort();
                 let _ = task.await;
                 if let Source::Wal(w) = &ep.source {
-                    use source::SampleSource;
-                    w.stopped();
+                    let w2 = w.clone();
+                    let _ = tokio::task::spawn_blocking(move || w2.join_tailer()).await;
                     tracing::warn!(remote_name = %s.name, url = %s.url, samples = w.pending(), deadline = ?deadline, position = ?w.written(), "remote write: shutdown deadline passed; unsent samples stay in the WAL and are sent after a restart");
                     continue;
                 }
@@ -385,6 +385,10 @@ impl RemoteWriter {
                 ep.shared.metrics.queue.set(0.0);
                 tracing::error!(remote_name = %s.name, url = %s.url, samples = lost, deadline = ?deadline, "remote write: shutdown deadline passed; DROPPED unsent samples (batches in flight at the deadline may still have arrived)");
             } else {
+                if let Source::Wal(w) = &ep.source {
+                    let w2 = w.clone();
+                    let _ = tokio::task::spawn_blocking(move || w2.join_tailer()).await;
+                }
                 tracing::info!(remote_name = %s.name, url = %s.url, "remote write: queue flushed");
             }
         }

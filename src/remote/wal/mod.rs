@@ -140,7 +140,7 @@ pub(crate) fn start(
     }
     let tailer = Tailer::new(src.clone(), shared.clone(), q.wal_dir.clone(), q.options);
     let (name, url) = (s.name.clone(), s.url.clone());
-    std::thread::Builder::new()
+    let handle = std::thread::Builder::new()
         .name(format!("levee-rw-{}", s.name))
         .spawn(move || {
             // A bug must not pass silently: the endpoint stops sending, and
@@ -154,5 +154,6 @@ pub(crate) fn start(
             endpoint: s.name.clone(),
             reason: e.to_string(),
         })?;
+    src.set_thread(handle);
     Ok(src)
 }

@@ -35,6 +35,8 @@ pub(crate) struct WalSource {
     room: Mutex<()>,
     room_cond: Condvar,
     pub tracker: Mutex<Tracker>,
+    /// Lock order: `persisted` before `tracker` before the watch's state;
+    /// never the other way round.
     persisted: Mutex<Persisted>,
     /// The tailer's view, published for [`WalSource::status`].
     pub tail: Mutex<TailView>,
@@ -44,6 +46,8 @@ pub(crate) struct WalSource {
     pub watch: Arc<WalWatch>,
     pub metrics: EndpointMetrics,
     interval: Duration,
+    /// The tailer thread, joined by [`WalSource::join_tailer`].
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// What the tailer publishes about itself.
@@ -120,7 +124,24 @@ impl WalSource {
             watch,
             metrics,
             interval,
+            thread: Mutex::new(None),
         }
+    }
+
+    /// Remembers the tailer thread.
+    pub fn set_thread(&self, handle: std::thread::JoinHandle<()>) {
+        *self.thread.lock() = Some(handle);
+    }
+
+    /// Closes the source and waits (blocking) for the tailer thread to
+    /// exit, so nothing reads the WAL or writes the position file for this
+    /// endpoint afterwards; then writes the final position.
+    pub fn join_tailer(&self) {
+        self.close();
+        if let Some(h) = self.thread.lock().take() {
+            let _ = h.join();
+        }
+        self.persist(true);
     }
 
     /// Hands `samples` (already counted in the tracker's numbering by the
@@ -222,11 +243,14 @@ impl WalSource {
 
     /// A snapshot of the endpoint's state.
     pub fn status(&self) -> WalEndpointStatus {
+        // One lock at a time: `persist` takes `persisted`, then `tracker`.
         let tail = self.tail.lock().clone();
+        let committed = self.tracker.lock().committed();
+        let written = self.written();
         WalEndpointStatus {
             name: self.name.clone(),
-            committed: self.tracker.lock().committed(),
-            written: self.written(),
+            committed,
+            written,
             read: tail.read,
             counted_segments: tail.counted,
             series: tail.series,
