@@ -14,6 +14,7 @@ pub mod relabel;
 pub mod remote;
 pub mod scrape;
 pub mod selfmon;
+pub mod series_key;
 pub mod synth;
 pub mod tsdb;
 pub mod value;

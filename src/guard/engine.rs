@@ -21,6 +21,7 @@ use super::stats::LabelStats;
 use super::table::{GroupTable, NONE, SeriesTable};
 use crate::exposition::MetricType;
 use crate::remote::Sample;
+use crate::series_key::SeriesKeyer;
 use crate::value::is_stale_nan;
 
 /// Marks a folded series in the emitted lists.
@@ -52,6 +53,8 @@ pub struct TargetGuard {
     pub(super) last_sweep_ms: Option<i64>,
     pub(super) unresolved: Option<(i64, usize)>,
     pub(super) last_ts_ms: i64,
+    /// The secret of the target's series keys.
+    pub(super) keyer: SeriesKeyer,
 }
 
 impl TargetGuard {
@@ -79,6 +82,7 @@ impl TargetGuard {
             last_sweep_ms: None,
             unresolved: None,
             last_ts_ms: 0,
+            keyer: SeriesKeyer::random(),
         };
         g.folds = rule_folds(&g.settings, 0);
         g

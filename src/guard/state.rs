@@ -46,6 +46,41 @@ pub struct GuardState {
     pub emitted: Vec<Emitted>,
     /// Recent new distinct values per minute, per (family, label name).
     pub growth: Vec<GrowthState>,
+    /// The secret of the target's series keys ([`crate::series_key`]), so
+    /// saved keys stay valid; `None` in states saved before keys existed.
+    pub key_secret: Option<[u8; 16]>,
+    /// The values a folded member's labels had where its folded series has
+    /// the overflow value (in [`GroupState::replaced`] order), shared by
+    /// every member with the same values; [`MemberState::tuple`] indexes it.
+    pub tuples: Vec<Vec<String>>,
+    /// Folded members, kept as a key and a few numbers each.
+    pub members: Vec<MemberState>,
+}
+
+/// A folded member: a series merged into a folded series, whose labels are
+/// that series' labels with [`GroupState::replaced`] set to its tuple.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberState {
+    /// Its series key.
+    pub key: u128,
+    /// Index into [`GuardState::groups`].
+    pub group: u32,
+    /// Index into [`GuardState::tuples`].
+    pub tuple: u32,
+    /// Index into [`GuardState::families`].
+    pub family: u32,
+    /// Its part in its family.
+    pub role: Role,
+    /// The target gave an explicit timestamp.
+    pub explicit_ts: bool,
+    /// Its history is part of its folded series already.
+    pub counted: bool,
+    /// `last_value` is set.
+    pub has_value: bool,
+    /// The last value merged.
+    pub last_value: f64,
+    /// When it was last scraped.
+    pub last_seen_ms: i64,
 }
 
 /// One fold.
@@ -78,6 +113,9 @@ pub struct GroupState {
     pub folded: bool,
     /// Running total (counter-like groups).
     pub value: f64,
+    /// Names of the labels set to the overflow value, in the order of a
+    /// member's tuple.
+    pub replaced: Vec<String>,
 }
 
 /// Where a series' samples go.
@@ -96,6 +134,8 @@ pub enum RouteState {
 pub struct SeriesState {
     /// Its slot in the guard's table.
     pub slot: u32,
+    /// Its series key, once one was seen (`None`: found by labels).
+    pub key: Option<u128>,
     /// Its labels.
     pub labels: Arc<Labels>,
     /// Index into [`GuardState::families`].
@@ -186,6 +226,7 @@ impl TargetGuard {
                 role: g.role,
                 folded: g.folded,
                 value: g.value,
+                replaced: Vec::new(),
             });
         }
         let route_of = |r: Route| match r {
@@ -201,6 +242,7 @@ impl TargetGuard {
             .iter()
             .map(|(slot, s)| SeriesState {
                 slot,
+                key: None,
                 labels: s.labels.clone(),
                 family: s.family,
                 role: s.role,
@@ -235,6 +277,9 @@ impl TargetGuard {
             series,
             emitted,
             growth: self.growth(),
+            key_secret: Some(self.keyer.to_bytes()),
+            tuples: Vec::new(),
+            members: Vec::new(),
         }
     }
 

@@ -275,6 +275,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             role,
             folded,
             value,
+            replaced: Vec::new(),
         });
     }
     let n = r.count("series", 7)?;
@@ -306,6 +307,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
         let age = r.uvarint()?;
         series.push(SeriesState {
             slot: slot as u32,
+            key: None,
             labels,
             family,
             role,
@@ -362,6 +364,9 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             series,
             emitted,
             growth,
+            key_secret: None,
+            tuples: Vec::new(),
+            members: Vec::new(),
         },
     })
 }

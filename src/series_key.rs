@@ -1,0 +1,156 @@
+//! Series keys: a 128-bit keyed hash (SipHash-1-3) that names one series of
+//! one target without keeping its text.
+//!
+//! The scrape cache and the guard's member table are keyed by it, so a
+//! series seen again costs a hash of its bytes and one lookup, and a folded
+//! member costs its key and a few numbers instead of its label strings.
+//! The key is secret and random (per target, saved with the guard state
+//! when the target has a guard, so saved keys stay valid after a restart):
+//! a target whose label values an outsider controls cannot aim at
+//! collisions, and two of a target's series share a key with probability
+//! about n²/2¹²⁹ (10⁷ series: 10⁻²⁵).
+
+use crate::labels::Labels;
+use siphasher::sip128::{Hasher128, SipHasher13};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+/// The key of one series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey(pub u128);
+
+/// A map keyed by [`SeriesKey`]: the key is already a uniform hash, so the
+/// map uses its low bits as they are.
+pub type KeyMap<V> = HashMap<SeriesKey, V, BuildHasherDefault<KeyHasher>>;
+
+/// The pass-through hasher of [`KeyMap`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached if something other than a SeriesKey is hashed.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+/// Computes series keys under one secret.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SeriesKeyer {
+    k0: u64,
+    k1: u64,
+}
+
+impl std::fmt::Debug for SeriesKeyer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret stays out of logs.
+        f.write_str("SeriesKeyer(..)")
+    }
+}
+
+impl SeriesKeyer {
+    /// A keyer with a fresh random secret (from the operating system's
+    /// randomness, through the standard library's hash seeds).
+    pub fn random() -> SeriesKeyer {
+        let a = std::collections::hash_map::RandomState::new();
+        let b = std::collections::hash_map::RandomState::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        SeriesKeyer {
+            k0: a.hash_one(now),
+            k1: b.hash_one(!now),
+        }
+    }
+
+    /// The keyer with this saved secret.
+    pub fn from_bytes(secret: [u8; 16]) -> SeriesKeyer {
+        let (lo, hi) = secret.split_at(8);
+        SeriesKeyer {
+            k0: u64::from_le_bytes(lo.try_into().unwrap_or_default()),
+            k1: u64::from_le_bytes(hi.try_into().unwrap_or_default()),
+        }
+    }
+
+    /// The secret, to be saved.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.k0.to_le_bytes());
+        out[8..].copy_from_slice(&self.k1.to_le_bytes());
+        out
+    }
+
+    /// The key of a series given as bytes (the scrape path: the series as
+    /// the target wrote it, `name{labels}`).
+    pub fn key(&self, bytes: &[u8]) -> SeriesKey {
+        let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
+        h.write(bytes);
+        SeriesKey(h.finish128().as_u128())
+    }
+
+    /// The key of a label set (the library path, where no series bytes
+    /// exist): names and values with separators that cannot occur in
+    /// either, so different label sets never share an encoding.
+    pub fn key_labels(&self, labels: &Labels) -> SeriesKey {
+        let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
+        for l in labels {
+            h.write(l.name.as_bytes());
+            h.write_u8(0xff);
+            h.write(l.value.as_bytes());
+            h.write_u8(0xfe);
+        }
+        SeriesKey(h.finish128().as_u128())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_depend_on_bytes_and_secret() {
+        let k = SeriesKeyer::from_bytes([7; 16]);
+        assert_eq!(k.key(b"a{x=\"1\"}"), k.key(b"a{x=\"1\"}"));
+        assert_ne!(k.key(b"a{x=\"1\"}"), k.key(b"a{x=\"2\"}"));
+        let other = SeriesKeyer::from_bytes([8; 16]);
+        assert_ne!(k.key(b"a"), other.key(b"a"));
+        assert_ne!(SeriesKeyer::random(), SeriesKeyer::random());
+    }
+
+    #[test]
+    fn the_secret_round_trips() {
+        let k = SeriesKeyer::random();
+        let back = SeriesKeyer::from_bytes(k.to_bytes());
+        assert_eq!(k, back);
+        assert_eq!(k.key(b"m"), back.key(b"m"));
+    }
+
+    #[test]
+    fn label_encoding_is_unambiguous() {
+        let k = SeriesKeyer::from_bytes([1; 16]);
+        let a = Labels::from_pairs([("a", "bc")]);
+        let b = Labels::from_pairs([("ab", "c")]);
+        assert_ne!(k.key_labels(&a), k.key_labels(&b));
+    }
+
+    #[test]
+    fn key_maps_spread_keys() {
+        let k = SeriesKeyer::random();
+        let mut m: KeyMap<u32> = KeyMap::default();
+        for i in 0..10_000u32 {
+            m.insert(k.key(&i.to_le_bytes()), i);
+        }
+        assert_eq!(m.len(), 10_000);
+        assert_eq!(m.get(&k.key(&42u32.to_le_bytes())), Some(&42));
+    }
+}
