@@ -88,6 +88,12 @@ impl TargetGuard {
         g
     }
 
+    /// The keyer of the target's series keys (the scrape cache and the
+    /// member table use the same keys; saved with the guard state).
+    pub fn keyer(&self) -> SeriesKeyer {
+        self.keyer
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &GuardSettings {
         &self.settings
