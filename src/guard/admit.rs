@@ -12,23 +12,34 @@ use super::table::{DropReason, NONE, Route, Series};
 use crate::exposition::MetricType;
 use crate::labels::Labels;
 use crate::remote::Sample;
+use crate::series_key::SeriesKey;
 use std::sync::Arc;
 
 impl TargetGuard {
     pub(super) fn admit(
         &mut self,
         s: &Sample,
+        key: Option<SeriesKey>,
         kind: MetricType,
         ts_ms: i64,
         report: &mut ScrapeReport,
     ) -> u32 {
-        let (id, created) = match self.series.find_ptr(&s.labels) {
+        let (id, created) = match key.and_then(|k| self.series.find_key(&k)) {
             Some(id) => (id, false),
             None => {
                 let hash = labels_hash(&s.labels);
-                match self.series.find_and_repoint(&s.labels, hash) {
-                    Some(id) => (id, false),
-                    None => (self.create(&s.labels, hash, kind, ts_ms, report), true),
+                match self.series.find_content(&s.labels, hash) {
+                    Some(id) => {
+                        // A series restored without a key gets this one; two
+                        // series relabeled alike keep the first one's.
+                        if let Some(k) = key
+                            && self.series.get(id).is_some_and(|s| s.key.is_none())
+                        {
+                            self.series.set_key(id, k);
+                        }
+                        (id, false)
+                    }
+                    None => (self.create(&s.labels, key, hash, kind, ts_ms, report), true),
                 }
             }
         };
@@ -52,6 +63,7 @@ impl TargetGuard {
     pub(super) fn create(
         &mut self,
         labels: &Arc<Labels>,
+        key: Option<SeriesKey>,
         hash: u64,
         kind: MetricType,
         ts_ms: i64,
@@ -63,6 +75,7 @@ impl TargetGuard {
         self.stats.add_series(family, labels, ts_ms);
         let id = self.series.insert(Series {
             labels: labels.clone(),
+            key,
             hash,
             next: NONE,
             family,

@@ -21,11 +21,12 @@
 
 use super::engine::TargetGuard;
 use super::fold::{Fold, FoldOrigin, MAX_FOLDS, masks, replaced};
-use super::hash::{folded_hash, value_hash};
+use super::hash::{folded_hash, labels_hash, value_hash};
 use super::report::{Offender, ScrapeReport};
 use super::role::{Role, counts_events};
 use super::settings::BudgetAction;
 use super::table::{DropReason, NONE, Route};
+use crate::labels::Labels;
 use crate::remote::Sample;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -46,7 +47,7 @@ impl TargetGuard {
         let before = self.active_series();
         let window = self.settings.staleness_window_ms;
         let throttled = matches!(self.unresolved,
-            Some((at, n)) if ts_ms.saturating_sub(at) < window && self.series.len() < n + n / 10);
+            Some((at, n)) if ts_ms.saturating_sub(at) < window && self.scraped_series() < n + n / 10);
         if !throttled {
             let chosen = self.choose_folds(ts_ms, samples, budget);
             if !chosen.is_empty() {
@@ -63,7 +64,7 @@ impl TargetGuard {
                 }
             }
             self.unresolved = if self.active_series() as u64 > budget {
-                Some((ts_ms, self.series.len()))
+                Some((ts_ms, self.scraped_series()))
             } else {
                 None
             };
@@ -236,6 +237,14 @@ impl TargetGuard {
                 *bytes.entry(l.as_str()).or_insert(0) += s.labels.get(l).map_or(0, str::len);
             }
         }
+        // Candidates are never folded already: compact members have the
+        // values of their folded series for them.
+        for (_, g) in self.groups.iter().filter(|(_, g)| g.compact > 0) {
+            for l in labels.iter() {
+                *bytes.entry(l.as_str()).or_insert(0) +=
+                    g.labels.get(l).map_or(0, str::len) * g.compact as usize;
+            }
+        }
         let mut keyed: Vec<(usize, String)> = labels
             .iter()
             .map(|l| (bytes.get(l.as_str()).copied().unwrap_or(0), l.clone()))
@@ -251,8 +260,14 @@ impl TargetGuard {
     fn one_to_one(&self, a: &str, b: &str) -> bool {
         let mut ab: FxHashMap<u64, u64> = FxHashMap::default();
         let mut ba: FxHashMap<u64, u64> = FxHashMap::default();
-        for (_, s) in self.series.iter() {
-            match (s.labels.get(a), s.labels.get(b)) {
+        let compact = self.groups.iter().filter(|(_, g)| g.compact > 0);
+        let all = self
+            .series
+            .iter()
+            .map(|(_, s)| &*s.labels)
+            .chain(compact.map(|(_, g)| &*g.labels));
+        for labels in all {
+            match (labels.get(a), labels.get(b)) {
                 (None, None) => {}
                 (Some(x), Some(y)) => {
                     let (hx, hy) = (value_hash(x), value_hash(y));
@@ -297,29 +312,78 @@ impl TargetGuard {
 
     /// Active series the target would have under `folds`.
     pub(super) fn project(&self, folds: &[Fold]) -> usize {
-        let overflow = self.settings.overflow_value.as_str();
         let mut seen: FxHashSet<u64> = FxHashSet::default();
         for (_, s) in self.series.iter() {
-            let (scope, replace) = masks(folds, &s.labels);
-            if scope == 0 {
-                seen.insert(s.hash);
-            } else if s.role != Role::Quantile {
-                seen.insert(folded_hash(
-                    &s.labels,
-                    |n| replaced(folds, replace, n),
-                    overflow,
-                ));
+            self.project_one(folds, &s.labels, s.hash, s.role, &mut seen);
+        }
+        if self.members.is_empty() {
+            return seen.len();
+        }
+        if self.extends_current(folds) {
+            // More folds on top of the current ones: a compact member goes
+            // where its folded series goes.
+            for (_, g) in self.groups.iter().filter(|(_, g)| g.compact > 0) {
+                self.project_one(folds, &g.labels, g.hash, g.role, &mut seen);
+            }
+        } else {
+            for (_, m) in self.members.iter() {
+                let labels = self.member_labels(m);
+                let hash = labels_hash(&labels);
+                self.project_one(folds, &labels, hash, m.role, &mut seen);
             }
         }
         seen.len()
     }
 
+    fn project_one(
+        &self,
+        folds: &[Fold],
+        labels: &Labels,
+        hash: u64,
+        role: Role,
+        seen: &mut FxHashSet<u64>,
+    ) {
+        let (scope, replace) = masks(folds, labels);
+        if scope == 0 {
+            seen.insert(hash);
+        } else if role != Role::Quantile {
+            let overflow = self.settings.overflow_value.as_str();
+            seen.insert(folded_hash(
+                labels,
+                |n| replaced(folds, replace, n),
+                overflow,
+            ));
+        }
+    }
+
+    /// True when `folds` are the current folds (same labels, scope and
+    /// kept values) followed by more.
+    fn extends_current(&self, folds: &[Fold]) -> bool {
+        folds.len() >= self.folds.len()
+            && self.folds.iter().zip(folds).all(|(a, b)| {
+                a.labels == b.labels
+                    && a.metric.as_ref().map(|r| r.as_str()) == b.metric.as_ref().map(|r| r.as_str())
+                    && a.keep.len() == b.keep.len()
+                    && a.keep.keys().all(|k| b.keep.contains_key(k))
+            })
+    }
+
     /// Series a fold would merge (in its scope, not kept).
     fn loss(&self, f: &Fold) -> usize {
-        self.series
+        let labeled = self
+            .series
             .iter()
             .filter(|(_, s)| f.in_scope(&s.labels) && !f.keeps(&s.labels))
-            .count()
+            .count();
+        // A candidate's labels are not folded yet: compact members carry
+        // their folded series' values of them.
+        let compact: usize = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.compact > 0 && f.in_scope(&g.labels) && !f.keeps(&g.labels))
+            .map(|(_, g)| g.compact as usize)
+            .sum();
+        labeled + compact
     }
 
     /// Lifts automatic folds whose label stayed under half the budget for

@@ -13,6 +13,15 @@ use crate::remote::Sample;
 use crate::value::stale_nan;
 use std::sync::Arc;
 
+/// A member's merge state, as [`TargetGuard::merge_sample`] reads and
+/// updates it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct MergeState {
+    pub counted: bool,
+    pub has_value: bool,
+    pub last_value: f64,
+}
+
 impl TargetGuard {
     /// Handles one admitted sample; true when it is forwarded as it is.
     pub(super) fn forward(&mut self, id: u32, sample: &Sample, report: &mut ScrapeReport) -> bool {
@@ -37,46 +46,80 @@ impl TargetGuard {
             Route::Dropped(DropReason::Budget) => report.dropped_budget_samples += 1,
             Route::Dropped(DropReason::Quantile) => report.dropped_quantile_samples += 1,
             Route::Group(g) => {
-                let Some(group) = self.groups.get_mut(g) else {
-                    return false;
+                let mut st = MergeState {
+                    counted: s.counted,
+                    has_value: s.has_value,
+                    last_value: s.last_value,
                 };
-                if group.touched_gen != generation {
-                    group.touched_gen = generation;
-                    group.acc = Default::default();
-                    self.touched.push(g);
+                let (role, rank_fold, rank_value) = (s.role, s.rank_fold, s.rank_value);
+                let increase = self.merge_sample(g, role, &mut st, sample.value);
+                if let Some(s) = self.series.get_mut(id) {
+                    s.counted = st.counted;
+                    s.has_value = st.has_value;
+                    s.last_value = st.last_value;
                 }
-                let v = sample.value;
-                if s.role != Role::Cumulative {
-                    group.acc.add(s.role, self.settings.gauge_fold, v);
-                    return false;
-                }
-                if v.is_nan() {
-                    return false;
-                }
-                let previous = s.counted.then_some(s.last_value);
-                let increase = member_increase(previous, v);
-                group.value += increase;
-                s.last_value = v;
-                s.has_value = true;
-                s.counted = true;
-                if previous.is_some()
-                    && s.rank_fold != NONE
-                    && counts_events(s.labels.metric_name().unwrap_or(""), s.role)
-                    && let Some(fold) = self.folds.get_mut(s.rank_fold as usize)
+                if let Some(inc) = increase
+                    && rank_fold != NONE
+                    && counts_events(sample.labels.metric_name().unwrap_or(""), role)
                 {
-                    let value = s.labels.get(fold.primary()).unwrap_or("");
-                    fold.activity
-                        .entry(s.rank_value)
-                        .or_insert_with(|| Activity {
-                            value: value.into(),
-                            rank: 0.0,
-                            scrape: 0.0,
-                        })
-                        .scrape += increase;
+                    let value = self
+                        .folds
+                        .get(rank_fold as usize)
+                        .and_then(|f| sample.labels.get(f.primary()))
+                        .unwrap_or("");
+                    self.add_activity(rank_fold, rank_value, value, inc);
                 }
             }
         }
         false
+    }
+
+    /// Merges one member sample into folded series `g`: counters add their
+    /// increase (returned when the member had a previous value, for the
+    /// `keep_top` ranking), others join this scrape's accumulator.
+    pub(super) fn merge_sample(
+        &mut self,
+        g: u32,
+        role: Role,
+        st: &mut MergeState,
+        v: f64,
+    ) -> Option<f64> {
+        let generation = self.generation;
+        let group = self.groups.get_mut(g)?;
+        if group.touched_gen != generation {
+            group.touched_gen = generation;
+            group.acc = Default::default();
+            self.touched.push(g);
+        }
+        if role != Role::Cumulative {
+            group.acc.add(role, self.settings.gauge_fold, v);
+            return None;
+        }
+        if v.is_nan() {
+            return None;
+        }
+        let previous = st.counted.then_some(st.last_value);
+        let increase = member_increase(previous, v);
+        group.value += increase;
+        st.last_value = v;
+        st.has_value = true;
+        st.counted = true;
+        previous.map(|_| increase)
+    }
+
+    /// Adds a member's increase to the activity of its value in fold
+    /// `fold` (by `hash`; `value` names it when it is new).
+    pub(super) fn add_activity(&mut self, fold: u32, hash: u64, value: &str, inc: f64) {
+        if let Some(fold) = self.folds.get_mut(fold as usize) {
+            fold.activity
+                .entry(hash)
+                .or_insert_with(|| Activity {
+                    value: value.into(),
+                    rank: 0.0,
+                    scrape: 0.0,
+                })
+                .scrape += inc;
+        }
     }
 
     pub(super) fn emit_groups(
@@ -221,6 +264,7 @@ impl TargetGuard {
                 self.stats.remove_series(s.family, &s.labels);
             }
         }
+        self.expire_members(cutoff);
         let (series, groups) = (&self.series, &self.groups);
         self.prev_emitted.retain(|&r| {
             if r & GROUP_BIT != 0 {

@@ -21,7 +21,8 @@ use super::stats::LabelStats;
 use super::table::{GroupTable, NONE, SeriesTable};
 use crate::exposition::MetricType;
 use crate::remote::Sample;
-use crate::series_key::SeriesKeyer;
+use super::members::{MemberTable, TupleTable};
+use crate::series_key::{SeriesKey, SeriesKeyer};
 use crate::value::is_stale_nan;
 
 /// Marks a folded series in the emitted lists.
@@ -55,6 +56,26 @@ pub struct TargetGuard {
     pub(super) last_ts_ms: i64,
     /// The secret of the target's series keys.
     pub(super) keyer: SeriesKeyer,
+    /// Folded members kept as keys ([`super::members`]).
+    pub(super) members: MemberTable,
+    pub(super) tuples: TupleTable,
+    /// [`TargetGuard::begin`] was called and the scrape not finished.
+    pub(super) in_scrape: bool,
+    /// Samples of members merged in this scrape, and duplicates among them.
+    pub(super) merged_samples: u64,
+    pub(super) merged_duplicates: u64,
+}
+
+/// What [`TargetGuard::merge_member`] did with a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberHit {
+    /// The key is a folded member's: the sample is merged.
+    Merged,
+    /// A folded member's second sample in this scrape: ignored.
+    Duplicate,
+    /// Not a member: the sample goes through [`TargetGuard::finish`] with
+    /// its labels.
+    NotMember,
 }
 
 impl TargetGuard {
@@ -83,6 +104,11 @@ impl TargetGuard {
             unresolved: None,
             last_ts_ms: 0,
             keyer: SeriesKeyer::random(),
+            members: MemberTable::default(),
+            tuples: TupleTable::default(),
+            in_scrape: false,
+            merged_samples: 0,
+            merged_duplicates: 0,
         };
         g.folds = rule_folds(&g.settings, 0);
         g
@@ -152,7 +178,12 @@ impl TargetGuard {
 
     /// Scraped series within the staleness window.
     pub fn scraped_series(&self) -> usize {
-        self.series.len()
+        self.series.len() + self.members.len()
+    }
+
+    /// Scraped series kept as folded members without labels.
+    pub fn compact_members(&self) -> usize {
+        self.members.len()
     }
 
     /// Scraped series currently merged into folded series.
@@ -164,7 +195,8 @@ impl TargetGuard {
     /// scrape's samples after relabeling and limits (timestamps as the
     /// scrape loop set them) and `kinds` the family type of each (missing
     /// entries are read as untyped). Forwarded samples, merged folded
-    /// series and staleness markers are appended to `out`.
+    /// series and staleness markers are appended to `out`. Series are keyed
+    /// by their labels ([`SeriesKeyer::key_labels`]).
     ///
     /// With `budget_action: fail`, a scrape with more series than the
     /// budget is refused whole ([`GuardError::BudgetExceeded`]); call
@@ -176,30 +208,112 @@ impl TargetGuard {
         kinds: &[MetricType],
         out: &mut Vec<Sample>,
     ) -> Result<ScrapeReport, GuardError> {
-        self.check_fail(samples)?;
         let start = out.len();
         out.extend_from_slice(samples);
-        Ok(self.run(ts_ms, out, start, kinds))
+        let mut batch = std::mem::take(out);
+        let result = self.apply_from(ts_ms, &mut batch, start, kinds);
+        if result.is_err() {
+            batch.truncate(start);
+        }
+        *out = batch;
+        result
     }
 
     /// [`TargetGuard::apply`] rewriting `batch` in place: the samples
     /// forwarded as they are stay (in order, without being copied), the
     /// others go, folded series and staleness markers are appended. On
-    /// error `batch` is untouched.
+    /// error `batch` holds the scrape's samples that were not merged into
+    /// folded series (all of them when the target has no folds).
     pub fn apply_in_place(
         &mut self,
         ts_ms: i64,
         batch: &mut Vec<Sample>,
         kinds: &[MetricType],
     ) -> Result<ScrapeReport, GuardError> {
-        self.check_fail(batch)?;
-        Ok(self.run(ts_ms, batch, 0, kinds))
+        self.apply_from(ts_ms, batch, 0, kinds)
+    }
+
+    /// The library path: members merged by their label keys, the rest
+    /// finished with labels.
+    fn apply_from(
+        &mut self,
+        ts_ms: i64,
+        batch: &mut Vec<Sample>,
+        start: usize,
+        kinds: &[MetricType],
+    ) -> Result<ScrapeReport, GuardError> {
+        self.begin(ts_ms);
+        let mut rest = batch.split_off(start);
+        let mut keys = Vec::with_capacity(rest.len());
+        let mut rest_kinds = Vec::with_capacity(rest.len());
+        let mut kept = 0;
+        for i in 0..rest.len() {
+            let key = self.keyer.key_labels(&rest[i].labels);
+            let s = &rest[i];
+            let hit = if is_stale_nan(s.value) {
+                MemberHit::NotMember
+            } else {
+                self.merge_member(key, s.value, s.timestamp_ms != ts_ms)
+            };
+            if hit == MemberHit::NotMember {
+                rest.swap(kept, i);
+                keys.push(key);
+                rest_kinds.push(kinds.get(i).copied().unwrap_or(MetricType::Unknown));
+                kept += 1;
+            }
+        }
+        rest.truncate(kept);
+        batch.append(&mut rest);
+        self.finish(ts_ms, batch, start, &rest_kinds, &keys)
+    }
+
+    /// Starts a scrape at `ts_ms`: members may be merged
+    /// ([`TargetGuard::merge_member`]) from now until
+    /// [`TargetGuard::finish`] or [`TargetGuard::abort`].
+    pub fn begin(&mut self, ts_ms: i64) {
+        self.last_gen = self.generation;
+        self.generation = self.generation.wrapping_add(1).max(1);
+        self.carried = 0;
+        self.last_ts_ms = ts_ms;
+        self.merged_samples = 0;
+        self.merged_duplicates = 0;
+        self.in_scrape = true;
+        for f in &mut self.folds {
+            // Rules start with the first scrape that sees them.
+            if f.started_ms == 0 {
+                f.started_ms = ts_ms;
+            }
+        }
+        self.ids.clear();
+        self.created.clear();
+        self.expire(ts_ms);
+    }
+
+    /// Finishes a scrape begun with [`TargetGuard::begin`]: `batch[start..]`
+    /// holds the samples that were not merged as members, `kinds` and
+    /// `keys` their family types and series keys (same order). The batch
+    /// is rewritten in place as [`TargetGuard::apply_in_place`] does.
+    pub fn finish(
+        &mut self,
+        ts_ms: i64,
+        batch: &mut Vec<Sample>,
+        start: usize,
+        kinds: &[MetricType],
+        keys: &[SeriesKey],
+    ) -> Result<ScrapeReport, GuardError> {
+        if !self.in_scrape {
+            self.begin(ts_ms);
+        }
+        self.in_scrape = false;
+        self.check_fail(&batch[start..])?;
+        Ok(self.run(ts_ms, batch, start, kinds, keys))
     }
 
     fn check_fail(&self, samples: &[Sample]) -> Result<(), GuardError> {
         let budget = self.budget();
         if self.settings.action == BudgetAction::Fail && budget > 0 {
-            let series = samples.iter().filter(|s| !is_stale_nan(s.value)).count() as u64;
+            let series = samples.iter().filter(|s| !is_stale_nan(s.value)).count() as u64
+                + self.merged_samples;
             if series > budget {
                 return Err(GuardError::BudgetExceeded { budget, series });
             }
@@ -214,23 +328,12 @@ impl TargetGuard {
         batch: &mut Vec<Sample>,
         start: usize,
         kinds: &[MetricType],
+        keys: &[SeriesKey],
     ) -> ScrapeReport {
         let budget = self.budget();
-        self.last_gen = self.generation;
-        self.generation = self.generation.wrapping_add(1).max(1);
-        self.carried = 0;
-        self.last_ts_ms = ts_ms;
-        for f in &mut self.folds {
-            // Rules start with the first scrape that sees them.
-            if f.started_ms == 0 {
-                f.started_ms = ts_ms;
-            }
-        }
-        self.ids.clear();
-        self.created.clear();
-        self.expire(ts_ms);
         let mut report = ScrapeReport {
             budget,
+            duplicate_samples: self.merged_duplicates,
             ..ScrapeReport::default()
         };
         for (i, s) in batch[start..].iter().enumerate() {
@@ -239,7 +342,8 @@ impl TargetGuard {
                 continue;
             }
             let kind = kinds.get(i).copied().unwrap_or(MetricType::Unknown);
-            let id = self.admit(s, kind, ts_ms, &mut report);
+            let key = keys.get(i).copied();
+            let id = self.admit(s, key, kind, ts_ms, &mut report);
             self.ids.push(id);
         }
         if budget > 0
@@ -269,6 +373,7 @@ impl TargetGuard {
         self.mark_stale(ts_ms, batch, &mut report);
         self.rerank();
         self.check_lifts(ts_ms, &mut report);
+        self.demote_members();
         self.drop_empty_groups();
         report.active_series = self.active_series();
         report.folded_series = self.folded_members;
@@ -280,6 +385,7 @@ impl TargetGuard {
     /// timestamps excepted, as in Prometheus). Folded counters keep their
     /// values for when the target comes back. Returns the markers written.
     pub fn abort(&mut self, ts_ms: i64, out: &mut Vec<Sample>) -> u64 {
+        self.in_scrape = false;
         let mut n = 0;
         for r in std::mem::take(&mut self.prev_emitted) {
             let labels = if r & GROUP_BIT != 0 {
@@ -303,7 +409,7 @@ impl TargetGuard {
     pub fn snapshot(&self, now_ms: i64, top: usize) -> TargetCardinality {
         TargetCardinality {
             active_series: self.active_series(),
-            scraped_series: self.series.len(),
+            scraped_series: self.scraped_series(),
             budget: self.budget(),
             action: self.settings.action,
             folded_series: self.folded_members,

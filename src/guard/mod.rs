@@ -39,11 +39,13 @@
 //! Semantics, choices and costs: `docs/guard.md`.
 
 mod admit;
+mod compact;
 mod decide;
 mod emit;
 mod engine;
 mod fold;
 mod hash;
+mod members;
 mod merge;
 pub mod persist;
 mod report;
@@ -54,7 +56,7 @@ mod state;
 mod stats;
 mod table;
 
-pub use engine::TargetGuard;
+pub use engine::{MemberHit, TargetGuard};
 pub use fold::{FoldOrigin, HYSTERESIS, MAX_FOLDS};
 pub use merge::{Accumulator, member_increase};
 pub use report::{FoldInfo, Offender, ScrapeReport, TargetCardinality};

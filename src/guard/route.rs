@@ -4,11 +4,19 @@
 
 use super::engine::TargetGuard;
 use super::fold::{masks, replaced};
-use super::hash::{folded_hash, value_hash};
+use super::hash::{folded_hash, labels_hash, value_hash};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE};
 use super::role::Role;
-use super::table::{DropReason, Group, NONE, Route};
+use super::table::{DropReason, Group, NONE, Route, Series};
+use crate::series_key::SeriesKey;
 use crate::labels::Labels;
 use std::sync::Arc;
+
+/// Something that moved between folded series in a reroute.
+enum Moved {
+    Series(u32),
+    Member(SeriesKey),
+}
 
 /// Where a series would go under the current folds.
 pub(super) enum Planned {
@@ -21,23 +29,29 @@ pub(super) enum Planned {
 impl TargetGuard {
     /// Where series `id` goes under the current folds.
     pub(super) fn plan(&self, id: u32) -> Planned {
-        let Some(s) = self.series.get(id) else {
-            return Planned::Raw;
-        };
-        let (scope, replace) = masks(&self.folds, &s.labels);
+        match self.series.get(id) {
+            Some(s) => self.plan_labels(&s.labels, s.role),
+            None => Planned::Raw,
+        }
+    }
+
+    /// Where a series with these labels and role goes under the current
+    /// folds.
+    pub(super) fn plan_labels(&self, labels: &Labels, role: Role) -> Planned {
+        let (scope, replace) = masks(&self.folds, labels);
         if scope == 0 {
             return Planned::Raw;
         }
-        if s.role == Role::Quantile {
+        if role == Role::Quantile {
             return Planned::Quantile;
         }
         let folds = &self.folds;
         let overflow = self.settings.overflow_value.as_str();
         let is_folded = |n: &str| replaced(folds, replace, n);
-        let hash = folded_hash(&s.labels, is_folded, overflow);
+        let hash = folded_hash(labels, is_folded, overflow);
         let found = self
             .groups
-            .find(hash, |g| folded_eq(g, &s.labels, is_folded, overflow));
+            .find(hash, |g| folded_eq(g, labels, is_folded, overflow));
         match found {
             Some(g) => Planned::Group(g),
             None => Planned::NewGroup { hash, replace },
@@ -46,31 +60,44 @@ impl TargetGuard {
 
     /// Turns a plan into a route, creating its folded series if new.
     pub(super) fn materialize(&mut self, id: u32, planned: Planned) -> Route {
+        let Some(s) = self.series.get(id) else {
+            return Route::Raw;
+        };
+        let (labels, role) = (s.labels.clone(), s.role);
+        self.materialize_labels(&labels, role, planned)
+    }
+
+    /// [`TargetGuard::materialize`] for a series given by labels and role.
+    pub(super) fn materialize_labels(
+        &mut self,
+        labels: &Labels,
+        role: Role,
+        planned: Planned,
+    ) -> Route {
         match planned {
             Planned::Raw => Route::Raw,
             Planned::Quantile => Route::Dropped(DropReason::Quantile),
             Planned::Group(g) => Route::Group(g),
             Planned::NewGroup { hash, replace } => {
-                let Some(s) = self.series.get(id) else {
-                    return Route::Raw;
-                };
-                let mut b = s.labels.to_builder();
-                let mut folded = false;
-                for l in s.labels.iter() {
+                let mut b = labels.to_builder();
+                let mut names: Vec<Box<str>> = Vec::new();
+                for l in labels.iter() {
                     if replaced(&self.folds, replace, &l.name) {
                         b.set(&l.name, &self.settings.overflow_value);
-                        folded = true;
+                        names.push(l.name.as_str().into());
                     }
                 }
                 let g = self.groups.insert(Group {
                     labels: Arc::new(b.into_labels()),
                     hash,
                     next: NONE,
-                    role: s.role,
-                    folded,
+                    role,
+                    folded: !names.is_empty(),
                     value: 0.0,
                     acc: Default::default(),
+                    replaced: names.into_boxed_slice(),
                     members: 0,
+                    compact: 0,
                     touched_gen: 0,
                     emitted_gen: 0,
                 });
@@ -89,11 +116,20 @@ impl TargetGuard {
             return;
         }
         s.route = route;
+        self.move_counts(old, route, false);
+    }
+
+    /// Keeps the counts right when a series (a compact member when
+    /// `compact`) goes from route `old` to `new`.
+    pub(super) fn move_counts(&mut self, old: Route, new: Route, compact: bool) {
         match old {
             Route::Raw => self.raw -= 1,
             Route::Group(g) => {
                 if let Some(g) = self.groups.get_mut(g) {
                     g.members -= 1;
+                    if compact {
+                        g.compact -= 1;
+                    }
                     if g.members == 0 {
                         self.nonempty_groups -= 1;
                     }
@@ -104,7 +140,7 @@ impl TargetGuard {
             }
             Route::Dropped(_) => {}
         }
-        match route {
+        match new {
             Route::Raw => self.raw += 1,
             Route::Group(g) => {
                 if let Some(g) = self.groups.get_mut(g) {
@@ -112,6 +148,9 @@ impl TargetGuard {
                         self.nonempty_groups += 1;
                     }
                     g.members += 1;
+                    if compact {
+                        g.compact += 1;
+                    }
                     if g.folded {
                         self.folded_members += 1;
                     }
@@ -124,24 +163,30 @@ impl TargetGuard {
     /// Which fold's `keep_top` ranks series `id` (the first in whose scope
     /// it is), and the hash of its value.
     pub(super) fn set_rank(&mut self, id: u32) {
-        let keep_top = self.settings.keep_top;
-        let Some(s) = self.series.get_mut(id) else {
+        let Some(labels) = self.series.get(id).map(|s| s.labels.clone()) else {
             return;
         };
-        s.rank_fold = NONE;
-        s.rank_value = 0;
-        if keep_top == 0 {
-            return;
+        let (fold, value) = self.rank_of(&labels);
+        if let Some(s) = self.series.get_mut(id) {
+            s.rank_fold = fold;
+            s.rank_value = value;
+        }
+    }
+
+    /// The fold ranking a series with these labels, and its value's hash
+    /// (`NONE` and 0 without `keep_top`).
+    pub(super) fn rank_of(&self, labels: &Labels) -> (u32, u64) {
+        if self.settings.keep_top == 0 {
+            return (NONE, 0);
         }
         for (i, f) in self.folds.iter().enumerate() {
-            if f.in_scope(&s.labels)
-                && let Some(v) = s.labels.get(f.primary())
+            if f.in_scope(labels)
+                && let Some(v) = labels.get(f.primary())
             {
-                s.rank_fold = i as u32;
-                s.rank_value = value_hash(v);
-                return;
+                return (i as u32, value_hash(v));
             }
         }
+        (NONE, 0)
     }
 
     /// Routes every series again after the folds changed.
@@ -155,7 +200,7 @@ impl TargetGuard {
     /// `keep_top`), its history stays there and it adds only increases from
     /// now on. Either way the sum over forwarded series stays exact.
     pub(super) fn reroute_all(&mut self) {
-        let mut moved = Vec::new();
+        let mut moved: Vec<(Moved, u32)> = Vec::new();
         for id in self.series.ids() {
             self.set_rank(id);
             let Some(old) = self.series.get(id).map(|s| s.route) else {
@@ -171,19 +216,107 @@ impl TargetGuard {
             }
             self.set_route(id, new);
             match (old, new) {
-                (Route::Group(g), Route::Group(_)) => moved.push((id, g)),
+                (Route::Group(g), Route::Group(_)) => moved.push((Moved::Series(id), g)),
                 (_, Route::Group(_)) => self.carry_history(id),
                 _ => {}
             }
         }
-        for (id, g) in moved {
-            if self.groups.get(g).is_some_and(|g| g.members > 0) {
-                if let Some(s) = self.series.get_mut(id) {
-                    s.counted = s.has_value;
-                }
-            } else {
-                self.carry_history(id);
+        for key in self.members.keys_where(|_| true) {
+            if let Some(m) = self.reroute_member(key) {
+                moved.push(m);
             }
+        }
+        for (who, g) in moved {
+            let keeps_members = self.groups.get(g).is_some_and(|g| g.members > 0);
+            match who {
+                Moved::Series(id) => {
+                    if keeps_members {
+                        if let Some(s) = self.series.get_mut(id) {
+                            s.counted = s.has_value;
+                        }
+                    } else {
+                        self.carry_history(id);
+                    }
+                }
+                Moved::Member(key) => self.settle_member(key, keeps_members),
+            }
+        }
+    }
+
+    /// Routes compact member `key` again: it stays compact when it goes to
+    /// a folded series (a move to report), and becomes a labeled series
+    /// otherwise (raw, or a dropped quantile).
+    fn reroute_member(&mut self, key: SeriesKey) -> Option<(Moved, u32)> {
+        let m = *self.members.get(&key)?;
+        let labels = self.member_labels(&m);
+        let rank_fold = self.rank_of(&labels).0;
+        let planned = self.plan_labels(&labels, m.role);
+        let new = self.materialize_labels(&labels, m.role, planned);
+        let old = Route::Group(m.group);
+        if new == old {
+            if let Some(m) = self.members.get_mut(&key) {
+                m.rank_fold = rank_fold;
+            }
+            return None;
+        }
+        if let Route::Group(g) = new {
+            let names = self.groups.get(g).map(|g| g.replaced.clone())?;
+            let values: Vec<&str> = names.iter().map(|n| labels.get(n).unwrap_or("")).collect();
+            let tuple = self.tuples.acquire(&values);
+            self.tuples.release(m.tuple);
+            self.move_counts(old, new, true);
+            if let Some(m) = self.members.get_mut(&key) {
+                m.group = g;
+                m.tuple = tuple;
+                m.rank_fold = rank_fold;
+            }
+            return Some((Moved::Member(key), m.group));
+        }
+        self.members.remove(&key);
+        self.tuples.release(m.tuple);
+        if let Some(g) = self.groups.get_mut(m.group) {
+            g.compact -= 1;
+        }
+        let id = self.series.insert(Series {
+            hash: labels_hash(&labels),
+            labels: Arc::new(labels),
+            key: Some(key),
+            next: NONE,
+            family: m.family,
+            role: m.role,
+            route: old,
+            explicit_ts: m.has(EXPLICIT_TS),
+            counted: m.has(COUNTED),
+            has_value: m.has(HAS_VALUE),
+            last_value: m.last_value,
+            last_seen_ms: m.last_seen_ms,
+            seen_gen: m.seen_gen,
+            emitted_gen: 0,
+            rank_fold: NONE,
+            rank_value: 0,
+        });
+        self.set_route(id, new);
+        self.set_rank(id);
+        None
+    }
+
+    /// A compact member moved between folded series: as for a series, its
+    /// history stays behind when the one it left keeps members, and comes
+    /// along otherwise.
+    fn settle_member(&mut self, key: SeriesKey, left_keeps_members: bool) {
+        let Some(m) = self.members.get_mut(&key) else {
+            return;
+        };
+        if left_keeps_members {
+            let has = m.has(HAS_VALUE);
+            m.set(COUNTED, has);
+            return;
+        }
+        let carry = m.has(HAS_VALUE) && m.role == Role::Cumulative;
+        m.set(COUNTED, carry);
+        let (g, v) = (m.group, m.last_value);
+        if carry && let Some(g) = self.groups.get_mut(g) {
+            g.value += v;
         }
     }
 

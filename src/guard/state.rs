@@ -12,10 +12,12 @@
 use super::engine::{GROUP_BIT, TargetGuard};
 use super::fold::{Activity, Fold, FoldOrigin, MAX_FOLDS};
 use super::hash::{labels_hash, value_hash};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, Member};
 use super::role::Role;
 use super::settings::GuardSettings;
 use super::table::{DropReason, Group, NONE, Route, Series};
 use crate::labels::Labels;
+use crate::series_key::{SeriesKey, SeriesKeyer};
 use regex::Regex;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -197,6 +199,12 @@ pub enum RestoreError {
         /// The compiler's message.
         message: String,
     },
+    /// Two members, or a member and a series, share a key.
+    #[error("guard state: series key {key:032x} appears twice")]
+    RepeatedKey {
+        /// The key.
+        key: u128,
+    },
     /// More folds than a guard can have.
     #[error("guard state: {got} folds, at most {max}")]
     TooManyFolds {
@@ -226,7 +234,7 @@ impl TargetGuard {
                 role: g.role,
                 folded: g.folded,
                 value: g.value,
-                replaced: Vec::new(),
+                replaced: g.replaced.iter().map(|n| n.to_string()).collect(),
             });
         }
         let route_of = |r: Route| match r {
@@ -242,7 +250,7 @@ impl TargetGuard {
             .iter()
             .map(|(slot, s)| SeriesState {
                 slot,
-                key: None,
+                key: s.key.map(|k| k.0),
                 labels: s.labels.clone(),
                 family: s.family,
                 role: s.role,
@@ -254,6 +262,7 @@ impl TargetGuard {
                 last_seen_ms: s.last_seen_ms,
             })
             .collect();
+        let (tuples, members) = self.export_members(&group_index);
         let emitted = self
             .prev_emitted
             .iter()
@@ -278,9 +287,40 @@ impl TargetGuard {
             emitted,
             growth: self.growth(),
             key_secret: Some(self.keyer.to_bytes()),
-            tuples: Vec::new(),
-            members: Vec::new(),
+            tuples,
+            members,
         }
+    }
+
+    /// The compact members and the tuples they use (renumbered densely).
+    fn export_members(&self, group_index: &[u32]) -> (Vec<Vec<String>>, Vec<MemberState>) {
+        let mut tuple_index: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut tuples = Vec::new();
+        for (id, t) in self.tuples.iter() {
+            tuple_index.insert(id, tuples.len() as u32);
+            tuples.push(t.values.iter().map(|v| v.to_string()).collect());
+        }
+        let members = self
+            .members
+            .iter()
+            .filter_map(|(key, m)| {
+                let group = *group_index.get(m.group as usize)?;
+                let tuple = *tuple_index.get(&m.tuple)?;
+                (group != NONE).then_some(MemberState {
+                    key: key.0,
+                    group,
+                    tuple,
+                    family: m.family,
+                    role: m.role,
+                    explicit_ts: m.has(EXPLICIT_TS),
+                    counted: m.has(COUNTED),
+                    has_value: m.has(HAS_VALUE),
+                    last_value: m.last_value,
+                    last_seen_ms: m.last_seen_ms,
+                })
+            })
+            .collect();
+        (tuples, members)
     }
 
     fn growth(&self) -> Vec<GrowthState> {
@@ -311,6 +351,9 @@ impl TargetGuard {
             });
         }
         let mut g = TargetGuard::new(state.settings.clone());
+        if let Some(secret) = state.key_secret {
+            g.keyer = SeriesKeyer::from_bytes(secret);
+        }
         g.folds = state
             .folds
             .iter()
@@ -330,7 +373,9 @@ impl TargetGuard {
                 folded: gs.folded,
                 value: gs.value,
                 acc: Default::default(),
+                replaced: gs.replaced.iter().map(|n| n.as_str().into()).collect(),
                 members: 0,
+                compact: 0,
                 touched_gen: 0,
                 emitted_gen: 0,
             }));
@@ -382,6 +427,7 @@ impl TargetGuard {
                 Series {
                     hash: labels_hash(&s.labels),
                     labels: s.labels.clone(),
+                    key: s.key.map(SeriesKey),
                     next: NONE,
                     family,
                     role: s.role,
@@ -401,6 +447,7 @@ impl TargetGuard {
             g.set_rank(slot);
         }
         g.series.finish_restore();
+        g.restore_members(state, &group_ids)?;
         for gr in &state.growth {
             if let (Some(f), Some(l)) = (
                 g.stats.families.get(&gr.family),
@@ -446,6 +493,52 @@ impl TargetGuard {
             g.reconfigure(settings);
         }
         Ok(g)
+    }
+}
+
+impl TargetGuard {
+    fn restore_members(&mut self, state: &GuardState, group_ids: &[u32]) -> Result<(), RestoreError> {
+        for ms in &state.members {
+            let check = |what, i: u32, len: usize| {
+                if (i as usize) < len {
+                    Ok(i)
+                } else {
+                    Err(RestoreError::Index {
+                        what,
+                        index: u64::from(i),
+                        limit: len as u64,
+                    })
+                }
+            };
+            let group = group_ids[check("member group", ms.group, group_ids.len())? as usize];
+            let values = &state.tuples[check("member tuple", ms.tuple, state.tuples.len())? as usize];
+            let family = check("member family", ms.family, state.families.len())?;
+            let key = SeriesKey(ms.key);
+            if self.members.get(&key).is_some() || self.series.find_key(&key).is_some() {
+                return Err(RestoreError::RepeatedKey { key: ms.key });
+            }
+            let tuple = self.tuples.acquire(values);
+            let mut m = Member {
+                group,
+                tuple,
+                family,
+                rank_fold: NONE,
+                seen_gen: 0,
+                role: ms.role,
+                flags: 0,
+                last_seen_ms: ms.last_seen_ms,
+                last_value: ms.last_value,
+            };
+            m.set(EXPLICIT_TS, ms.explicit_ts);
+            m.set(COUNTED, ms.counted);
+            m.set(HAS_VALUE, ms.has_value);
+            let labels = self.member_labels(&m);
+            m.rank_fold = self.rank_of(&labels).0;
+            self.stats.add_series(family, &labels, state.last_ts_ms);
+            self.members.insert(key, m);
+            self.move_counts(Route::Dropped(DropReason::Budget), Route::Group(group), true);
+        }
+        Ok(())
     }
 }
 

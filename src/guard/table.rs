@@ -3,14 +3,15 @@
 //! series they merge into. Both are slabs with a hash index; label sets are
 //! compared on a hash hit, so a hash collision never merges two series.
 //!
-//! Series are found by the address of their `Arc<Labels>` first (the scrape
-//! cache hands out the same `Arc` for a series every scrape, so a repeated
-//! series costs one integer-keyed lookup), then by content. The table holds
-//! a clone of each `Arc`, so an address is never reused while indexed.
+//! Series are found by their [`SeriesKey`] first (the scrape path keys a
+//! series by its bytes, so a repeated series costs one lookup), then by
+//! content (a series restored from an old state file has no key yet; two
+//! series whose labels relabeling made equal share one entry).
 
 use super::merge::Accumulator;
 use super::role::Role;
 use crate::labels::Labels;
+use crate::series_key::{KeyMap, SeriesKey};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -51,6 +52,8 @@ pub enum Route {
 #[derive(Debug)]
 pub struct Series {
     pub labels: Arc<Labels>,
+    /// Its key, once a sample came with one.
+    pub key: Option<SeriesKey>,
     pub hash: u64,
     /// Next series with the same hash.
     pub next: u32,
@@ -79,7 +82,7 @@ pub struct Series {
 pub struct SeriesTable {
     slots: Vec<Option<Series>>,
     free: Vec<u32>,
-    by_ptr: FxHashMap<usize, u32>,
+    by_key: KeyMap<u32>,
     by_hash: FxHashMap<u64, u32>,
     live: usize,
 }
@@ -112,32 +115,26 @@ fn compact_slots<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>) {
     shrink_vec(free);
 }
 
-fn ptr(labels: &Arc<Labels>) -> usize {
-    Arc::as_ptr(labels) as usize
-}
-
 impl SeriesTable {
     /// Live series.
     pub fn len(&self) -> usize {
         self.live
     }
 
-    /// The id of the series whose labels are this very `Arc`.
-    pub fn find_ptr(&self, labels: &Arc<Labels>) -> Option<u32> {
-        self.by_ptr.get(&ptr(labels)).copied()
+    /// The id of the series with this key.
+    pub fn find_key(&self, key: &SeriesKey) -> Option<u32> {
+        self.by_key.get(key).copied()
     }
 
-    /// The id of the series with these labels (by content, `hash` being
-    /// their hash); the index is re-pointed at this `Arc`.
-    pub fn find_and_repoint(&mut self, labels: &Arc<Labels>, hash: u64) -> Option<u32> {
-        let id = self.find_content(labels, hash)?;
-        let old = self.get(id).map(|s| ptr(&s.labels))?;
-        self.by_ptr.remove(&old);
-        self.by_ptr.insert(ptr(labels), id);
-        if let Some(s) = self.get_mut(id) {
-            s.labels = labels.clone();
+    /// Gives series `id` the key `key` (its samples now come with it).
+    pub fn set_key(&mut self, id: u32, key: SeriesKey) {
+        let Some(s) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(old) = s.key.replace(key) {
+            self.by_key.remove(&old);
         }
-        Some(id)
+        self.by_key.insert(key, id);
     }
 
     /// The id of the series with these labels and hash, by content.
@@ -156,7 +153,7 @@ impl SeriesTable {
     /// Adds a series (not already present) and returns its id.
     pub fn insert(&mut self, mut s: Series) -> u32 {
         s.next = self.by_hash.get(&s.hash).copied().unwrap_or(NONE);
-        let (hash, p) = (s.hash, ptr(&s.labels));
+        let (hash, key) = (s.hash, s.key);
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(s);
@@ -168,7 +165,9 @@ impl SeriesTable {
             }
         };
         self.by_hash.insert(hash, id);
-        self.by_ptr.insert(p, id);
+        if let Some(k) = key {
+            self.by_key.insert(k, id);
+        }
         self.live += 1;
         id
     }
@@ -183,7 +182,9 @@ impl SeriesTable {
         }
         s.next = self.by_hash.get(&s.hash).copied().unwrap_or(NONE);
         self.by_hash.insert(s.hash, id);
-        self.by_ptr.insert(ptr(&s.labels), id);
+        if let Some(k) = s.key {
+            self.by_key.insert(k, id);
+        }
         if self.slots[at].replace(s).is_none() {
             self.live += 1;
         }
@@ -201,7 +202,9 @@ impl SeriesTable {
     /// Removes a series.
     pub fn remove(&mut self, id: u32) -> Option<Series> {
         let s = self.slots.get_mut(id as usize)?.take()?;
-        self.by_ptr.remove(&ptr(&s.labels));
+        if let Some(k) = &s.key {
+            self.by_key.remove(k);
+        }
         // Unlink from its hash chain.
         if self.by_hash.get(&s.hash) == Some(&id) {
             if s.next == NONE {
@@ -240,7 +243,9 @@ impl SeriesTable {
     /// Gives back the memory of series that left.
     pub fn compact(&mut self) {
         compact_slots(&mut self.slots, &mut self.free);
-        shrink_map(&mut self.by_ptr);
+        if self.by_key.capacity() > 2 * self.by_key.len() + 64 {
+            self.by_key.shrink_to(self.by_key.len() + self.by_key.len() / 4);
+        }
         shrink_map(&mut self.by_hash);
     }
 
@@ -272,7 +277,12 @@ pub struct Group {
     pub value: f64,
     /// This scrape's combination (other groups).
     pub acc: Accumulator,
+    /// Names of the labels set to the overflow value, in label order (a
+    /// member's tuple holds its values of them).
+    pub replaced: Box<[Box<str>]>,
+    /// Members, with labels or kept as keys (`compact` of them).
     pub members: u32,
+    pub compact: u32,
     pub touched_gen: u32,
     pub emitted_gen: u32,
 }

@@ -1,0 +1,180 @@
+//! Compact members at work: a series merged into a folded series leaves
+//! the labeled series table for the member table at the end of the scrape
+//! that routed it there ([`TargetGuard::demote_members`]); from then on its
+//! samples are merged by key ([`TargetGuard::merge_member`]) before any of
+//! its labels are built; its labels are rebuilt from its folded series and
+//! its tuple only when folds change or it leaves the window.
+
+use super::emit::MergeState;
+use super::engine::{MemberHit, TargetGuard};
+use super::hash::value_hash;
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, Member};
+use super::role::counts_events;
+use super::table::{DropReason, NONE, Route};
+use crate::labels::Labels;
+use crate::series_key::SeriesKey;
+use crate::value::is_stale_nan;
+
+impl TargetGuard {
+    /// Merges a sample of the scrape begun with [`TargetGuard::begin`] when
+    /// its key is a compact member's; otherwise says so and the sample goes
+    /// to [`TargetGuard::finish`] with its labels. `explicit_ts`: the
+    /// target gave the sample a timestamp of its own.
+    pub fn merge_member(&mut self, key: SeriesKey, value: f64, explicit_ts: bool) -> MemberHit {
+        if is_stale_nan(value) {
+            return MemberHit::NotMember;
+        }
+        let generation = self.generation;
+        let ts_ms = self.last_ts_ms;
+        let Some(m) = self.members.get_mut(&key) else {
+            return MemberHit::NotMember;
+        };
+        if m.seen_gen == generation {
+            self.merged_duplicates += 1;
+            return MemberHit::Duplicate;
+        }
+        m.seen_gen = generation;
+        m.last_seen_ms = ts_ms;
+        m.set(EXPLICIT_TS, explicit_ts);
+        let mut st = MergeState {
+            counted: m.has(COUNTED),
+            has_value: m.has(HAS_VALUE),
+            last_value: m.last_value,
+        };
+        let member = *m;
+        self.merged_samples += 1;
+        let increase = self.merge_sample(member.group, member.role, &mut st, value);
+        if let Some(m) = self.members.get_mut(&key) {
+            m.set(COUNTED, st.counted);
+            m.set(HAS_VALUE, st.has_value);
+            m.last_value = st.last_value;
+        }
+        if let Some(inc) = increase
+            && member.rank_fold != NONE
+        {
+            self.add_member_activity(&member, inc);
+        }
+        MemberHit::Merged
+    }
+
+    fn add_member_activity(&mut self, m: &Member, inc: f64) {
+        let Some(group) = self.groups.get(m.group) else {
+            return;
+        };
+        if !counts_events(group.labels.metric_name().unwrap_or(""), m.role) {
+            return;
+        }
+        let Some(primary) = self.folds.get(m.rank_fold as usize).map(|f| f.primary()) else {
+            return;
+        };
+        let value = self.member_value(m, primary).unwrap_or("").to_string();
+        self.add_activity(m.rank_fold, value_hash(&value), &value, inc);
+    }
+
+    /// A compact member's value of label `name`.
+    pub(super) fn member_value<'a>(&'a self, m: &Member, name: &str) -> Option<&'a str> {
+        let group = self.groups.get(m.group)?;
+        match group.replaced.iter().position(|n| &**n == name) {
+            Some(i) => self.tuples.values(m.tuple).get(i).map(|v| &**v),
+            None => group.labels.get(name),
+        }
+    }
+
+    /// A compact member's labels: its folded series' labels with the
+    /// replaced ones set to its tuple.
+    pub(super) fn member_labels(&self, m: &Member) -> Labels {
+        let Some(group) = self.groups.get(m.group) else {
+            return Labels::empty();
+        };
+        let mut b = group.labels.to_builder();
+        for (name, value) in group.replaced.iter().zip(self.tuples.values(m.tuple)) {
+            b.set(name, value);
+        }
+        b.into_labels()
+    }
+
+    /// Moves the series this scrape routed into folded series to the
+    /// member table (those without a key stay labeled).
+    pub(super) fn demote_members(&mut self) {
+        let ids = std::mem::take(&mut self.ids);
+        for &id in &ids {
+            self.demote(id);
+        }
+        self.ids = ids;
+    }
+
+    fn demote(&mut self, id: u32) {
+        let Some(s) = self.series.get(id) else {
+            return;
+        };
+        let (Route::Group(g), Some(key)) = (s.route, s.key) else {
+            return;
+        };
+        if self.members.get(&key).is_some() {
+            return;
+        }
+        let Some(group) = self.groups.get(g) else {
+            return;
+        };
+        let values: Vec<&str> = group
+            .replaced
+            .iter()
+            .map(|n| s.labels.get(n).unwrap_or(""))
+            .collect();
+        let tuple = self.tuples.acquire(&values);
+        let Some(s) = self.series.remove(id) else {
+            return;
+        };
+        let mut flags = 0;
+        for (flag, on) in [
+            (EXPLICIT_TS, s.explicit_ts),
+            (COUNTED, s.counted),
+            (HAS_VALUE, s.has_value),
+        ] {
+            if on {
+                flags |= flag;
+            }
+        }
+        if let Some(group) = self.groups.get_mut(g) {
+            group.compact += 1;
+        }
+        self.members.insert(
+            key,
+            Member {
+                group: g,
+                tuple,
+                family: s.family,
+                rank_fold: s.rank_fold,
+                seen_gen: s.seen_gen,
+                role: s.role,
+                flags,
+                last_seen_ms: s.last_seen_ms,
+                last_value: s.last_value,
+            },
+        );
+    }
+
+    /// Compact members not seen since `cutoff` leave.
+    pub(super) fn expire_members(&mut self, cutoff: i64) {
+        let old = self.members.keys_where(|m| m.last_seen_ms < cutoff);
+        for key in old {
+            self.remove_member(&key);
+        }
+        self.members.compact();
+        self.tuples.compact();
+    }
+
+    /// Removes a compact member (its statistics and counts with it).
+    pub(super) fn remove_member(&mut self, key: &SeriesKey) -> Option<Member> {
+        let m = *self.members.get(key)?;
+        let labels = self.member_labels(&m);
+        self.stats.remove_series(m.family, &labels);
+        self.move_counts(
+            Route::Group(m.group),
+            Route::Dropped(DropReason::Budget),
+            true,
+        );
+        self.tuples.release(m.tuple);
+        self.members.remove(key)
+    }
+}
