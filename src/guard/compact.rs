@@ -97,10 +97,15 @@ impl TargetGuard {
     /// member table (those without a key stay labeled).
     pub(super) fn demote_members(&mut self) {
         let ids = std::mem::take(&mut self.ids);
+        let before = self.members.len();
         for &id in &ids {
             self.demote(id);
         }
         self.ids = ids;
+        if self.members.len() > before {
+            // The labeled table's room goes back now, not at the next sweep.
+            self.series.compact();
+        }
     }
 
     fn demote(&mut self, id: u32) {
