@@ -243,6 +243,43 @@ async fn metric_relabeling_drops_and_the_drop_is_cached() {
     assert!(rows.iter().all(|r| !r.0.contains("drop_me")));
 }
 
+/// `labeldrop` removes the label that told two series apart: each series
+/// as the target wrote it keeps its own cache entry, so both samples pass
+/// (neither counts as a duplicate), both hit the cache on the next scrape,
+/// and each vanishes on its own.
+#[tokio::test]
+async fn series_relabeled_onto_one_label_set_stay_two_series() {
+    let rules = "- regex: x\n  action: labeldrop\n";
+    let (f, sink, mut lp) = setup(job(false, Limits::default(), rules));
+    f.push_body(TEXT, "m{x=\"1\"} 1\nm{x=\"2\"} 2\n");
+    f.push_body(TEXT, "m{x=\"1\"} 3\nm{x=\"2\"} 4\n");
+    f.push_body(TEXT, "m{x=\"2\"} 5\n");
+    let s1 = lp.scrape_once(1_000).await.expect("first");
+    assert_eq!(
+        (s1.scraped, s1.post_relabel, s1.series_added, s1.stale),
+        (2, 2, 2, 0)
+    );
+    let s2 = lp.scrape_once(2_000).await.expect("second");
+    assert_eq!(
+        (s2.scraped, s2.post_relabel, s2.series_added, s2.stale),
+        (2, 2, 0, 0)
+    );
+    let m = r#"{__name__="m", instance="h:1", job="test"}"#;
+    let values: Vec<f64> = sink
+        .last()
+        .iter()
+        .filter(|r| r.0 == m)
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(values, vec![3.0, 4.0], "both samples are forwarded");
+    let s3 = lp.scrape_once(3_000).await.expect("third");
+    assert_eq!(
+        (s3.scraped, s3.post_relabel, s3.series_added, s3.stale),
+        (1, 1, 0, 1),
+        "x=\"1\" vanished: one marker, under the shared label set"
+    );
+}
+
 #[tokio::test]
 async fn duplicate_series_in_one_body_count_once() {
     let (f, sink, mut lp) = setup(job(false, Limits::default(), ""));

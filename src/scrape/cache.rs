@@ -1,13 +1,21 @@
-//! The per-target scrape cache: series bytes as the target wrote them
-//! (`name{labels}`) → the final label set (or "dropped by relabeling").
+//! The per-target scrape cache: series key → the series' final label set
+//! (or "dropped by relabeling").
 //!
-//! A series seen in the previous scrape costs one hash lookup instead of a
-//! relabel and a label-set build. The cache holds exactly the series of the
-//! current and last scrape, so it also tells which series vanished (they get
-//! staleness markers) and its memory follows the target's size.
+//! The key is the target's keyed 128-bit hash of the series as the target
+//! wrote it (`name{labels}`), computed once per sample by the scrape loop;
+//! the cache never keeps the series text, so an entry costs its key, a
+//! shared label set and a few flags, whatever the length of the line. A
+//! series seen in the previous scrape costs that hash and one lookup
+//! instead of a relabel and a label-set build. Two series sharing a key
+//! would be taken for one; with a secret random key per target that needs
+//! a 128-bit collision nobody can aim at (see [`crate::series_key`]).
+//!
+//! The cache holds exactly the series of the current and last scrape, so it
+//! also tells which series vanished (they get staleness markers) and its
+//! memory follows the target's size.
 
 use crate::labels::Labels;
-use rustc_hash::FxHashMap;
+use crate::series_key::{KeyMap, SeriesKey};
 use std::sync::Arc;
 
 /// What a cached series resolves to.
@@ -37,7 +45,7 @@ pub enum Visit<'a> {
 /// The cache of one target.
 #[derive(Debug, Default)]
 pub struct ScrapeCache {
-    map: FxHashMap<Box<[u8]>, Entry>,
+    map: KeyMap<Entry>,
     iteration: u64,
 }
 
@@ -47,10 +55,10 @@ impl ScrapeCache {
         self.iteration += 1;
     }
 
-    /// Looks a series up and marks it seen in this scrape.
-    pub fn visit(&mut self, series: &[u8]) -> Visit<'_> {
+    /// Looks the series with `key` up and marks it seen in this scrape.
+    pub fn visit(&mut self, key: SeriesKey) -> Visit<'_> {
         let iteration = self.iteration;
-        match self.map.get_mut(series) {
+        match self.map.get_mut(&key) {
             Some(e) if e.seen == iteration => Visit::Duplicate,
             Some(e) => {
                 e.seen = iteration;
@@ -60,10 +68,15 @@ impl ScrapeCache {
         }
     }
 
-    /// Adds a series first seen in this scrape.
-    pub fn insert(&mut self, series: &[u8], labels: Option<Arc<Labels>>, explicit_timestamp: bool) {
+    /// Adds the series with `key`, first seen in this scrape.
+    pub fn insert(
+        &mut self,
+        key: SeriesKey,
+        labels: Option<Arc<Labels>>,
+        explicit_timestamp: bool,
+    ) {
         self.map.insert(
-            series.into(),
+            key,
             Entry {
                 labels,
                 explicit_timestamp,
@@ -122,41 +135,102 @@ impl ScrapeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::series_key::SeriesKeyer;
 
     fn labels(name: &str) -> Arc<Labels> {
         Arc::new(Labels::from_pairs([("__name__", name)]))
+    }
+
+    fn key(series: &[u8]) -> SeriesKey {
+        SeriesKeyer::from_bytes([3; 16]).key(series)
     }
 
     #[test]
     fn vanished_series_are_reported_once() {
         let mut c = ScrapeCache::default();
         c.begin();
-        assert!(matches!(c.visit(b"a"), Visit::Miss));
-        c.insert(b"a", Some(labels("a")), false);
-        c.insert(b"b", Some(labels("b")), false);
-        c.insert(b"dropped", None, false);
+        assert!(matches!(c.visit(key(b"a")), Visit::Miss));
+        c.insert(key(b"a"), Some(labels("a")), false);
+        c.insert(key(b"b"), Some(labels("b")), false);
+        c.insert(key(b"dropped"), None, false);
         c.commit(|_| panic!("nothing vanished yet"));
         c.begin();
-        assert!(matches!(c.visit(b"a"), Visit::Hit(_)));
-        assert!(matches!(c.visit(b"a"), Visit::Duplicate));
+        assert!(matches!(c.visit(key(b"a")), Visit::Hit(_)));
+        assert!(matches!(c.visit(key(b"a")), Visit::Duplicate));
         let mut gone = vec![];
         c.commit(|l| gone.push(l.metric_name().unwrap_or("").to_string()));
         assert_eq!(gone, vec!["b"]);
         assert_eq!(c.len(), 1);
+        c.begin();
+        assert!(matches!(c.visit(key(b"b")), Visit::Miss), "b was removed");
+        c.commit(|l| gone.push(l.metric_name().unwrap_or("").to_string()));
+        assert_eq!(gone, vec!["b", "a"], "a vanished now, b not again");
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_hit_returns_what_was_inserted() {
+        let mut c = ScrapeCache::default();
+        c.begin();
+        c.insert(key(b"kept"), Some(labels("kept")), true);
+        c.insert(key(b"dropped"), None, false);
+        c.commit(|_| {});
+        c.begin();
+        match c.visit(key(b"kept")) {
+            Visit::Hit(e) => {
+                assert_eq!(e.labels.as_deref(), Some(&*labels("kept")));
+                assert!(e.explicit_timestamp);
+            }
+            _ => panic!("kept is cached"),
+        }
+        match c.visit(key(b"dropped")) {
+            Visit::Hit(e) => assert!(e.labels.is_none(), "cached as dropped"),
+            _ => panic!("dropped is cached"),
+        }
     }
 
     #[test]
     fn failed_scrape_marks_only_committed_series() {
         let mut c = ScrapeCache::default();
         c.begin();
-        c.insert(b"a", Some(labels("a")), false);
-        c.insert(b"ts", Some(labels("ts")), true);
+        c.insert(key(b"a"), Some(labels("a")), false);
+        c.insert(key(b"ts"), Some(labels("ts")), true);
         c.commit(|_| {});
         c.begin();
-        c.insert(b"new", Some(labels("new")), false);
+        c.insert(key(b"new"), Some(labels("new")), false);
         let mut gone = vec![];
         c.clear(|l| gone.push(l.metric_name().unwrap_or("").to_string()));
         assert_eq!(gone, vec!["a"]);
         assert!(c.is_empty());
+    }
+
+    /// Relabeling dropped the label that told two series apart: they are
+    /// still two entries (one per series as written), neither a duplicate
+    /// of the other, and each vanishes on its own.
+    #[test]
+    fn series_with_the_same_final_labels_stay_apart() {
+        let (x1, x2) = (key(br#"m{x="1"}"#), key(br#"m{x="2"}"#));
+        let same = labels("m");
+        let mut c = ScrapeCache::default();
+        c.begin();
+        assert!(matches!(c.visit(x1), Visit::Miss));
+        c.insert(x1, Some(same.clone()), false);
+        assert!(matches!(c.visit(x2), Visit::Miss));
+        c.insert(x2, Some(same.clone()), false);
+        c.commit(|_| panic!("nothing vanished yet"));
+        assert_eq!(c.len(), 2);
+        c.begin();
+        assert!(matches!(c.visit(x1), Visit::Hit(_)));
+        assert!(
+            matches!(c.visit(x2), Visit::Hit(_)),
+            "not a duplicate of x1"
+        );
+        c.commit(|_| panic!("both seen"));
+        c.begin();
+        assert!(matches!(c.visit(x2), Visit::Hit(_)));
+        let mut gone = vec![];
+        c.commit(|l| gone.push(l.clone()));
+        assert_eq!(gone, vec![same], "x1 vanished, reported with its labels");
+        assert_eq!(c.len(), 1);
     }
 }

@@ -9,6 +9,7 @@ use crate::exposition::MetricType;
 use crate::guard::{GuardError, Offender, ScrapeReport, TargetGuard};
 use crate::remote::Sample;
 use crate::selfmon::{Counter, Family, Gauge, Registry};
+use crate::series_key::{SeriesKey, SeriesKeyer};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -112,6 +113,9 @@ pub struct GuardedTarget {
     guard: Arc<Mutex<TargetGuard>>,
     /// Family type of each sample of the scrape in progress.
     pub kinds: Vec<MetricType>,
+    /// Series key of each sample of the scrape in progress (same order and
+    /// length as `kinds` and the batch the guard sees).
+    pub keys: Vec<SeriesKey>,
     job: String,
     instance: String,
     metrics: Arc<GuardMetrics>,
@@ -141,6 +145,7 @@ impl GuardedTarget {
         Some(GuardedTarget {
             guard: Arc::new(Mutex::new(TargetGuard::new(settings))),
             kinds: Vec::new(),
+            keys: Vec::new(),
             job,
             instance,
             metrics,
@@ -171,6 +176,12 @@ impl GuardedTarget {
         self.ceiling = Some(ceiling);
     }
 
+    /// The keyer of the target's series keys, as the guard holds it now
+    /// (a [`restore`](Self::restore) replaces it with the saved one).
+    pub fn keyer(&self) -> SeriesKeyer {
+        self.guard.lock().keyer()
+    }
+
     /// The guard, for the cardinality API.
     pub fn shared(&self) -> Arc<Mutex<TargetGuard>> {
         self.guard.clone()
@@ -190,6 +201,7 @@ impl GuardedTarget {
         let active = guard.active_series();
         drop(guard);
         self.kinds.clear();
+        self.keys.clear();
         let report = result?;
         self.record(&report, active);
         Ok(report.stale_markers)
@@ -199,6 +211,7 @@ impl GuardedTarget {
     /// guard forwarded last, appended to `batch`.
     pub fn abort(&mut self, ts_ms: i64, batch: &mut Vec<Sample>) -> u64 {
         self.kinds.clear();
+        self.keys.clear();
         self.guard.lock().abort(ts_ms, batch)
     }
 

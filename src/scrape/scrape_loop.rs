@@ -8,10 +8,18 @@
 //! failure appends only `up 0`, the other synthetic series, and staleness
 //! markers for every series of the last successful scrape.
 //!
+//! Each sample's series text is hashed once into its [`SeriesKey`]
+//! (the target's secret keyer: the guard's when the target has one, read
+//! at every scrape because a restore replaces it; otherwise one made for
+//! the loop), which both the scrape cache and the guard use.
+//!
 //! A target with a series budget or fold rules has a guard: the scrape's
-//! samples (after relabeling and limits) go through it before the sink,
-//! and it, not the scrape cache, decides the staleness markers of what it
-//! forwards (the synthetic series bypass it).
+//! samples (after relabeling and limits) go through it before the sink
+//! (their keys collected beside them in [`GuardedTarget::keys`]), and it,
+//! not the scrape cache, decides the staleness
+//! markers of what it forwards (the synthetic series bypass it).
+//!
+//! [`SeriesKey`]: crate::series_key::SeriesKey
 
 use super::cache::{ScrapeCache, Visit};
 use super::error::ScrapeError;
@@ -23,6 +31,7 @@ use super::target::Target;
 use crate::exposition::{Entry, Format, ParserLimits, Sample as ParsedSample, StreamParser};
 use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
 use crate::remote::Sample;
+use crate::series_key::SeriesKeyer;
 use crate::value::stale_nan;
 use crate::web::{TargetHealth, TargetStatus};
 use parking_lot::Mutex;
@@ -71,6 +80,9 @@ pub struct ScrapeLoop<F: Fetcher> {
     metrics: Arc<ScrapeMetrics>,
     status: Arc<Mutex<TargetStatus>>,
     cache: ScrapeCache,
+    /// The secret of the cache's keys: the guard's (read at every scrape,
+    /// a restore replaces it) or, without a guard, one made for the loop.
+    keyer: SeriesKeyer,
     metadata: super::metadata::MetadataTracker,
     batch: Vec<Sample>,
     scratch: LabelsBuilder,
@@ -94,6 +106,9 @@ impl<F: Fetcher> ScrapeLoop<F> {
             Arc::new(b.into_labels())
         });
         let guard = GuardedTarget::for_target(&target, metrics.guard.clone());
+        let keyer = guard
+            .as_ref()
+            .map_or_else(SeriesKeyer::random, GuardedTarget::keyer);
         let status = Arc::new(Mutex::new(TargetStatus {
             job: target.job.name.clone(),
             discovered_labels: target.discovered.clone(),
@@ -113,6 +128,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
             metrics,
             status,
             cache: ScrapeCache::default(),
+            keyer,
             metadata: Default::default(),
             batch: Vec::new(),
             scratch: LabelsBuilder::new(),
@@ -187,12 +203,21 @@ impl<F: Fetcher> ScrapeLoop<F> {
         let wall = SystemTime::now();
         let cached_before = self.cache.len();
         self.metrics.scrapes.with(&[&job]).inc();
+        if let Some(g) = &mut self.guard {
+            g.kinds.clear();
+            g.keys.clear();
+            let keyer = g.keyer();
+            if keyer != self.keyer {
+                // A restored guard brought its saved secret: the cached
+                // keys name nothing now. The guard, not the cache, writes
+                // this target's staleness markers, so nothing is lost.
+                self.cache.clear(|_| {});
+                self.keyer = keyer;
+            }
+        }
         self.cache.begin();
         self.metadata.begin();
         self.batch.clear();
-        if let Some(g) = &mut self.guard {
-            g.kinds.clear();
-        }
         self.stats = ScrapeStats::default();
 
         let timeout = self.target.timeout;
@@ -380,7 +405,8 @@ impl<F: Fetcher> ScrapeLoop<F> {
             Some(t) if honor => t,
             _ => ts_ms,
         };
-        let labels = match self.cache.visit(s.series) {
+        let key = self.keyer.key(s.series);
+        let labels = match self.cache.visit(key) {
             Visit::Hit(entry) => entry.labels.clone(),
             Visit::Duplicate => {
                 self.metrics.duplicates.with(&[&self.target.job.name]).inc();
@@ -392,7 +418,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
                     self.stats.series_added += 1;
                 }
                 self.cache
-                    .insert(s.series, labels.clone(), honor && s.timestamp_ms.is_some());
+                    .insert(key, labels.clone(), honor && s.timestamp_ms.is_some());
                 labels
             }
         };
@@ -409,6 +435,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
             });
             if let Some(g) = &mut self.guard {
                 g.kinds.push(s.kind);
+                g.keys.push(key);
             }
         }
         Ok(())
@@ -525,6 +552,105 @@ pub fn initial_delay(target: &Target, now: SystemTime) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scrape::{Job, MemoryFetcher, SampleSink, ScrapeMetrics, populate};
+    use crate::selfmon::Registry;
+
+    struct Discard;
+
+    impl SampleSink for Discard {
+        fn append(&self, _: &[Sample]) {}
+    }
+
+    const GUARDED: &str = "scrape_configs:\n  - job_name: j\n    series_budget: 1000\n    metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: gone\n        action: drop\n    static_configs:\n      - targets: ['h:1']\n";
+
+    fn guarded_loop() -> (MemoryFetcher, ScrapeLoop<MemoryFetcher>) {
+        let cfg = crate::config::Config::from_yaml(GUARDED).expect("valid config");
+        let job = Arc::new(Job::compile(&cfg.scrape_configs[0], &cfg.global).expect("job"));
+        let group = &job.groups[0];
+        let target = populate(&job, &group.labels, &group.targets[0])
+            .expect("valid target")
+            .expect("kept");
+        let fetcher = MemoryFetcher::new(5);
+        let metrics = Arc::new(ScrapeMetrics::new(&Registry::new()));
+        let lp = ScrapeLoop::new(
+            Arc::new(target),
+            fetcher.clone(),
+            Arc::new(Discard),
+            metrics,
+        );
+        (fetcher, lp)
+    }
+
+    /// The guard gets one key per sample of the batch it sees, in order:
+    /// none for a series relabeling dropped or for a duplicate.
+    #[tokio::test]
+    async fn guarded_samples_carry_their_series_keys() {
+        let (f, mut lp) = guarded_loop();
+        f.push_body(
+            "text/plain; version=0.0.4",
+            "a 1\ngone 2\nb{x=\"1\"} 3\na 4\n",
+        );
+        lp.cache.begin();
+        lp.fetch_and_parse(1_000).await.expect("parses");
+        let keyer = lp
+            .guard
+            .as_ref()
+            .map(GuardedTarget::keyer)
+            .expect("guarded");
+        assert_eq!(keyer, lp.keyer, "the loop keys with the guard's secret");
+        let g = lp.guard.as_ref().expect("guarded");
+        assert_eq!(lp.batch.len(), 2);
+        assert_eq!(g.kinds.len(), 2);
+        assert_eq!(g.keys, vec![keyer.key(b"a"), keyer.key(b"b{x=\"1\"}")]);
+    }
+
+    /// A restore replaces the guard and with it the secret: the next scrape
+    /// keys with the new one, from an emptied cache, and the scrape after
+    /// it hits that cache.
+    #[tokio::test]
+    async fn the_loop_keys_with_the_guard_it_has_now() {
+        let body = "a 1\nb 2\n";
+        let (_, saved) = guarded_loop();
+        let state = saved.guard().expect("guarded").lock().export_state();
+        let (f, mut lp) = guarded_loop();
+        for _ in 0..3 {
+            f.push_body("text/plain; version=0.0.4", body);
+        }
+        let first = lp.scrape_once(1_000).await.expect("first");
+        assert_eq!(first.series_added, 2);
+        let before = lp.keyer;
+        lp.restore_guard(&state);
+        let second = lp.scrape_once(2_000).await.expect("second");
+        let now = lp.guard().expect("guarded").lock().keyer();
+        assert_ne!(before, now, "restore brought another secret");
+        assert_eq!(lp.keyer, now);
+        assert_eq!(second.series_added, 2, "old keys were dropped");
+        assert_eq!(lp.cache.len(), 2);
+        let third = lp.scrape_once(3_000).await.expect("third");
+        assert_eq!((third.series_added, third.post_relabel), (0, 2));
+    }
+
+    #[tokio::test]
+    async fn an_unguarded_loop_keeps_its_own_secret() {
+        let mut cfg = crate::config::Config::from_yaml(
+            "scrape_configs:\n  - job_name: j\n    static_configs:\n      - targets: ['h:1']\n",
+        )
+        .expect("valid config");
+        let job = Arc::new(Job::compile(&cfg.scrape_configs.remove(0), &cfg.global).expect("job"));
+        let target = populate(&job, &Labels::empty(), "h:1")
+            .expect("valid target")
+            .expect("kept");
+        let f = MemoryFetcher::new(5);
+        let metrics = Arc::new(ScrapeMetrics::new(&Registry::new()));
+        let mut lp = ScrapeLoop::new(Arc::new(target), f.clone(), Arc::new(Discard), metrics);
+        assert!(lp.guard.is_none());
+        let keyer = lp.keyer;
+        f.push_body("text/plain; version=0.0.4", "a 1\n");
+        f.push_body("text/plain; version=0.0.4", "a 2\n");
+        assert_eq!(lp.scrape_once(1_000).await.expect("first").series_added, 1);
+        assert_eq!(lp.scrape_once(2_000).await.expect("second").series_added, 0);
+        assert_eq!(lp.keyer, keyer);
+    }
 
     #[test]
     fn exported_prefix_on_conflict() {
