@@ -197,20 +197,31 @@ impl GuardedTarget {
             self.held = hold.is_some();
             guard.set_ceiling(hold);
         }
-        let result = guard.apply_in_place(ts_ms, batch, &self.kinds);
+        let result = guard.finish(ts_ms, batch, 0, &self.kinds, &self.keys);
         let active = guard.active_series();
         drop(guard);
         self.kinds.clear();
+        self.keys.clear();
         self.keys.clear();
         let report = result?;
         self.record(&report, active);
         Ok(report.stale_markers)
     }
 
+    /// Starts a scrape: from now until [`GuardedTarget::apply`] or
+    /// [`GuardedTarget::abort`], samples of folded members are merged as
+    /// they are parsed (`TargetGuard::merge_member`).
+    pub fn begin(&mut self, ts_ms: i64) {
+        self.kinds.clear();
+        self.keys.clear();
+        self.guard.lock().begin(ts_ms);
+    }
+
     /// A failed scrape or a removed target: staleness markers for what the
     /// guard forwarded last, appended to `batch`.
     pub fn abort(&mut self, ts_ms: i64, batch: &mut Vec<Sample>) -> u64 {
         self.kinds.clear();
+        self.keys.clear();
         self.keys.clear();
         self.guard.lock().abort(ts_ms, batch)
     }

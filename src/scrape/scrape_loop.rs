@@ -17,7 +17,13 @@
 //! samples (after relabeling and limits) go through it before the sink
 //! (their keys collected beside them in [`GuardedTarget::keys`]), and it,
 //! not the scrape cache, decides the staleness
-//! markers of what it forwards (the synthetic series bypass it).
+//! markers of what it forwards (the synthetic series bypass it). A sample
+//! whose key is a folded member of the guard is merged as it is parsed,
+//! before the cache: no labels are built and no cache entry is kept for it,
+//! so a storm target costs the guard's few bytes per member, not a label
+//! set per series. Such merges count toward `sample_limit` like any kept
+//! sample; when the scrape fails later, they stay merged (they are real
+//! increases, and nothing of the failed scrape is forwarded).
 //!
 //! [`SeriesKey`]: crate::series_key::SeriesKey
 
@@ -28,6 +34,7 @@ use super::guarded::{GuardCeiling, GuardedTarget};
 use super::metrics::ScrapeMetrics;
 use super::sink::SampleSink;
 use super::target::Target;
+use crate::guard::{MemberHit, TargetGuard};
 use crate::exposition::{Entry, Format, ParserLimits, Sample as ParsedSample, StreamParser};
 use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
 use crate::remote::Sample;
@@ -214,6 +221,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
                 self.cache.clear(|_| {});
                 self.keyer = keyer;
             }
+            g.begin(ts_ms);
         }
         self.cache.begin();
         self.metadata.begin();
@@ -387,9 +395,13 @@ impl<F: Fetcher> ScrapeLoop<F> {
     }
 
     fn drain(&mut self, parser: &mut StreamParser, ts_ms: i64) -> Result<(), ScrapeError> {
+        // The guard is locked per chunk, not per sample: folded members are
+        // merged into it as they are parsed.
+        let shared = self.guard.as_ref().map(GuardedTarget::shared);
+        let mut guard = shared.as_ref().map(|g| g.lock());
         while let Some(entry) = parser.next() {
             match entry.map_err(|e| ScrapeError::Parse(e.to_string()))? {
-                Entry::Sample(s) => self.add_sample(&s, ts_ms)?,
+                Entry::Sample(s) => self.add_sample(&s, ts_ms, guard.as_deref_mut())?,
                 Entry::Help { family, text } => self.metadata.help(family, &text),
                 Entry::Type { family, kind } => self.metadata.kind(family, kind),
                 Entry::Unit { family, unit } => self.metadata.unit(family, unit),
@@ -398,7 +410,12 @@ impl<F: Fetcher> ScrapeLoop<F> {
         Ok(())
     }
 
-    fn add_sample(&mut self, s: &ParsedSample<'_>, ts_ms: i64) -> Result<(), ScrapeError> {
+    fn add_sample(
+        &mut self,
+        s: &ParsedSample<'_>,
+        ts_ms: i64,
+        guard: Option<&mut TargetGuard>,
+    ) -> Result<(), ScrapeError> {
         self.stats.scraped += 1;
         let honor = self.target.job.honor_timestamps;
         let timestamp_ms = match s.timestamp_ms {
@@ -406,6 +423,17 @@ impl<F: Fetcher> ScrapeLoop<F> {
             _ => ts_ms,
         };
         let key = self.keyer.key(s.series);
+        if let Some(g) = guard {
+            // A folded member: merged by key, no labels built, no cache entry.
+            match g.merge_member(key, s.value, honor && s.timestamp_ms.is_some()) {
+                MemberHit::Merged => return self.count_post_relabel(),
+                MemberHit::Duplicate => {
+                    self.metrics.duplicates.with(&[&self.target.job.name]).inc();
+                    return Ok(());
+                }
+                MemberHit::NotMember => {}
+            }
+        }
         let labels = match self.cache.visit(key) {
             Visit::Hit(entry) => entry.labels.clone(),
             Visit::Duplicate => {
@@ -423,11 +451,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
             }
         };
         if let Some(labels) = labels {
-            self.stats.post_relabel += 1;
-            let limit = self.target.job.limits.sample_limit;
-            if limit > 0 && self.stats.post_relabel > limit {
-                return Err(ScrapeError::SampleLimit { limit });
-            }
+            self.count_post_relabel()?;
             self.batch.push(Sample {
                 labels,
                 timestamp_ms,
@@ -437,6 +461,16 @@ impl<F: Fetcher> ScrapeLoop<F> {
                 g.kinds.push(s.kind);
                 g.keys.push(key);
             }
+        }
+        Ok(())
+    }
+
+    /// Counts a sample kept after relabeling, against `sample_limit`.
+    fn count_post_relabel(&mut self) -> Result<(), ScrapeError> {
+        self.stats.post_relabel += 1;
+        let limit = self.target.job.limits.sample_limit;
+        if limit > 0 && self.stats.post_relabel > limit {
+            return Err(ScrapeError::SampleLimit { limit });
         }
         Ok(())
     }
