@@ -2,7 +2,8 @@
 //! from memory through a job compiled from YAML. The sink sees the folded
 //! series with the workload's exact totals, the staleness markers of the
 //! series that were folded, the synthetic series untouched; the
-//! `__series_budget__` target label overrides the job's budget; `fail`
+//! `__series_budget__` target label overrides the job's budget; folded
+//! members are merged by key with no label set in the cache; `fail`
 //! fails the scrape like `sample_limit`; the guard's self-metrics appear.
 
 use levee::config::Config;
@@ -109,7 +110,17 @@ async fn the_storm_is_folded_with_exact_totals() {
             assert_eq!(folded, 50);
         }
     }
+    // Folded members hold no labels: the scrape cache keeps only the series
+    // new in the last scrape (5 hosts × 25, demoted at its end), the guard
+    // keeps every member as a key.
+    let guard = lp.guard().expect("guarded");
+    assert_eq!(guard.lock().compact_members(), 750);
+    assert_eq!(guard.lock().scraped_series(), 750);
     let text = registry.render();
+    assert!(
+        text.contains("levee_scrape_cache_series{job=\"istio\"} 125"),
+        "{text}"
+    );
     for line in [
         "levee_target_active_series{job=\"istio\",instance=\"sidecar:15090\"} 50",
         "levee_target_series_budget{job=\"istio\",instance=\"sidecar:15090\"} 300",
