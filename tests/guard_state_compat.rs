@@ -209,6 +209,11 @@ fn version_1_fixture_still_reads() {
     let v2 = persist::encode(&targets);
     assert_eq!(&v2[..5], b"LGST\x02");
     assert_eq!(persist::decode("state", &v2).expect("re-encoded"), targets);
+    // What version 2 adds to a state without its fields: a byte for the
+    // absent secret, one per folded series (no replaced names), one each
+    // for the empty tuple and member lists.
+    let groups = t.state.groups.len();
+    assert_eq!(v2.len(), bytes.len() + 1 + groups + 2);
     let guard = TargetGuard::restore(settings(), &t.state).expect("fixture restores");
     assert_eq!(guard.scraped_series(), 7 * 25);
     assert!(guard.active_series() <= 60, "{}", guard.active_series());
@@ -250,6 +255,13 @@ fn version_2_fixture_still_reads() {
         assert_eq!(m.key, keyer.key_labels(&labels).0, "{labels:?}");
     }
     TargetGuard::restore(settings(), s).expect("fixture restores");
+    // Read as version 1, its new fields are damage, caught as such.
+    let mut b = bytes.clone();
+    b[4] = 1;
+    match persist::decode("state-v2", &reframe(b)) {
+        Err(StateError::Malformed { .. }) => {}
+        other => panic!("version 2 read as version 1: {other:?}"),
+    }
 }
 
 /// Decodes `b`; a state that decodes must restore or fail cleanly.
