@@ -66,8 +66,8 @@ pub use settings::{
     FoldRule, GaugeFold, GuardSettings,
 };
 pub use state::{
-    Emitted, FoldState, GroupState, GrowthState, GuardState, MAX_SLOT, RestoreError, RouteState,
-    SeriesState,
+    Emitted, FoldState, GroupState, GrowthState, GuardState, MAX_SLOT, MemberState, RestoreError,
+    RouteState, SeriesState,
 };
 pub use stats::LabelSummary;
 pub use table::DropReason;

@@ -3,6 +3,7 @@
 //! that never restarted forwards; damaged files give typed errors.
 
 use super::persist::{self, STATE_FILE, StateError, TargetState};
+use super::state::MemberState;
 use super::*;
 use crate::exposition::{Entry, Format, MetricType, ParserLimits, StreamParser};
 use crate::labels::{Labels, LabelsBuilder};
@@ -266,23 +267,34 @@ fn every_damage_is_a_typed_error() {
             _ => assert!(matches!(err, StateError::Checksum { .. }), "{i}: {err}"),
         }
     }
-    // A later version, checksummed as it would write it.
-    let mut b = good.clone();
-    b[4] = 2;
-    let end = b.len() - 4;
-    let crc = crc32c::crc32c(&b[..end]);
-    b[end..].copy_from_slice(&crc.to_le_bytes());
-    let err = persist::decode("f", &b).expect_err("version 2");
-    assert!(
-        matches!(err, StateError::UnsupportedVersion { got: 2, .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("unsupported version 2"), "{err}");
+    // A later version or none, checksummed as it would write it.
+    for version in [0u8, 3] {
+        let mut b = good.clone();
+        b[4] = version;
+        let end = b.len() - 4;
+        let crc = crc32c::crc32c(&b[..end]);
+        b[end..].copy_from_slice(&crc.to_le_bytes());
+        let err = persist::decode("f", &b).expect_err("version");
+        assert!(
+            matches!(err, StateError::UnsupportedVersion { got, .. } if got == u32::from(version)),
+            "{err}"
+        );
+        let message = format!("unsupported version {version} (this levee reads versions 1 to 2)");
+        assert!(err.to_string().contains(&message), "{err}");
+    }
 }
+
+/// The committed version-2 fixture: folded members, tuples, series keys,
+/// replaced names and a key secret.
+const V2_FIXTURE: &[u8] = include_bytes!("../../tests/data/guard/state-v2");
 
 #[test]
 fn garbage_with_a_valid_checksum_is_an_error_not_a_panic() {
-    let good = small_file();
+    garbage_is_an_error_not_a_panic(&small_file());
+    garbage_is_an_error_not_a_panic(V2_FIXTURE);
+}
+
+fn garbage_is_an_error_not_a_panic(good: &[u8]) {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {
         seed ^= seed << 13;
@@ -292,7 +304,7 @@ fn garbage_with_a_valid_checksum_is_an_error_not_a_panic() {
     };
     let mut errors = 0;
     for round in 0..2000 {
-        let mut b = good.clone();
+        let mut b = good.to_vec();
         let end = b.len() - 4;
         // Damage a few payload bytes, then make the checksum agree.
         for _ in 0..1 + round % 4 {
@@ -313,4 +325,82 @@ fn garbage_with_a_valid_checksum_is_an_error_not_a_panic() {
         }
     }
     assert!(errors > 100, "{errors}");
+}
+
+fn member(key: u128, tuple: u32, role: u8, flags: u8, bits: u64, age: i64) -> MemberState {
+    let has_value = flags & 4 != 0;
+    MemberState {
+        key,
+        group: tuple % 7,
+        tuple,
+        family: tuple % 3,
+        role: super::state::role_of(role).unwrap_or(Role::Gauge),
+        explicit_ts: flags & 1 != 0,
+        counted: flags & 2 != 0,
+        has_value,
+        // What the file keeps: no value unless it has one.
+        last_value: if has_value { f64::from_bits(bits) } else { 0.0 },
+        last_seen_ms: 1_000_000 - age,
+    }
+}
+
+/// The fields of a member as they compare bit for bit (NaN included).
+fn bits(m: &MemberState) -> (u128, u32, u32, u32, Role, [bool; 3], u64, i64) {
+    (
+        m.key,
+        m.group,
+        m.tuple,
+        m.family,
+        m.role,
+        [m.explicit_ts, m.counted, m.has_value],
+        m.last_value.to_bits(),
+        m.last_seen_ms,
+    )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Random version-2 fields on a real guard's state come back as they
+    /// were, and encode to the same bytes again.
+    #[test]
+    fn version_2_fields_round_trip(
+        secret in proptest::option::of(proptest::prelude::any::<[u8; 16]>()),
+        series_keys in proptest::collection::vec(proptest::option::of(proptest::prelude::any::<u128>()), 0..64),
+        replaced in proptest::collection::vec(proptest::collection::vec("[a-z_]{1,8}", 0..3), 0..8),
+        tuples in proptest::collection::vec(proptest::collection::vec("[a-z0-9.-]{0,12}", 0..3), 0..50),
+        members in proptest::collection::vec(
+            (proptest::prelude::any::<u128>(), 0u32..2_000_000, 0u8..4, 0u8..8, proptest::prelude::any::<u64>(), 0i64..100_000_000),
+            0..300,
+        ),
+    ) {
+        let bytes = small_file();
+        let mut targets = persist::decode("state", &bytes).expect("decodes");
+        {
+            let s = &mut targets[0].state;
+            s.last_ts_ms = 1_000_000;
+            s.key_secret = secret;
+            for (x, k) in s.series.iter_mut().zip(&series_keys) {
+                x.key = *k;
+            }
+            for (g, r) in s.groups.iter_mut().zip(&replaced) {
+                g.replaced = r.clone();
+            }
+            s.tuples = tuples;
+            s.members = members
+                .iter()
+                .map(|&(k, t, r, f, b, a)| member(k, t, r, f, b, a))
+                .collect();
+        }
+        let encoded = persist::encode(&targets);
+        let back = persist::decode("state", &encoded).expect("round trip decodes");
+        proptest::prop_assert_eq!(persist::encode(&back), encoded);
+        let (a, b) = (&targets[0].state, &back[0].state);
+        proptest::prop_assert_eq!(a.key_secret, b.key_secret);
+        proptest::prop_assert_eq!(&a.series, &b.series);
+        proptest::prop_assert_eq!(&a.groups, &b.groups);
+        proptest::prop_assert_eq!(&a.tuples, &b.tuples);
+        let (am, bm): (Vec<_>, Vec<_>) = (a.members.iter().map(bits).collect(), b.members.iter().map(bits).collect());
+        proptest::prop_assert_eq!(am, bm);
+    }
 }

@@ -1,20 +1,26 @@
-//! Decoding of the guard state file: the frame (length, magic, checksum,
-//! version) first, then the payload with every index, length and tag
-//! checked, so damage is a typed error, never a panic or a huge
-//! allocation.
+//! Decoding of the guard state file, versions 1 and 2: the frame (length,
+//! magic, checksum, version) first, then the payload with every index,
+//! length and tag checked, so damage is a typed error, never a panic or a
+//! huge allocation. A version-1 state has no key secret, series keys,
+//! replaced names, tuples or members.
 
-use super::{FOOTER, HEADER, MAGIC, STATE_VERSION, StateError, TargetState};
+use super::{FOOTER, HEADER, MAGIC, OLDEST_STATE_VERSION, STATE_VERSION, StateError, TargetState};
 use crate::guard::fold::FoldOrigin;
 use crate::guard::settings::{BudgetAction, FoldRule, GaugeFold, GuardSettings};
 use crate::guard::state::{
-    Emitted, FoldState, GroupState, GrowthState, GuardState, RouteState, SeriesState, role_of,
+    Emitted, FoldState, GroupState, GrowthState, GuardState, MemberState, RouteState, SeriesState,
+    role_of,
 };
 use crate::guard::table::DropReason;
 use crate::labels::{Labels, LabelsBuilder};
 use std::sync::Arc;
 
+/// Smallest encoded member: key, group, tuple, family, flags, age.
+const MIN_MEMBER: usize = 16 + 5;
+
 struct Reader<'a> {
     file: &'a str,
+    version: u8,
     b: &'a [u8],
     pos: usize,
     syms: Vec<&'a str>,
@@ -85,6 +91,13 @@ impl<'a> Reader<'a> {
             return self.err(format!("{what} count {n} exceeds the payload"));
         }
         Ok(n as usize)
+    }
+
+    fn key(&mut self) -> R<u128> {
+        let b = self.bytes(16)?;
+        let mut w = [0u8; 16];
+        w.copy_from_slice(b);
+        Ok(u128::from_le_bytes(w))
     }
 
     fn f64(&mut self) -> R<f64> {
@@ -233,6 +246,14 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
     } else {
         None
     };
+    let v2 = r.version >= 2;
+    let key_secret = if v2 && r.bool()? {
+        let mut k = [0u8; 16];
+        k.copy_from_slice(r.bytes(16)?);
+        Some(k)
+    } else {
+        None
+    };
     let families = r.strings()?;
     let n = r.count("fold", 4)?;
     let mut folds = Vec::with_capacity(n);
@@ -262,20 +283,37 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             activity,
         });
     }
-    let n = r.count("folded series", 11)?;
+    let n = r.count("folded series", 11 + usize::from(v2))?;
     let mut groups = Vec::with_capacity(n);
     let mut prev = None;
+    let mut prev_replaced: Vec<String> = Vec::new();
     for _ in 0..n {
         let labels = r.delta_labels(&mut prev)?;
         let role = r.role()?;
         let folded = r.bool()?;
         let value = r.f64()?;
+        let replaced = if v2 {
+            match r.uvarint()? {
+                0 => prev_replaced.clone(),
+                k => {
+                    let k = k - 1;
+                    if k > (r.b.len() - r.pos) as u64 {
+                        return r.err(format!("replaced name count {k} exceeds the payload"));
+                    }
+                    let names = (0..k).map(|_| r.string()).collect::<R<Vec<_>>>()?;
+                    prev_replaced = names.clone();
+                    names
+                }
+            }
+        } else {
+            Vec::new()
+        };
         groups.push(GroupState {
             labels,
             role,
             folded,
             value,
-            replaced: Vec::new(),
+            replaced,
         });
     }
     let n = r.count("series", 7)?;
@@ -299,15 +337,21 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             t => return r.err(format!("route {t}")),
         };
         let flags = r.u8()?;
-        if flags & !0b111 != 0 {
+        let known = if v2 { 0b1111 } else { 0b111 };
+        if flags & !known != 0 {
             return r.err(format!("series flags {flags:#04x}"));
         }
+        let key = if flags & 8 != 0 {
+            Some(r.key()?)
+        } else {
+            None
+        };
         let has_value = flags & 4 != 0;
         let last_value = if has_value { r.f64()? } else { 0.0 };
         let age = r.uvarint()?;
         series.push(SeriesState {
             slot: slot as u32,
-            key: None,
+            key,
             labels,
             family,
             role,
@@ -316,7 +360,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             counted: flags & 2 != 0,
             has_value,
             last_value,
-            last_seen_ms: last_ts_ms.saturating_sub(age.min(i64::MAX as u64) as i64),
+            last_seen_ms: age_to_ms(last_ts_ms, age),
         });
     }
     let n = r.count("emitted", 1)?;
@@ -349,6 +393,11 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             recent,
         });
     }
+    let (tuples, members) = if v2 {
+        (decode_tuples(r)?, decode_members(r, last_ts_ms)?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     Ok(TargetState {
         job,
         url,
@@ -364,11 +413,61 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             series,
             emitted,
             growth,
-            key_secret: None,
-            tuples: Vec::new(),
-            members: Vec::new(),
+            key_secret,
+            tuples,
+            members,
         },
     })
+}
+
+fn age_to_ms(last_ts_ms: i64, age: u64) -> i64 {
+    last_ts_ms.saturating_sub(age.min(i64::MAX as u64) as i64)
+}
+
+fn decode_tuples(r: &mut Reader<'_>) -> R<Vec<Vec<String>>> {
+    let n = r.count("tuple", 1)?;
+    let mut tuples = Vec::with_capacity(n);
+    for _ in 0..n {
+        tuples.push(r.strings()?);
+    }
+    Ok(tuples)
+}
+
+fn decode_members(r: &mut Reader<'_>, last_ts_ms: i64) -> R<Vec<MemberState>> {
+    let n = r.count("member", MIN_MEMBER)?;
+    let mut members = Vec::with_capacity(n);
+    let mut prev_tuple = 0i64;
+    for _ in 0..n {
+        let key = r.key()?;
+        let group = r.u32("member group")?;
+        let delta = r.varint()?;
+        let tuple = match u32::try_from(prev_tuple.saturating_add(delta)) {
+            Ok(t) => t,
+            Err(_) => return r.err(format!("member tuple {prev_tuple} + {delta}")),
+        };
+        prev_tuple = i64::from(tuple);
+        let family = r.u32("member family")?;
+        let flags = r.u8()?;
+        let Some(role) = role_of(flags >> 3) else {
+            return r.err(format!("member flags {flags:#04x}: role {}", flags >> 3));
+        };
+        let has_value = flags & 4 != 0;
+        let last_value = if has_value { r.f64()? } else { 0.0 };
+        let age = r.uvarint()?;
+        members.push(MemberState {
+            key,
+            group,
+            tuple,
+            family,
+            role,
+            explicit_ts: flags & 1 != 0,
+            counted: flags & 2 != 0,
+            has_value,
+            last_value,
+            last_seen_ms: age_to_ms(last_ts_ms, age),
+        });
+    }
+    Ok(members)
 }
 
 /// Decodes the bytes of state file `file`.
@@ -415,15 +514,17 @@ pub fn decode(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
     }
     let mut v = [0u8; 4];
     v.copy_from_slice(&b[4..8]);
-    if v != [STATE_VERSION, 0, 0, 0] {
+    if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&v[0]) || v[1..] != [0, 0, 0] {
         return Err(StateError::UnsupportedVersion {
             file: file.to_string(),
+            oldest: OLDEST_STATE_VERSION,
             expected: STATE_VERSION,
             got: u32::from_le_bytes(v),
         });
     }
     let mut r = Reader {
         file,
+        version: v[0],
         b: &b[..end],
         pos: HEADER,
         syms: Vec::new(),

@@ -1,11 +1,12 @@
-//! Encoding of the guard state file: a symbol table of every string,
-//! then each target, label sets delta-coded against the previous one of
-//! their list.
+//! Encoding of the guard state file (version 2, the only one written): a
+//! symbol table of every string, then each target, label sets delta-coded
+//! against the previous one of their list, folded members as a key and a
+//! few numbers each.
 
 use super::{FOOTER, HEADER, MAGIC, STATE_VERSION, TargetState};
 use crate::guard::fold::FoldOrigin;
 use crate::guard::settings::{BudgetAction, GaugeFold};
-use crate::guard::state::{Emitted, RouteState, role_byte};
+use crate::guard::state::{Emitted, MemberState, RouteState, role_byte};
 use crate::guard::table::DropReason;
 use crate::labels::Labels;
 use rustc_hash::FxHashMap;
@@ -33,6 +34,10 @@ impl Writer {
 
     fn u8(&mut self, v: u8) {
         self.buf.push(v);
+    }
+
+    fn key(&mut self, k: u128) {
+        self.buf.extend_from_slice(&k.to_le_bytes());
     }
 
     fn f64(&mut self, v: f64) {
@@ -152,6 +157,13 @@ fn encode_target(w: &mut Writer, t: &TargetState) {
             w.uvarint(n);
         }
     }
+    match &s.key_secret {
+        None => w.u8(0),
+        Some(k) => {
+            w.u8(1);
+            w.buf.extend_from_slice(k);
+        }
+    }
     w.syms(&s.families);
     w.uvarint(s.folds.len() as u64);
     for f in &s.folds {
@@ -172,11 +184,21 @@ fn encode_target(w: &mut Writer, t: &TargetState) {
     }
     w.uvarint(s.groups.len() as u64);
     let mut prev = None;
+    let mut prev_replaced: &[String] = &[];
     for g in &s.groups {
         w.delta_labels(&g.labels, &mut prev);
         w.u8(role_byte(g.role));
         w.u8(u8::from(g.folded));
         w.f64(g.value);
+        if g.replaced == prev_replaced {
+            w.u8(0);
+        } else {
+            w.uvarint(g.replaced.len() as u64 + 1);
+            for n in &g.replaced {
+                w.sym(n);
+            }
+            prev_replaced = &g.replaced;
+        }
     }
     w.uvarint(s.series.len() as u64);
     let mut prev = None;
@@ -196,7 +218,15 @@ fn encode_target(w: &mut Writer, t: &TargetState) {
             RouteState::Dropped(DropReason::Budget) => w.u8(2),
             RouteState::Dropped(DropReason::Quantile) => w.u8(3),
         }
-        w.u8(u8::from(x.explicit_ts) | u8::from(x.counted) << 1 | u8::from(x.has_value) << 2);
+        w.u8(
+            u8::from(x.explicit_ts)
+                | u8::from(x.counted) << 1
+                | u8::from(x.has_value) << 2
+                | u8::from(x.key.is_some()) << 3,
+        );
+        if let Some(k) = x.key {
+            w.key(k);
+        }
         if x.has_value {
             w.f64(x.last_value);
         }
@@ -219,6 +249,31 @@ fn encode_target(w: &mut Writer, t: &TargetState) {
             w.uvarint(u64::from(n));
         }
     }
+    w.uvarint(s.tuples.len() as u64);
+    for t in &s.tuples {
+        w.syms(t);
+    }
+    w.uvarint(s.members.len() as u64);
+    let mut prev_tuple = 0u32;
+    for m in &s.members {
+        encode_member(w, m, prev_tuple, s.last_ts_ms);
+        prev_tuple = m.tuple;
+    }
+}
+
+fn encode_member(w: &mut Writer, m: &MemberState, prev_tuple: u32, last_ts_ms: i64) {
+    w.key(m.key);
+    w.uvarint(u64::from(m.group));
+    w.varint(i64::from(m.tuple) - i64::from(prev_tuple));
+    w.uvarint(u64::from(m.family));
+    w.u8(u8::from(m.explicit_ts)
+        | u8::from(m.counted) << 1
+        | u8::from(m.has_value) << 2
+        | role_byte(m.role) << 3);
+    if m.has_value {
+        w.f64(m.last_value);
+    }
+    w.uvarint(last_ts_ms.saturating_sub(m.last_seen_ms).max(0) as u64);
 }
 
 /// The bytes of a state file holding `targets`.

@@ -3,7 +3,7 @@
 //! shared symbol table and delta-coded label sets (`encode.rs`), decoded
 //! with every index and length checked (`decode.rs`), framed by a magic,
 //! a version and a CRC32C; and its atomic write and read through a
-//! [`Directory`].
+//! [`Directory`]. Version 2 is written; versions 1 and 2 are read.
 
 mod decode;
 mod encode;
@@ -16,8 +16,11 @@ use crate::labels::Labels;
 use crate::tsdb::fs::{Directory, FsError};
 
 const MAGIC: [u8; 4] = *b"LGST";
-/// The state file format version this code writes and reads.
-pub const STATE_VERSION: u8 = 1;
+/// The state file format version this code writes (and the newest it
+/// reads).
+pub const STATE_VERSION: u8 = 2;
+/// The oldest state file format version this code reads.
+pub const OLDEST_STATE_VERSION: u8 = 1;
 /// The state file's name in its directory.
 pub const STATE_FILE: &str = "state";
 const HEADER: usize = 16;
@@ -70,11 +73,13 @@ pub enum StateError {
         got: u32,
     },
     /// Written by another format version (or reserved bytes set).
-    #[error("{file}: unsupported version {got} (this levee reads version {expected})")]
+    #[error("{file}: unsupported version {got} (this levee reads versions {oldest} to {expected})")]
     UnsupportedVersion {
         /// The file.
         file: String,
-        /// The version read here.
+        /// The oldest version read here.
+        oldest: u8,
+        /// The newest version read here.
         expected: u8,
         /// Version byte and reserved bytes as found.
         got: u32,
