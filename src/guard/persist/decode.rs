@@ -341,11 +341,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
         if flags & !known != 0 {
             return r.err(format!("series flags {flags:#04x}"));
         }
-        let key = if flags & 8 != 0 {
-            Some(r.key()?)
-        } else {
-            None
-        };
+        let key = if flags & 8 != 0 { Some(r.key()?) } else { None };
         let has_value = flags & 4 != 0;
         let last_value = if has_value { r.f64()? } else { 0.0 };
         let age = r.uvarint()?;
