@@ -8,18 +8,28 @@
 //!
 //! Throughput is in series. Prints the file's bytes per series once.
 //!
-//! Run: `cargo bench --bench guard_state`
+//! And the folded members of a storm after ten minutes (200 new hosts per
+//! 5 s scrape: 24k hosts x 25 series = 600k members in 100 folded series,
+//! one tuple per host), built directly as a [`GuardState`]:
+//! - `members/encode`, `members/decode`: the file's bytes of them and back.
+//!
+//! Throughput is in members. Prints the bytes per member once.
+//!
+//! Run: `cargo bench --bench guard_state` (`-- --quick` for a short run).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use levee::exposition::{Entry, Format, ParserLimits, StreamParser};
 use levee::guard::persist::{self, TargetState};
-use levee::guard::{GuardSettings, TargetGuard};
+use levee::guard::{GroupState, GuardSettings, GuardState, MemberState, Role, TargetGuard};
 use levee::labels::{Labels, LabelsBuilder};
 use levee::remote::Sample;
 use levee::synth::IstioWorkload;
 use std::sync::Arc;
 
 const HOSTS: u64 = 4000;
+const STORM_HOSTS: u32 = 24_000;
+const SERIES_PER_HOST: u32 = 25;
+const GROUPS: u32 = 100;
 
 fn folded_guard() -> TargetGuard {
     let body = IstioWorkload::new(HOSTS).with_full_labels(true).body(3);
@@ -62,6 +72,104 @@ fn target(guard: &TargetGuard) -> TargetState {
     }
 }
 
+/// The storm's state after ten minutes: every member seen by the last
+/// scrape (the sidecar keeps every series it made), counters with values.
+fn storm_members() -> TargetState {
+    let last_ts_ms = 1_700_000_600_000;
+    let families = [
+        "istio_requests_total",
+        "istio_request_duration_milliseconds_bucket",
+    ];
+    let groups = (0..GROUPS)
+        .map(|g| GroupState {
+            labels: Arc::new(Labels::from_pairs([
+                ("__name__", families[(g % 2) as usize]),
+                ("destination_service", "__overflow__"),
+                ("instance", "sidecar:15090"),
+                ("job", "istio"),
+                ("le", &format!("{}", g / 2)),
+                ("response_code", &format!("{}", 200 + g % 5)),
+            ])),
+            role: Role::Cumulative,
+            folded: true,
+            value: f64::from(g) * 1e6,
+            replaced: vec!["destination_service".into()],
+        })
+        .collect();
+    let tuples = (0..STORM_HOSTS)
+        .map(|h| vec![format!("svc-{h}.ns-{}.svc.cluster.local", h % 50)])
+        .collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let members = (0..STORM_HOSTS * SERIES_PER_HOST)
+        .map(|i| {
+            let group = (i / SERIES_PER_HOST * 7 + i % SERIES_PER_HOST) % GROUPS;
+            MemberState {
+                key: u128::from(next()) << 64 | u128::from(next()),
+                group,
+                tuple: i / SERIES_PER_HOST,
+                family: group % 2,
+                role: Role::Cumulative,
+                explicit_ts: false,
+                counted: true,
+                has_value: true,
+                last_value: (next() % 100_000) as f64,
+                last_seen_ms: last_ts_ms,
+            }
+        })
+        .collect();
+    TargetState {
+        job: "istio".into(),
+        url: "http://sidecar:15090/stats/prometheus".into(),
+        labels: Labels::from_pairs([("instance", "sidecar:15090"), ("job", "istio")]),
+        state: GuardState {
+            settings: GuardSettings {
+                series_budget: 1000,
+                ..Default::default()
+            },
+            last_ts_ms,
+            last_sweep_ms: Some(last_ts_ms),
+            unresolved: None,
+            families: families.iter().map(|f| f.to_string()).collect(),
+            folds: Vec::new(),
+            groups,
+            series: Vec::new(),
+            emitted: Vec::new(),
+            growth: Vec::new(),
+            key_secret: Some([7; 16]),
+            tuples,
+            members,
+        },
+    }
+}
+
+fn bench_members(c: &mut Criterion) {
+    let t = storm_members();
+    let members = t.state.members.len() as u64;
+    let bytes = persist::encode(std::slice::from_ref(&t));
+    println!(
+        "guard state: {members} members, {} tuples, {} bytes, {:.1} bytes/member",
+        t.state.tuples.len(),
+        bytes.len(),
+        bytes.len() as f64 / members as f64
+    );
+    let mut g = c.benchmark_group("members");
+    g.throughput(Throughput::Elements(members));
+    g.sample_size(10);
+    g.bench_function("encode", |b| {
+        b.iter(|| persist::encode(std::slice::from_ref(&t)))
+    });
+    g.bench_function("decode", |b| {
+        b.iter(|| persist::decode("state", &bytes).map(|s| s.len()).ok())
+    });
+    g.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let guard = folded_guard();
     let series = guard.scraped_series() as u64;
@@ -89,5 +197,5 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, bench_members);
 criterion_main!(benches);

@@ -404,3 +404,17 @@ proptest::proptest! {
         proptest::prop_assert_eq!(am, bm);
     }
 }
+
+#[test]
+fn a_folded_series_cannot_replace_more_labels_than_it_has() {
+    // Otherwise "the same names as the previous" would let a small file
+    // make every folded series copy one long list.
+    let mut targets = persist::decode("state", &small_file()).expect("decodes");
+    let g = &mut targets[0].state.groups[0];
+    g.replaced = (0..=g.labels.len()).map(|i| format!("l{i}")).collect();
+    let err = persist::decode("state", &persist::encode(&targets)).expect_err("refused");
+    assert!(
+        matches!(&err, StateError::Malformed { what, .. } if what.contains("replaced names")),
+        "{err}"
+    );
+}

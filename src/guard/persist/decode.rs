@@ -293,18 +293,24 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
         let folded = r.bool()?;
         let value = r.f64()?;
         let replaced = if v2 {
-            match r.uvarint()? {
-                0 => prev_replaced.clone(),
-                k => {
-                    let k = k - 1;
-                    if k > (r.b.len() - r.pos) as u64 {
-                        return r.err(format!("replaced name count {k} exceeds the payload"));
-                    }
-                    let names = (0..k).map(|_| r.string()).collect::<R<Vec<_>>>()?;
-                    prev_replaced = names.clone();
-                    names
-                }
+            // A folded series replaces some of its own labels: bounding
+            // the names by its labels also bounds what "the same as the
+            // previous" may copy.
+            let tag = r.uvarint()?;
+            let k = match tag {
+                0 => prev_replaced.len() as u64,
+                k => k - 1,
+            };
+            if k > labels.len() as u64 {
+                return r.err(format!(
+                    "{k} replaced names in a folded series of {} labels",
+                    labels.len()
+                ));
             }
+            if tag != 0 {
+                prev_replaced = (0..k).map(|_| r.string()).collect::<R<Vec<_>>>()?;
+            }
+            prev_replaced.clone()
         } else {
             Vec::new()
         };
@@ -341,11 +347,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
         if flags & !known != 0 {
             return r.err(format!("series flags {flags:#04x}"));
         }
-        let key = if flags & 8 != 0 {
-            Some(r.key()?)
-        } else {
-            None
-        };
+        let key = if flags & 8 != 0 { Some(r.key()?) } else { None };
         let has_value = flags & 4 != 0;
         let last_value = if has_value { r.f64()? } else { 0.0 };
         let age = r.uvarint()?;

@@ -218,12 +218,10 @@ fn encode_target(w: &mut Writer, t: &TargetState) {
             RouteState::Dropped(DropReason::Budget) => w.u8(2),
             RouteState::Dropped(DropReason::Quantile) => w.u8(3),
         }
-        w.u8(
-            u8::from(x.explicit_ts)
-                | u8::from(x.counted) << 1
-                | u8::from(x.has_value) << 2
-                | u8::from(x.key.is_some()) << 3,
-        );
+        w.u8(u8::from(x.explicit_ts)
+            | u8::from(x.counted) << 1
+            | u8::from(x.has_value) << 2
+            | u8::from(x.key.is_some()) << 3);
         if let Some(k) = x.key {
             w.key(k);
         }
