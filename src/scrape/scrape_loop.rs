@@ -16,8 +16,8 @@
 //! A target with a series budget or fold rules has a guard: the scrape's
 //! samples (after relabeling and limits) go through it before the sink
 //! (their keys collected beside them in [`GuardedTarget::keys`]), and it,
-//! not the scrape cache, decides the staleness
-//! markers of what it forwards (the synthetic series bypass it).
+//! not the scrape cache, decides the staleness markers of what it forwards
+//! (the synthetic series bypass it).
 //!
 //! [`SeriesKey`]: crate::series_key::SeriesKey
 
@@ -208,8 +208,8 @@ impl<F: Fetcher> ScrapeLoop<F> {
             g.keys.clear();
             let keyer = g.keyer();
             if keyer != self.keyer {
-                // A restored guard brought its saved secret: the cached
-                // keys name nothing now. The guard, not the cache, writes
+                // A restore replaced the guard and with it the secret:
+                // the cached keys name nothing now. The guard, not the cache, writes
                 // this target's staleness markers, so nothing is lost.
                 self.cache.clear(|_| {});
                 self.keyer = keyer;
