@@ -319,7 +319,10 @@ impl TargetGuard {
                     last_seen_ms: m.last_seen_ms,
                 })
             })
-            .collect();
+            .collect::<Vec<MemberState>>();
+        // Members of one tuple side by side: the file codes tuples as deltas.
+        let mut members = members;
+        members.sort_unstable_by_key(|m| (m.tuple, m.group));
         (tuples, members)
     }
 
@@ -513,6 +516,14 @@ impl TargetGuard {
             let group = group_ids[check("member group", ms.group, group_ids.len())? as usize];
             let values = &state.tuples[check("member tuple", ms.tuple, state.tuples.len())? as usize];
             let family = check("member family", ms.family, state.families.len())?;
+            let names = self.groups.get(group).map_or(0, |g| g.replaced.len());
+            if values.len() != names {
+                return Err(RestoreError::Index {
+                    what: "member tuple length",
+                    index: values.len() as u64,
+                    limit: names as u64,
+                });
+            }
             let key = SeriesKey(ms.key);
             if self.members.get(&key).is_some() || self.series.find_key(&key).is_some() {
                 return Err(RestoreError::RepeatedKey { key: ms.key });

@@ -177,7 +177,7 @@ impl GuardedTarget {
     }
 
     /// The keyer of the target's series keys, as the guard holds it now
-    /// (a [`restore`](Self::restore) replaces it with the saved one).
+    /// (a [`restore`](Self::restore) replaces the guard, and its keyer).
     pub fn keyer(&self) -> SeriesKeyer {
         self.guard.lock().keyer()
     }

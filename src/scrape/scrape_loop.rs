@@ -215,8 +215,8 @@ impl<F: Fetcher> ScrapeLoop<F> {
             g.keys.clear();
             let keyer = g.keyer();
             if keyer != self.keyer {
-                // A restored guard brought its saved secret: the cached
-                // keys name nothing now. The guard, not the cache, writes
+                // A restore replaced the guard and with it the secret:
+                // the cached keys name nothing now. The guard, not the cache, writes
                 // this target's staleness markers, so nothing is lost.
                 self.cache.clear(|_| {});
                 self.keyer = keyer;
