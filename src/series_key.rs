@@ -15,9 +15,35 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
-/// The key of one series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SeriesKey(pub u128);
+/// The key of one series: 128 bits, held as two words so that a table of
+/// keys needs 8-byte alignment only (a `u128` would pad every entry to 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesKey([u64; 2]);
+
+impl SeriesKey {
+    /// The key with this value.
+    pub fn from_u128(v: u128) -> SeriesKey {
+        SeriesKey([(v >> 64) as u64, v as u64])
+    }
+
+    /// 64 bits of it independent of those a [`KeyMap`] uses (to spread keys
+    /// over several maps).
+    pub fn spread(self) -> u64 {
+        self.0[0]
+    }
+
+    /// Its value.
+    pub fn as_u128(self) -> u128 {
+        (u128::from(self.0[0]) << 64) | u128::from(self.0[1])
+    }
+}
+
+impl std::hash::Hash for SeriesKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Already uniform: one word is enough for a table.
+        state.write_u64(self.0[1]);
+    }
+}
 
 /// A map keyed by [`SeriesKey`]: the key is already a uniform hash, so the
 /// map uses its low bits as they are.
@@ -39,8 +65,8 @@ impl Hasher for KeyHasher {
         }
     }
 
-    fn write_u128(&mut self, v: u128) {
-        self.0 = v as u64;
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
@@ -95,7 +121,7 @@ impl SeriesKeyer {
     pub fn key(&self, bytes: &[u8]) -> SeriesKey {
         let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
         h.write(bytes);
-        SeriesKey(h.finish128().as_u128())
+        SeriesKey::from_u128(h.finish128().as_u128())
     }
 
     /// The key of a label set (the library path, where no series bytes
@@ -109,7 +135,7 @@ impl SeriesKeyer {
             h.write(l.value.as_bytes());
             h.write_u8(0xfe);
         }
-        SeriesKey(h.finish128().as_u128())
+        SeriesKey::from_u128(h.finish128().as_u128())
     }
 }
 
@@ -133,6 +159,14 @@ mod tests {
         let back = SeriesKeyer::from_bytes(k.to_bytes());
         assert_eq!(k, back);
         assert_eq!(k.key(b"m"), back.key(b"m"));
+    }
+
+    #[test]
+    fn keys_convert_and_pack() {
+        let v = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128;
+        assert_eq!(SeriesKey::from_u128(v).as_u128(), v);
+        assert!(SeriesKey::from_u128(1) < SeriesKey::from_u128(1 << 64));
+        assert_eq!(std::mem::align_of::<SeriesKey>(), 8);
     }
 
     #[test]

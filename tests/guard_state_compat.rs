@@ -117,7 +117,7 @@ fn with_members(mut s: GuardState) -> GuardState {
     let mut tuple_ids: HashMap<Vec<String>, u32> = HashMap::new();
     let mut series = Vec::new();
     for x in std::mem::take(&mut s.series) {
-        let key = keyer.key_labels(&x.labels).0;
+        let key = keyer.key_labels(&x.labels).as_u128();
         match x.route {
             RouteState::Group(g) if s.groups[g as usize].folded => {
                 let tuple: Vec<String> = s.groups[g as usize]
@@ -243,7 +243,12 @@ fn version_2_fixture_still_reads() {
     assert!(s.groups.iter().any(|g| g.replaced.len() == 2), "two folds");
     let keyer = SeriesKeyer::from_bytes(SECRET);
     for x in &s.series {
-        assert_eq!(x.key, Some(keyer.key_labels(&x.labels).0), "{:?}", x.labels);
+        assert_eq!(
+            x.key,
+            Some(keyer.key_labels(&x.labels).as_u128()),
+            "{:?}",
+            x.labels
+        );
     }
     // A member's labels are its folded series' with its tuple put back.
     for m in &s.members {
@@ -252,7 +257,7 @@ fn version_2_fixture_still_reads() {
         assert_eq!(g.replaced.len(), s.tuples[m.tuple as usize].len());
         let labels = member_labels(s, m);
         assert!(labels.get("destination_service").is_some());
-        assert_eq!(m.key, keyer.key_labels(&labels).0, "{labels:?}");
+        assert_eq!(m.key, keyer.key_labels(&labels).as_u128(), "{labels:?}");
     }
     TargetGuard::restore(settings(), s).expect("fixture restores");
     // Read as version 1, its new fields are damage, caught as such.

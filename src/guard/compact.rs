@@ -9,7 +9,7 @@ use super::emit::MergeState;
 use super::engine::{MemberHit, TargetGuard};
 use super::hash::value_hash;
 use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, Member};
-use super::role::counts_events;
+use super::role::{Role, counts_events};
 use super::table::{DropReason, NONE, Route};
 use crate::labels::Labels;
 use crate::series_key::SeriesKey;
@@ -43,32 +43,36 @@ impl TargetGuard {
         };
         let member = *m;
         self.merged_samples += 1;
-        let increase = self.merge_sample(member.group, member.role, &mut st, value);
+        let Some((role, rank_fold)) = self.groups.get(member.group).map(|g| (g.role, g.rank_fold))
+        else {
+            return MemberHit::Merged;
+        };
+        let increase = self.merge_sample(member.group, role, &mut st, value);
         if let Some(m) = self.members.get_mut(&key) {
             m.set(COUNTED, st.counted);
             m.set(HAS_VALUE, st.has_value);
             m.last_value = st.last_value;
         }
         if let Some(inc) = increase
-            && member.rank_fold != NONE
+            && rank_fold != NONE
         {
-            self.add_member_activity(&member, inc);
+            self.add_member_activity(&member, rank_fold, role, inc);
         }
         MemberHit::Merged
     }
 
-    fn add_member_activity(&mut self, m: &Member, inc: f64) {
+    fn add_member_activity(&mut self, m: &Member, fold: u32, role: Role, inc: f64) {
         let Some(group) = self.groups.get(m.group) else {
             return;
         };
-        if !counts_events(group.labels.metric_name().unwrap_or(""), m.role) {
+        if !counts_events(group.labels.metric_name().unwrap_or(""), role) {
             return;
         }
-        let Some(primary) = self.folds.get(m.rank_fold as usize).map(|f| f.primary()) else {
+        let Some(primary) = self.folds.get(fold as usize).map(|f| f.primary()) else {
             return;
         };
         let value = self.member_value(m, primary).unwrap_or("").to_string();
-        self.add_activity(m.rank_fold, value_hash(&value), &value, inc);
+        self.add_activity(fold, value_hash(&value), &value, inc);
     }
 
     /// A compact member's value of label `name`.
@@ -142,16 +146,14 @@ impl TargetGuard {
         }
         if let Some(group) = self.groups.get_mut(g) {
             group.compact += 1;
+            group.family = s.family;
         }
         self.members.insert(
             key,
             Member {
                 group: g,
                 tuple,
-                family: s.family,
-                rank_fold: s.rank_fold,
                 seen_gen: s.seen_gen,
-                role: s.role,
                 flags,
                 last_seen_ms: s.last_seen_ms,
                 last_value: s.last_value,
@@ -173,7 +175,8 @@ impl TargetGuard {
     pub(super) fn remove_member(&mut self, key: &SeriesKey) -> Option<Member> {
         let m = *self.members.get(key)?;
         let labels = self.member_labels(&m);
-        self.stats.remove_series(m.family, &labels);
+        let family = self.groups.get(m.group).map_or(0, |g| g.family);
+        self.stats.remove_series(family, &labels);
         self.move_counts(
             Route::Group(m.group),
             Route::Dropped(DropReason::Budget),

@@ -327,9 +327,12 @@ impl TargetGuard {
             }
         } else {
             for (_, m) in self.members.iter() {
+                let Some(role) = self.groups.get(m.group).map(|g| g.role) else {
+                    continue;
+                };
                 let labels = self.member_labels(m);
                 let hash = labels_hash(&labels);
-                self.project_one(folds, &labels, hash, m.role, &mut seen);
+                self.project_one(folds, &labels, hash, role, &mut seen);
             }
         }
         seen.len()
@@ -362,7 +365,8 @@ impl TargetGuard {
         folds.len() >= self.folds.len()
             && self.folds.iter().zip(folds).all(|(a, b)| {
                 a.labels == b.labels
-                    && a.metric.as_ref().map(|r| r.as_str()) == b.metric.as_ref().map(|r| r.as_str())
+                    && a.metric.as_ref().map(|r| r.as_str())
+                        == b.metric.as_ref().map(|r| r.as_str())
                     && a.keep.len() == b.keep.len()
                     && a.keep.keys().all(|k| b.keep.contains_key(k))
             })

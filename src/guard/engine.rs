@@ -15,13 +15,13 @@
 use super::GuardError;
 use super::emit::stale;
 use super::fold::{Fold, FoldOrigin};
+use super::members::{MemberTable, TupleTable};
 use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
 use super::settings::{BudgetAction, GuardSettings};
 use super::stats::LabelStats;
 use super::table::{GroupTable, NONE, SeriesTable};
 use crate::exposition::MetricType;
 use crate::remote::Sample;
-use super::members::{MemberTable, TupleTable};
 use crate::series_key::{SeriesKey, SeriesKeyer};
 use crate::value::is_stale_nan;
 

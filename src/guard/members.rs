@@ -9,7 +9,6 @@
 //! a folded series costs one hash and one lookup per sample; labels are
 //! rebuilt only when folds change or a member leaves the window.
 
-use super::role::Role;
 use super::table::{NONE, shrink_map, shrink_vec};
 use crate::series_key::{KeyMap, SeriesKey};
 use rustc_hash::{FxHashMap, FxHasher};
@@ -23,18 +22,15 @@ pub const COUNTED: u8 = 2;
 /// `last_value` is set.
 pub const HAS_VALUE: u8 = 4;
 
-/// One folded member.
+/// One folded member (32 bytes; its family, role and ranking fold are its
+/// folded series').
 #[derive(Debug, Clone, Copy)]
 pub struct Member {
     /// Its folded series.
     pub group: u32,
     /// The values of its group's replaced labels.
     pub tuple: u32,
-    pub family: u32,
-    /// Fold whose `keep_top` ranks its value, or `NONE`.
-    pub rank_fold: u32,
     pub seen_gen: u32,
-    pub role: Role,
     pub flags: u8,
     pub last_seen_ms: i64,
     pub last_value: f64,
@@ -181,52 +177,77 @@ impl TupleTable {
     }
 }
 
+/// Shards of the member table: a shard grows (doubles and rehashes) on its
+/// own, so a target gaining members steadily grows in steps of 1/16th of
+/// its table, not by doubling all of it at once (and never holds two whole
+/// copies while rehashing).
+const SHARDS: usize = 16;
+
 /// The member table of one target.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemberTable {
-    map: KeyMap<Member>,
+    shards: Vec<KeyMap<Member>>,
+    len: usize,
+}
+
+impl Default for MemberTable {
+    fn default() -> Self {
+        MemberTable {
+            shards: (0..SHARDS).map(|_| KeyMap::default()).collect(),
+            len: 0,
+        }
+    }
+}
+
+fn shard(key: &SeriesKey) -> usize {
+    (key.spread() % SHARDS as u64) as usize
 }
 
 impl MemberTable {
     /// Members.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
 
     /// The member with this key.
     pub fn get(&self, key: &SeriesKey) -> Option<&Member> {
-        self.map.get(key)
+        self.shards[shard(key)].get(key)
     }
 
     /// The member with this key, mutably.
     pub fn get_mut(&mut self, key: &SeriesKey) -> Option<&mut Member> {
-        self.map.get_mut(key)
+        self.shards[shard(key)].get_mut(key)
     }
 
     /// Adds (or replaces) a member.
     pub fn insert(&mut self, key: SeriesKey, m: Member) {
-        self.map.insert(key, m);
+        if self.shards[shard(&key)].insert(key, m).is_none() {
+            self.len += 1;
+        }
     }
 
     /// Removes a member.
     pub fn remove(&mut self, key: &SeriesKey) -> Option<Member> {
-        self.map.remove(key)
+        let m = self.shards[shard(key)].remove(key);
+        if m.is_some() {
+            self.len -= 1;
+        }
+        m
     }
 
     /// All members.
     pub fn iter(&self) -> impl Iterator<Item = (&SeriesKey, &Member)> {
-        self.map.iter()
+        self.shards.iter().flat_map(|s| s.iter())
     }
 
     /// Keys of members `keep` selects.
     pub fn keys_where(&self, keep: impl Fn(&Member) -> bool) -> Vec<SeriesKey> {
-        self.map
-            .iter()
+        self.iter()
             .filter(|(_, m)| keep(m))
             .map(|(k, _)| *k)
             .collect()
@@ -234,8 +255,10 @@ impl MemberTable {
 
     /// Gives back memory after many members went.
     pub fn compact(&mut self) {
-        if self.map.capacity() > 2 * self.map.len() + 64 {
-            self.map.shrink_to(self.map.len() + self.map.len() / 4);
+        for s in &mut self.shards {
+            if s.capacity() > 2 * s.len() + 64 {
+                s.shrink_to(s.len() + s.len() / 4);
+            }
         }
     }
 }
@@ -262,14 +285,36 @@ mod tests {
     }
 
     #[test]
+    fn the_table_spreads_members_over_its_shards() {
+        let keyer = crate::series_key::SeriesKeyer::random();
+        let mut t = MemberTable::default();
+        let m = Member {
+            group: 1,
+            tuple: 2,
+            seen_gen: 0,
+            flags: 0,
+            last_seen_ms: 0,
+            last_value: 0.0,
+        };
+        for i in 0..1600u32 {
+            t.insert(keyer.key(&i.to_le_bytes()), m);
+        }
+        t.insert(keyer.key(&7u32.to_le_bytes()), m);
+        assert_eq!(t.len(), 1600, "a replaced member counts once");
+        assert!(t.shards.iter().all(|s| s.len() > 50), "spread");
+        assert_eq!(t.keys_where(|m| m.group == 1).len(), 1600);
+        assert!(t.remove(&keyer.key(&7u32.to_le_bytes())).is_some());
+        assert!(t.remove(&keyer.key(&7u32.to_le_bytes())).is_none());
+        assert_eq!(t.len(), 1599);
+        assert_eq!(t.iter().count(), 1599);
+    }
+
+    #[test]
     fn member_flags() {
         let mut m = Member {
             group: 0,
             tuple: 0,
-            family: 0,
-            rank_fold: NONE,
             seen_gen: 0,
-            role: Role::Cumulative,
             flags: 0,
             last_seen_ms: 0,
             last_value: 0.0,
@@ -279,6 +324,7 @@ mod tests {
         assert!(m.has(COUNTED) && m.has(HAS_VALUE) && !m.has(EXPLICIT_TS));
         m.set(COUNTED, false);
         assert!(!m.has(COUNTED));
-        assert!(std::mem::size_of::<Member>() <= 40);
+        assert_eq!(std::mem::size_of::<Member>(), 32);
+        assert_eq!(std::mem::size_of::<(SeriesKey, Member)>(), 48);
     }
 }

@@ -8,8 +8,8 @@ use super::hash::{folded_hash, labels_hash, value_hash};
 use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE};
 use super::role::Role;
 use super::table::{DropReason, Group, NONE, Route, Series};
-use crate::series_key::SeriesKey;
 use crate::labels::Labels;
+use crate::series_key::SeriesKey;
 use std::sync::Arc;
 
 /// Something that moved between folded series in a reroute.
@@ -63,8 +63,8 @@ impl TargetGuard {
         let Some(s) = self.series.get(id) else {
             return Route::Raw;
         };
-        let (labels, role) = (s.labels.clone(), s.role);
-        self.materialize_labels(&labels, role, planned)
+        let (labels, role, family) = (s.labels.clone(), s.role, s.family);
+        self.materialize_labels(&labels, role, family, planned)
     }
 
     /// [`TargetGuard::materialize`] for a series given by labels and role.
@@ -72,6 +72,7 @@ impl TargetGuard {
         &mut self,
         labels: &Labels,
         role: Role,
+        family: u32,
         planned: Planned,
     ) -> Route {
         match planned {
@@ -87,7 +88,10 @@ impl TargetGuard {
                         names.push(l.name.as_str().into());
                     }
                 }
+                let rank_fold = self.rank_of(labels).0;
                 let g = self.groups.insert(Group {
+                    family,
+                    rank_fold,
                     labels: Arc::new(b.into_labels()),
                     hash,
                     next: NONE,
@@ -200,6 +204,13 @@ impl TargetGuard {
     /// `keep_top`), its history stays there and it adds only increases from
     /// now on. Either way the sum over forwarded series stays exact.
     pub(super) fn reroute_all(&mut self) {
+        let ids: Vec<u32> = self.groups.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            let rank = self.groups.get(id).map(|g| self.rank_of(&g.labels).0);
+            if let (Some(rank), Some(g)) = (rank, self.groups.get_mut(id)) {
+                g.rank_fold = rank;
+            }
+        }
         let mut moved: Vec<(Moved, u32)> = Vec::new();
         for id in self.series.ids() {
             self.set_rank(id);
@@ -248,15 +259,12 @@ impl TargetGuard {
     /// otherwise (raw, or a dropped quantile).
     fn reroute_member(&mut self, key: SeriesKey) -> Option<(Moved, u32)> {
         let m = *self.members.get(&key)?;
+        let (family, role) = self.groups.get(m.group).map(|g| (g.family, g.role))?;
         let labels = self.member_labels(&m);
-        let rank_fold = self.rank_of(&labels).0;
-        let planned = self.plan_labels(&labels, m.role);
-        let new = self.materialize_labels(&labels, m.role, planned);
+        let planned = self.plan_labels(&labels, role);
+        let new = self.materialize_labels(&labels, role, family, planned);
         let old = Route::Group(m.group);
         if new == old {
-            if let Some(m) = self.members.get_mut(&key) {
-                m.rank_fold = rank_fold;
-            }
             return None;
         }
         if let Route::Group(g) = new {
@@ -268,7 +276,6 @@ impl TargetGuard {
             if let Some(m) = self.members.get_mut(&key) {
                 m.group = g;
                 m.tuple = tuple;
-                m.rank_fold = rank_fold;
             }
             return Some((Moved::Member(key), m.group));
         }
@@ -282,8 +289,8 @@ impl TargetGuard {
             labels: Arc::new(labels),
             key: Some(key),
             next: NONE,
-            family: m.family,
-            role: m.role,
+            family,
+            role,
             route: old,
             explicit_ts: m.has(EXPLICIT_TS),
             counted: m.has(COUNTED),
@@ -312,9 +319,15 @@ impl TargetGuard {
             m.set(COUNTED, has);
             return;
         }
-        let carry = m.has(HAS_VALUE) && m.role == Role::Cumulative;
-        m.set(COUNTED, carry);
-        let (g, v) = (m.group, m.last_value);
+        let (g, v, has) = (m.group, m.last_value, m.has(HAS_VALUE));
+        let carry = has
+            && self
+                .groups
+                .get(g)
+                .is_some_and(|g| g.role == Role::Cumulative);
+        if let Some(m) = self.members.get_mut(&key) {
+            m.set(COUNTED, carry);
+        }
         if carry && let Some(g) = self.groups.get_mut(g) {
             g.value += v;
         }

@@ -250,7 +250,7 @@ impl TargetGuard {
             .iter()
             .map(|(slot, s)| SeriesState {
                 slot,
-                key: s.key.map(|k| k.0),
+                key: s.key.map(SeriesKey::as_u128),
                 labels: s.labels.clone(),
                 family: s.family,
                 role: s.role,
@@ -306,12 +306,13 @@ impl TargetGuard {
             .filter_map(|(key, m)| {
                 let group = *group_index.get(m.group as usize)?;
                 let tuple = *tuple_index.get(&m.tuple)?;
+                let folded = self.groups.get(m.group)?;
                 (group != NONE).then_some(MemberState {
-                    key: key.0,
+                    key: key.as_u128(),
                     group,
                     tuple,
-                    family: m.family,
-                    role: m.role,
+                    family: folded.family,
+                    role: folded.role,
                     explicit_ts: m.has(EXPLICIT_TS),
                     counted: m.has(COUNTED),
                     has_value: m.has(HAS_VALUE),
@@ -368,7 +369,10 @@ impl TargetGuard {
         let mut group_ids = Vec::with_capacity(state.groups.len());
         for gs in &state.groups {
             let labels = gs.labels.clone();
+            let rank_fold = g.rank_of(&labels).0;
             group_ids.push(g.groups.insert(Group {
+                family: 0,
+                rank_fold,
                 hash: labels_hash(&labels),
                 labels,
                 next: NONE,
@@ -430,7 +434,7 @@ impl TargetGuard {
                 Series {
                     hash: labels_hash(&s.labels),
                     labels: s.labels.clone(),
-                    key: s.key.map(SeriesKey),
+                    key: s.key.map(SeriesKey::from_u128),
                     next: NONE,
                     family,
                     role: s.role,
@@ -500,7 +504,11 @@ impl TargetGuard {
 }
 
 impl TargetGuard {
-    fn restore_members(&mut self, state: &GuardState, group_ids: &[u32]) -> Result<(), RestoreError> {
+    fn restore_members(
+        &mut self,
+        state: &GuardState,
+        group_ids: &[u32],
+    ) -> Result<(), RestoreError> {
         for ms in &state.members {
             let check = |what, i: u32, len: usize| {
                 if (i as usize) < len {
@@ -514,7 +522,8 @@ impl TargetGuard {
                 }
             };
             let group = group_ids[check("member group", ms.group, group_ids.len())? as usize];
-            let values = &state.tuples[check("member tuple", ms.tuple, state.tuples.len())? as usize];
+            let values =
+                &state.tuples[check("member tuple", ms.tuple, state.tuples.len())? as usize];
             let family = check("member family", ms.family, state.families.len())?;
             let names = self.groups.get(group).map_or(0, |g| g.replaced.len());
             if values.len() != names {
@@ -524,7 +533,7 @@ impl TargetGuard {
                     limit: names as u64,
                 });
             }
-            let key = SeriesKey(ms.key);
+            let key = SeriesKey::from_u128(ms.key);
             if self.members.get(&key).is_some() || self.series.find_key(&key).is_some() {
                 return Err(RestoreError::RepeatedKey { key: ms.key });
             }
@@ -532,10 +541,7 @@ impl TargetGuard {
             let mut m = Member {
                 group,
                 tuple,
-                family,
-                rank_fold: NONE,
                 seen_gen: 0,
-                role: ms.role,
                 flags: 0,
                 last_seen_ms: ms.last_seen_ms,
                 last_value: ms.last_value,
@@ -543,11 +549,17 @@ impl TargetGuard {
             m.set(EXPLICIT_TS, ms.explicit_ts);
             m.set(COUNTED, ms.counted);
             m.set(HAS_VALUE, ms.has_value);
+            if let Some(g) = self.groups.get_mut(group) {
+                g.family = family;
+            }
             let labels = self.member_labels(&m);
-            m.rank_fold = self.rank_of(&labels).0;
             self.stats.add_series(family, &labels, state.last_ts_ms);
             self.members.insert(key, m);
-            self.move_counts(Route::Dropped(DropReason::Budget), Route::Group(group), true);
+            self.move_counts(
+                Route::Dropped(DropReason::Budget),
+                Route::Group(group),
+                true,
+            );
         }
         Ok(())
     }

@@ -244,7 +244,8 @@ impl SeriesTable {
     pub fn compact(&mut self) {
         compact_slots(&mut self.slots, &mut self.free);
         if self.by_key.capacity() > 2 * self.by_key.len() + 64 {
-            self.by_key.shrink_to(self.by_key.len() + self.by_key.len() / 4);
+            self.by_key
+                .shrink_to(self.by_key.len() + self.by_key.len() / 4);
         }
         shrink_map(&mut self.by_hash);
     }
@@ -280,6 +281,10 @@ pub struct Group {
     /// Names of the labels set to the overflow value, in label order (a
     /// member's tuple holds its values of them).
     pub replaced: Box<[Box<str>]>,
+    /// The family of its members.
+    pub family: u32,
+    /// Fold whose `keep_top` ranks its members' values, or `NONE`.
+    pub rank_fold: u32,
     /// Members, with labels or kept as keys (`compact` of them).
     pub members: u32,
     pub compact: u32,
