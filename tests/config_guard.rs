@@ -10,6 +10,7 @@ guard:
   max_series: 200000
   staleness_window: 2m
   cooldown: 30m
+  state_save_interval: 30s
   series_budget: 5000
   keep_top: 3
 scrape_configs:
@@ -34,6 +35,7 @@ fn guard_defaults_and_job_keys_resolve() {
     assert_eq!(c.guard.max_series, 200_000);
     assert_eq!(c.guard.staleness_window.to_string(), "2m");
     assert_eq!(c.guard.cooldown.to_string(), "30m");
+    assert_eq!(c.guard.state_save_interval.to_string(), "30s");
 
     let istio = &c.scrape_configs[0].guard;
     assert_eq!(istio.series_budget, 1000);
@@ -68,4 +70,20 @@ fn without_guard_keys_nothing_is_guarded() {
     assert!(!g.is_active());
     assert_eq!(g.settings(None).staleness_window_ms, 300_000);
     assert_eq!(c.guard.cooldown.to_string(), "15m");
+    assert_eq!(c.guard.state_save_interval.to_string(), "10s");
+}
+
+#[test]
+fn a_zero_save_interval_is_refused() {
+    let err = Config::from_yaml(
+        "guard:
+  state_save_interval: 0s
+",
+    )
+    .expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("guard.state_save_interval") && text.contains("greater than 0s"),
+        "{text}"
+    );
 }

@@ -1,7 +1,7 @@
 //! Guard state across restarts for `levee run`: loads
 //! `<data-dir>/guard/state` (`docs/format/guard-state.md`) before the first
 //! scrape, saves every running target's guard state every
-//! [`SAVE_EVERY`] and once more at a clean shutdown after the last scrape,
+//! `guard.state_save_interval` (10s) and once more at a clean shutdown after the last scrape,
 //! and exports `levee_guard_state_*` self-metrics.
 //!
 //! A missing file is a first start; an unreadable one is logged loudly and
@@ -14,10 +14,6 @@ use crate::selfmon::{Counter, Gauge, Registry};
 use crate::tsdb::fs::Directory;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// How often the guard state is saved while running: the most a `kill -9`
-/// loses (folds decided and members first seen since the last save).
-pub const SAVE_EVERY: Duration = Duration::from_secs(10);
 
 /// The subdirectory of the data directory holding the state file.
 pub const GUARD_DIR: &str = "guard";
@@ -93,14 +89,21 @@ pub struct Saver {
     bytes: Arc<Gauge>,
     seconds: Arc<Gauge>,
     failures: Arc<Counter>,
+    every: Duration,
 }
 
 impl Saver {
     /// A saver of `guards` into `dir`, registering its metrics in `reg`.
-    pub fn new(dir: Arc<dyn Directory>, guards: GuardStates, reg: &Registry) -> Saver {
+    pub fn new(
+        dir: Arc<dyn Directory>,
+        guards: GuardStates,
+        reg: &Registry,
+        every: Duration,
+    ) -> Saver {
         Saver {
             dir,
             guards,
+            every: every.max(Duration::from_millis(1)),
             bytes: reg.gauge(
                 "levee_guard_state_bytes",
                 "Size of the last guard state file saved.",
@@ -143,10 +146,11 @@ impl Saver {
         }
     }
 
-    /// Saves every [`SAVE_EVERY`] until `stop` fires.
+    /// Saves every `every` (`guard.state_save_interval`) until `stop`
+    /// fires.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) -> Saver {
-        let start = tokio::time::Instant::now() + SAVE_EVERY;
-        let mut interval = tokio::time::interval_at(start, SAVE_EVERY);
+        let start = tokio::time::Instant::now() + self.every;
+        let mut interval = tokio::time::interval_at(start, self.every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

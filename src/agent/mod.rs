@@ -166,7 +166,12 @@ impl Agent {
         };
         manager.restore_guards(restored);
         manager.apply(&jobs);
-        let saver = guard_state::Saver::new(guard_dir, manager.guard_states(), &registry);
+        let saver = guard_state::Saver::new(
+            guard_dir,
+            manager.guard_states(),
+            &registry,
+            config.guard.state_save_interval.as_std(),
+        );
         let (stop_guard_saver, saver_stop) = tokio::sync::watch::channel(false);
         let guard_saver = tokio::spawn(saver.run(saver_stop));
 

@@ -22,6 +22,7 @@ pub struct RawGuard {
     pub max_series: Option<u64>,
     pub staleness_window: Option<Duration>,
     pub cooldown: Option<Duration>,
+    pub state_save_interval: Option<Duration>,
     pub series_budget: Option<u64>,
     pub budget_action: Option<String>,
     pub keep_top: Option<u64>,
@@ -73,6 +74,9 @@ pub struct GuardConfig {
     /// An automatic fold is lifted after its label stayed under half the
     /// budget this long (15m).
     pub cooldown: Duration,
+    /// How often the guard state is saved while running (10s): the most a
+    /// `kill -9` loses. Read at start.
+    pub state_save_interval: Duration,
     /// Defaults of the per-job keys.
     pub defaults: JobGuardConfig,
 }
@@ -83,6 +87,7 @@ impl Default for GuardConfig {
             max_series: 0,
             staleness_window: Duration::from_millis(DEFAULT_STALENESS_WINDOW_MS as u64),
             cooldown: Duration::from_millis(DEFAULT_COOLDOWN_MS as u64),
+            state_save_interval: Duration::from_millis(10_000),
             defaults: JobGuardConfig::default(),
         }
     }
@@ -212,6 +217,14 @@ pub fn resolve_guard(raw: Option<RawGuard>, path: &ConfigPath, cx: &mut Ctx<'_>)
         );
     }
     let cooldown = raw.cooldown.unwrap_or(d.cooldown);
+    let state_save_interval = raw.state_save_interval.unwrap_or(d.state_save_interval);
+    if state_save_interval.is_zero() {
+        cx.problem(
+            ProblemKind::Invalid,
+            &path.key("state_save_interval"),
+            "must be greater than 0s",
+        );
+    }
     let max_series = raw.max_series.unwrap_or(0);
     let jd = JobGuardConfig::default();
     let defaults = JobGuardConfig {
@@ -239,6 +252,7 @@ pub fn resolve_guard(raw: Option<RawGuard>, path: &ConfigPath, cx: &mut Ctx<'_>)
         max_series,
         staleness_window,
         cooldown,
+        state_save_interval,
         defaults,
     }
 }
