@@ -10,6 +10,12 @@
 //! stores it: through the agent's `TsdbSink` into a `Db` on disk (tempdir,
 //! WAL synced every second) — parse, cache, commit to WAL and head.
 //!
+//! `istio_100k_guarded` adds a series budget the target stays under (the
+//! guard looks every sample up and forwards it), `istio_100k_folded` a fold
+//! rule on the host labels (every sample is a folded member, merged by key
+//! as it is parsed): against `istio_100k_cached`, what the guard adds to
+//! the scrape path.
+//!
 //! Run: `cargo bench --bench scrape`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -34,6 +40,10 @@ impl SampleSink for Discard {
 }
 
 fn job() -> Arc<Job> {
+    job_with(Default::default())
+}
+
+fn job_with(guard: levee::config::JobGuardConfig) -> Arc<Job> {
     Arc::new(Job {
         name: "istio".into(),
         interval: Duration::from_secs(15),
@@ -53,8 +63,32 @@ fn job() -> Arc<Job> {
             labels: Labels::empty(),
         }],
         fetcher: HttpFetcher::new(reqwest::Client::new(), None),
-        guard: Default::default(),
+        guard,
     })
+}
+
+/// A loop over `job` whose cache (and guard) saw the body once.
+fn warm(
+    rt: &tokio::runtime::Runtime,
+    job: &Arc<Job>,
+    body: Vec<u8>,
+    sink: Arc<dyn SampleSink>,
+) -> ScrapeLoop<MemoryFetcher> {
+    let target = Arc::new(
+        populate(job, &Labels::empty(), "pod:15090")
+            .expect("target")
+            .expect("kept"),
+    );
+    let fetcher = MemoryFetcher::new(64 * 1024);
+    fetcher.push_body("text/plain; version=0.0.4", body);
+    let mut lp = ScrapeLoop::new(
+        target,
+        fetcher,
+        sink,
+        Arc::new(ScrapeMetrics::new(&Registry::new())),
+    );
+    rt.block_on(lp.scrape_once(1_000)).expect("first scrape");
+    lp
 }
 
 fn scrape_path(c: &mut Criterion) {
@@ -95,25 +129,50 @@ fn scrape_path(c: &mut Criterion) {
         })
     });
 
+    for (name, guard) in [
+        (
+            "istio_100k_guarded",
+            levee::config::JobGuardConfig {
+                series_budget: 1_000_000,
+                ..Default::default()
+            },
+        ),
+        (
+            "istio_100k_folded",
+            levee::config::JobGuardConfig {
+                fold_labels: vec![
+                    levee::guard::FoldRule::new(
+                        vec!["destination_service".into(), "destination_workload".into()],
+                        None,
+                    )
+                    .expect("rule"),
+                ],
+                ..Default::default()
+            },
+        ),
+    ] {
+        let mut guarded = warm(&rt, &job_with(guard), workload.body(1), Arc::new(Discard));
+        // The second scrape moves folded series to the member table.
+        ts += 1_000;
+        rt.block_on(guarded.scrape_once(ts)).expect("second scrape");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                ts += 1_000;
+                rt.block_on(guarded.scrape_once(ts)).expect("scrape")
+            })
+        });
+    }
+
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = Arc::new(
         levee::tsdb::db::Db::open(tmp.path(), levee::tsdb::db::Options::default()).expect("db"),
     );
-    let fetcher = MemoryFetcher::new(64 * 1024);
-    fetcher.push_body("text/plain; version=0.0.4", workload.body(1));
-    let target = Arc::new(
-        populate(&job, &Labels::empty(), "pod:15090")
-            .expect("target")
-            .expect("kept"),
-    );
-    let mut stored = ScrapeLoop::new(
-        target,
-        fetcher,
+    let mut stored = warm(
+        &rt,
+        &job,
+        workload.body(1),
         Arc::new(levee::agent::storage::TsdbSink::new(Arc::clone(&db))),
-        Arc::new(ScrapeMetrics::new(&Registry::new())),
     );
-    rt.block_on(stored.scrape_once(1_000))
-        .expect("first scrape");
     group.bench_function("istio_100k_into_tsdb", |b| {
         b.iter(|| {
             ts += 1_000;
