@@ -239,7 +239,7 @@ impl TargetGuard {
         }
         // Candidates are never folded already: compact members have the
         // values of their folded series for them.
-        for (_, g) in self.groups.iter().filter(|(_, g)| g.compact > 0) {
+        for (_, g) in self.groups.with_compact_members() {
             for l in labels.iter() {
                 *bytes.entry(l.as_str()).or_insert(0) +=
                     g.labels.get(l).map_or(0, str::len) * g.compact as usize;
@@ -260,7 +260,7 @@ impl TargetGuard {
     fn one_to_one(&self, a: &str, b: &str) -> bool {
         let mut ab: FxHashMap<u64, u64> = FxHashMap::default();
         let mut ba: FxHashMap<u64, u64> = FxHashMap::default();
-        let compact = self.groups.iter().filter(|(_, g)| g.compact > 0);
+        let compact = self.groups.with_compact_members();
         let all = self
             .series
             .iter()
@@ -322,7 +322,7 @@ impl TargetGuard {
         if self.extends_current(folds) {
             // More folds on top of the current ones: a compact member goes
             // where its folded series goes.
-            for (_, g) in self.groups.iter().filter(|(_, g)| g.compact > 0) {
+            for (_, g) in self.groups.with_compact_members() {
                 self.project_one(folds, &g.labels, g.hash, g.role, &mut seen);
             }
         } else {
@@ -383,8 +383,8 @@ impl TargetGuard {
         // their folded series' values of them.
         let compact: usize = self
             .groups
-            .iter()
-            .filter(|(_, g)| g.compact > 0 && f.in_scope(&g.labels) && !f.keeps(&g.labels))
+            .with_compact_members()
+            .filter(|(_, g)| f.in_scope(&g.labels) && !f.keeps(&g.labels))
             .map(|(_, g)| g.compact as usize)
             .sum();
         labeled + compact

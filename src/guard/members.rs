@@ -9,7 +9,7 @@
 //! a folded series costs one hash and one lookup per sample; labels are
 //! rebuilt only when folds change or a member leaves the window.
 
-use super::table::{NONE, shrink_map, shrink_vec};
+use super::table::{NONE, compact_slots, shrink_map, unlink};
 use crate::series_key::{KeyMap, SeriesKey};
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::Hasher;
@@ -126,25 +126,9 @@ impl TupleTable {
         }
         let (hash, next) = (t.hash, t.next);
         self.slots[id as usize] = None;
-        if self.by_hash.get(&hash) == Some(&id) {
-            if next == NONE {
-                self.by_hash.remove(&hash);
-            } else {
-                self.by_hash.insert(hash, next);
-            }
-        } else {
-            let mut cur = self.by_hash.get(&hash).copied().unwrap_or(NONE);
-            while cur != NONE {
-                let Some(c) = self.slots.get_mut(cur as usize).and_then(Option::as_mut) else {
-                    break;
-                };
-                if c.next == id {
-                    c.next = next;
-                    break;
-                }
-                cur = c.next;
-            }
-        }
+        unlink(&mut self.slots, &mut self.by_hash, hash, id, next, |c| {
+            &mut c.next
+        });
         self.free.push(id);
     }
 
@@ -166,13 +150,7 @@ impl TupleTable {
 
     /// Gives back memory after many tuples went.
     pub fn compact(&mut self) {
-        while matches!(self.slots.last(), Some(None)) {
-            self.slots.pop();
-        }
-        let len = self.slots.len() as u32;
-        self.free.retain(|&id| id < len);
-        shrink_vec(&mut self.slots);
-        shrink_vec(&mut self.free);
+        compact_slots(&mut self.slots, &mut self.free);
         shrink_map(&mut self.by_hash);
     }
 }
@@ -256,9 +234,7 @@ impl MemberTable {
     /// Gives back memory after many members went.
     pub fn compact(&mut self) {
         for s in &mut self.shards {
-            if s.capacity() > 2 * s.len() + 64 {
-                s.shrink_to(s.len() + s.len() / 4);
-            }
+            shrink_map(s);
         }
     }
 }

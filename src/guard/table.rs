@@ -95,16 +95,50 @@ pub fn shrink_vec<T>(v: &mut Vec<T>) {
 }
 
 /// [`shrink_vec`] for hash maps.
-pub fn shrink_map<K: std::hash::Hash + Eq, V>(m: &mut FxHashMap<K, V>) {
+pub fn shrink_map<K: std::hash::Hash + Eq, V, S: std::hash::BuildHasher>(
+    m: &mut std::collections::HashMap<K, V, S>,
+) {
     if m.capacity() > 2 * m.len() + 64 {
         m.shrink_to(m.len() + m.len() / 4);
+    }
+}
+
+/// Unlinks slot `id` (already emptied; `next` was its successor) from the
+/// chain of entries sharing `hash`; `next_of` reaches a slot's link.
+pub fn unlink<T>(
+    slots: &mut [Option<T>],
+    by_hash: &mut FxHashMap<u64, u32>,
+    hash: u64,
+    id: u32,
+    next: u32,
+    next_of: impl Fn(&mut T) -> &mut u32,
+) {
+    if by_hash.get(&hash) == Some(&id) {
+        if next == NONE {
+            by_hash.remove(&hash);
+        } else {
+            by_hash.insert(hash, next);
+        }
+        return;
+    }
+    let mut cur = by_hash.get(&hash).copied().unwrap_or(NONE);
+    while cur != NONE {
+        let Some(c) = slots.get_mut(cur as usize).and_then(Option::as_mut) else {
+            break;
+        };
+        let link = next_of(c);
+        if *link == id {
+            *link = next;
+            break;
+        }
+        cur = *link;
     }
 }
 
 /// Drops trailing empty slots and orders the free list so the lowest ids
 /// are reused first (live entries gather at the front and the tail can be
 /// given back).
-fn compact_slots<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>) {
+pub fn compact_slots<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>) {
     while matches!(slots.last(), Some(None)) {
         slots.pop();
     }
@@ -205,26 +239,14 @@ impl SeriesTable {
         if let Some(k) = &s.key {
             self.by_key.remove(k);
         }
-        // Unlink from its hash chain.
-        if self.by_hash.get(&s.hash) == Some(&id) {
-            if s.next == NONE {
-                self.by_hash.remove(&s.hash);
-            } else {
-                self.by_hash.insert(s.hash, s.next);
-            }
-        } else {
-            let mut cur = self.by_hash.get(&s.hash).copied().unwrap_or(NONE);
-            while cur != NONE {
-                let Some(c) = self.slots.get_mut(cur as usize).and_then(Option::as_mut) else {
-                    break;
-                };
-                if c.next == id {
-                    c.next = s.next;
-                    break;
-                }
-                cur = c.next;
-            }
-        }
+        unlink(
+            &mut self.slots,
+            &mut self.by_hash,
+            s.hash,
+            id,
+            s.next,
+            |c| &mut c.next,
+        );
         self.free.push(id);
         self.live -= 1;
         Some(s)
@@ -243,10 +265,7 @@ impl SeriesTable {
     /// Gives back the memory of series that left.
     pub fn compact(&mut self) {
         compact_slots(&mut self.slots, &mut self.free);
-        if self.by_key.capacity() > 2 * self.by_key.len() + 64 {
-            self.by_key
-                .shrink_to(self.by_key.len() + self.by_key.len() / 4);
-        }
+        shrink_map(&mut self.by_key);
         shrink_map(&mut self.by_hash);
     }
 
@@ -335,25 +354,14 @@ impl GroupTable {
     /// Removes a group.
     pub fn remove(&mut self, id: u32) -> Option<Group> {
         let g = self.slots.get_mut(id as usize)?.take()?;
-        if self.by_hash.get(&g.hash) == Some(&id) {
-            if g.next == NONE {
-                self.by_hash.remove(&g.hash);
-            } else {
-                self.by_hash.insert(g.hash, g.next);
-            }
-        } else {
-            let mut cur = self.by_hash.get(&g.hash).copied().unwrap_or(NONE);
-            while cur != NONE {
-                let Some(c) = self.slots.get_mut(cur as usize).and_then(Option::as_mut) else {
-                    break;
-                };
-                if c.next == id {
-                    c.next = g.next;
-                    break;
-                }
-                cur = c.next;
-            }
-        }
+        unlink(
+            &mut self.slots,
+            &mut self.by_hash,
+            g.hash,
+            id,
+            g.next,
+            |c| &mut c.next,
+        );
         self.free.push(id);
         Some(g)
     }
@@ -377,6 +385,12 @@ impl GroupTable {
     pub fn compact(&mut self) {
         compact_slots(&mut self.slots, &mut self.free);
         shrink_map(&mut self.by_hash);
+    }
+
+    /// Live groups with compact members (whose members' values of any
+    /// label not replaced are the group's own).
+    pub fn with_compact_members(&self) -> impl Iterator<Item = (u32, &Group)> {
+        self.iter().filter(|(_, g)| g.compact > 0)
     }
 
     /// All live groups.
