@@ -51,26 +51,8 @@ enum Command {
     },
 }
 
-/// Makes allocations of 1 MiB and more come from their own mappings, given
-/// back to the system when freed. glibc raises that threshold each time such
-/// a block is freed (up to 32 MiB); after that, large short-lived buffers (a
-/// guard state save of a storm target, a big scrape's batch) are carved from
-/// the heap and their pages stay resident, so RSS ratchets up with every
-/// new high-water mark. A fixed threshold also keeps the heap's top trimmed.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn fix_mmap_threshold() {
-    // SAFETY: mallopt only sets an allocator parameter; it is called once,
-    // before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn fix_mmap_threshold() {}
-
 fn main() -> ExitCode {
-    fix_mmap_threshold();
+    levee::agent::memory::pin_mmap_threshold();
     let cli = Cli::parse();
     match cli.command {
         Command::Check { file } => match levee::config::Config::load_file(&file) {

@@ -30,6 +30,7 @@ DEFAULT_AGENTS = {
     "steady": ["levee", "prometheus", "vmagent"],
     "storm": list(agents.VARIANTS),
     "big": ["levee", "prometheus", "vmagent"],
+    "calm": ["levee-series-budget"],
 }
 WORKLOAD_TEXT = {
     "steady": "50 targets × 2,000 series (counters, gauges, 10-bucket histograms), every value "
@@ -37,6 +38,8 @@ WORKLOAD_TEXT = {
     "storm": "One Istio-style target adding 200 new `destination_service` hosts × 25 series per "
              "scrape (it keeps every series it ever made), beside 10 ordinary targets × 1,000 series.",
     "big": "One target with 1,000,000 series.",
+    "calm": "The storm's targets with the storm target not growing (no hosts): the agent's idle "
+            "RSS for the storm's configuration, the reference of the storm's memory target.",
 }
 INTRO = """# Benchmarks: levee beside Prometheus' agent and vmagent
 
@@ -103,12 +106,14 @@ def parse_args(argv):
                     "and their limit variants, one at a time on the same load-generated targets, each "
                     "remote-writing into a fresh VictoriaMetrics; everything on 127.0.0.1.")
     p.add_argument("--workloads", default="storm,steady,big",
-                   help="comma-separated: storm, steady, big (default: all three)")
+                   help="comma-separated: storm, steady, big, calm (default: storm, steady, big)")
     p.add_argument("--agents", default=None,
                    help="comma-separated agent variants for every workload (default: all six for the "
                         "storm, levee/prometheus/vmagent otherwise). Variants: " + ", ".join(agents.VARIANTS))
     p.add_argument("--duration", type=int, default=150, help="seconds per run (default 150)")
     p.add_argument("--storm-duration", type=int, help="seconds per storm run (default: --duration)")
+    p.add_argument("--calm-duration", type=int, default=120,
+                   help="seconds of the calm run (default 120)")
     p.add_argument("--full", action="store_true",
                    help="the documented run: 600 s per storm run, 300 s per steady and big run")
     p.add_argument("--interval", type=int, default=5, help="scrape interval and tick, seconds (default 5)")
@@ -153,15 +158,17 @@ def main(argv):
             return 2
     base = args.duration if not args.full else 300
     durations = {"steady": base, "big": base,
-                 "storm": args.storm_duration or (600 if args.full else args.duration)}
-    intervals = {"steady": args.interval, "storm": args.interval, "big": args.big_interval}
+                 "storm": args.storm_duration or (600 if args.full else args.duration),
+                 "calm": args.calm_duration}
+    intervals = {"steady": args.interval, "storm": args.interval, "big": args.big_interval,
+                 "calm": args.interval}
     # The hourly limit is global: the storm target's budget plus every
     # ordinary target's series and synthetic series.
     hourly = args.budget + 10 * 1000 + 11 * 10
     opts = {
         "levee_bin": levee_bin, "loadgen_bin": loadgen_bin, "durations": durations,
         "intervals": intervals, "budget": args.budget, "hourly": hourly, "drain": args.drain,
-        "loadgen_extra": {},
+        "loadgen_extra": {"calm": ["--hosts-per-tick=0"]},
     }
     out = args.out or tempfile.mkdtemp(prefix="levee-bench-")
     os.makedirs(out, exist_ok=True)

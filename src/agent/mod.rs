@@ -4,6 +4,7 @@
 //! through [`Agent::start`].
 
 pub mod guard_state;
+pub mod memory;
 pub mod storage;
 
 use crate::config::Config;
@@ -141,7 +142,13 @@ impl Agent {
             },
         )?;
         db.set_wal_observer(Arc::new(storage::RemoteWalObserver { watch, pins }));
-        let maintenance = tokio::spawn(storage::maintain(Arc::clone(&db), sync_every, stop_rx));
+        let maintenance = tokio::spawn(storage::maintain(
+            Arc::clone(&db),
+            sync_every,
+            stop_rx.clone(),
+        ));
+        // Stops with the maintenance task.
+        tokio::spawn(memory::Trimmer::new(&registry).run(stop_rx));
         // Samples go to the TSDB (remote write reads them from its WAL);
         // metadata goes to remote write directly.
         let sink: Arc<dyn SampleSink> = Arc::new(crate::scrape::FanoutSink(vec![

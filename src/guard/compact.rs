@@ -8,7 +8,7 @@
 use super::emit::MergeState;
 use super::engine::{MemberHit, TargetGuard};
 use super::hash::value_hash;
-use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, Member};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_TUPLE, Member};
 use super::role::{Role, counts_events};
 use super::table::{DropReason, NONE, Route};
 use crate::labels::Labels;
@@ -24,16 +24,17 @@ impl TargetGuard {
         if is_stale_nan(value) {
             return MemberHit::NotMember;
         }
-        let generation = self.generation;
         let ts_ms = self.last_ts_ms;
-        let Some(m) = self.members.get_mut(&key) else {
+        let Some(pos) = self.members.find(&key) else {
             return MemberHit::NotMember;
         };
-        if m.seen_gen == generation {
+        if !self.members.first_sight(pos) {
             self.merged_duplicates += 1;
             return MemberHit::Duplicate;
         }
-        m.seen_gen = generation;
+        let Some(m) = self.members.at_mut(pos) else {
+            return MemberHit::NotMember;
+        };
         m.last_seen_ms = ts_ms;
         m.set(EXPLICIT_TS, explicit_ts);
         let mut st = MergeState {
@@ -48,7 +49,7 @@ impl TargetGuard {
             return MemberHit::Merged;
         };
         let increase = self.merge_sample(member.group, role, &mut st, value);
-        if let Some(m) = self.members.get_mut(&key) {
+        if let Some(m) = self.members.at_mut(pos) {
             m.set(COUNTED, st.counted);
             m.set(HAS_VALUE, st.has_value);
             m.last_value = st.last_value;
@@ -79,7 +80,7 @@ impl TargetGuard {
     pub(super) fn member_value<'a>(&'a self, m: &Member, name: &str) -> Option<&'a str> {
         let group = self.groups.get(m.group)?;
         match group.replaced.iter().position(|n| &**n == name) {
-            Some(i) => self.tuples.values(m.tuple).get(i).map(|v| &**v),
+            Some(i) => self.tuples.values(m.tuple()).get(i).map(|v| &**v),
             None => group.labels.get(name),
         }
     }
@@ -91,7 +92,7 @@ impl TargetGuard {
             return Labels::empty();
         };
         let mut b = group.labels.to_builder();
-        for (name, value) in group.replaced.iter().zip(self.tuples.values(m.tuple)) {
+        for (name, value) in group.replaced.iter().zip(self.tuples.values(m.tuple())) {
             b.set(name, value);
         }
         b.into_labels()
@@ -131,6 +132,11 @@ impl TargetGuard {
             .map(|n| s.labels.get(n).unwrap_or(""))
             .collect();
         let tuple = self.tuples.acquire(&values);
+        if tuple > MAX_TUPLE {
+            // Out of tuple ids: the series stays labeled.
+            self.tuples.release(tuple);
+            return;
+        }
         let Some(s) = self.series.remove(id) else {
             return;
         };
@@ -150,15 +156,13 @@ impl TargetGuard {
         }
         self.members.insert(
             key,
-            Member {
-                group: g,
-                tuple,
-                seen_gen: s.seen_gen,
-                flags,
-                last_seen_ms: s.last_seen_ms,
-                last_value: s.last_value,
-            },
+            Member::new(g, tuple, flags, s.last_seen_ms, s.last_value),
         );
+        if s.seen_gen == self.generation
+            && let Some(pos) = self.members.find(&key)
+        {
+            self.members.first_sight(pos);
+        }
     }
 
     /// Compact members not seen since `cutoff` leave.
@@ -182,7 +186,7 @@ impl TargetGuard {
             Route::Dropped(DropReason::Budget),
             true,
         );
-        self.tuples.release(m.tuple);
+        self.tuples.release(m.tuple());
         self.members.remove(key)
     }
 }

@@ -298,6 +298,7 @@ impl TargetGuard {
         self.merged_samples = 0;
         self.merged_duplicates = 0;
         self.in_scrape = true;
+        self.members.new_scrape();
         for f in &mut self.folds {
             // Rules start with the first scrape that sees them.
             if f.started_ms == 0 {

@@ -271,16 +271,21 @@ impl TargetGuard {
             let names = self.groups.get(g).map(|g| g.replaced.clone())?;
             let values: Vec<&str> = names.iter().map(|n| labels.get(n).unwrap_or("")).collect();
             let tuple = self.tuples.acquire(&values);
-            self.tuples.release(m.tuple);
+            self.tuples.release(m.tuple());
             self.move_counts(old, new, true);
             if let Some(m) = self.members.get_mut(&key) {
                 m.group = g;
-                m.tuple = tuple;
+                m.set_tuple(tuple);
             }
             return Some((Moved::Member(key), m.group));
         }
+        let seen_gen = if self.members.seen(&key) {
+            self.generation
+        } else {
+            0
+        };
         self.members.remove(&key);
-        self.tuples.release(m.tuple);
+        self.tuples.release(m.tuple());
         if let Some(g) = self.groups.get_mut(m.group) {
             g.compact -= 1;
         }
@@ -297,7 +302,7 @@ impl TargetGuard {
             has_value: m.has(HAS_VALUE),
             last_value: m.last_value,
             last_seen_ms: m.last_seen_ms,
-            seen_gen: m.seen_gen,
+            seen_gen,
             emitted_gen: 0,
             rank_fold: NONE,
             rank_value: 0,

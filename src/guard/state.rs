@@ -12,7 +12,7 @@
 use super::engine::{GROUP_BIT, TargetGuard};
 use super::fold::{Activity, Fold, FoldOrigin, MAX_FOLDS};
 use super::hash::{labels_hash, value_hash};
-use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, Member};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_TUPLE, Member};
 use super::role::Role;
 use super::settings::GuardSettings;
 use super::table::{DropReason, Group, NONE, Route, Series};
@@ -305,7 +305,7 @@ impl TargetGuard {
             .iter()
             .filter_map(|(key, m)| {
                 let group = *group_index.get(m.group as usize)?;
-                let tuple = *tuple_index.get(&m.tuple)?;
+                let tuple = *tuple_index.get(&m.tuple())?;
                 let folded = self.groups.get(m.group)?;
                 (group != NONE).then_some(MemberState {
                     key: key.as_u128(),
@@ -538,14 +538,14 @@ impl TargetGuard {
                 return Err(RestoreError::RepeatedKey { key: ms.key });
             }
             let tuple = self.tuples.acquire(values);
-            let mut m = Member {
-                group,
-                tuple,
-                seen_gen: 0,
-                flags: 0,
-                last_seen_ms: ms.last_seen_ms,
-                last_value: ms.last_value,
-            };
+            if tuple > MAX_TUPLE {
+                return Err(RestoreError::Index {
+                    what: "member tuple",
+                    index: u64::from(tuple),
+                    limit: u64::from(MAX_TUPLE),
+                });
+            }
+            let mut m = Member::new(group, tuple, 0, ms.last_seen_ms, ms.last_value);
             m.set(EXPLICIT_TS, ms.explicit_ts);
             m.set(COUNTED, ms.counted);
             m.set(HAS_VALUE, ms.has_value);
