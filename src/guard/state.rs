@@ -225,7 +225,7 @@ fn regex(pattern: &str) -> Result<Regex, RestoreError> {
 
 impl TargetGuard {
     /// The guard's state, for [`TargetGuard::restore`] after a restart.
-    /// Members are listed in tuple order (`state_walk.rs`).
+    /// Members are listed in the member table's order (`state_walk.rs`).
     pub fn export_state(&self) -> GuardState {
         let ix = self.export_index();
         let mut state = self.export_without_members(&ix);
@@ -233,7 +233,9 @@ impl TargetGuard {
             .tuple_values()
             .map(|t| t.iter().map(|v| v.to_string()).collect())
             .collect();
-        self.walk_members(&ix, &mut state.members);
+        let mut members = Vec::with_capacity(self.members.len());
+        self.walk_members(&ix, |m| members.push(m.clone()));
+        state.members = members;
         state
     }
 

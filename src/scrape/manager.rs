@@ -257,10 +257,13 @@ impl GuardStates {
 
     /// Every guarded target's state encoded as a state file, each guard
     /// locked only while its own state is encoded (its members straight
-    /// from its table: [`Encoder::add_guard`]). The scrape loop locks the
-    /// guard per body chunk, so a save delays a target's scrape by at most
-    /// one encoding of that target: about 40 ns per folded member in a
-    /// release build, 25 ms for the storm's 600k members.
+    /// from its table: [`Encoder::add_guard`]); writing the file follows
+    /// with no lock held. The scrape loop locks the guard per body chunk,
+    /// so a save delays one chunk of a target's scrape by at most one
+    /// encoding of that target: for the storm's 600k folded members about
+    /// 30 ms in a release build (encoding them 19 ms, measured by
+    /// `benches/guard_state.rs` `members/encode`, plus one pass over the
+    /// member table, ~10 ms).
     pub fn encode(&self) -> Encoder {
         let entries: Vec<GuardEntry> = self.0.1.lock().clone();
         let mut enc = Encoder::new();

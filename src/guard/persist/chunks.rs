@@ -64,6 +64,21 @@ impl Chunks {
         self.cur.push(v as u8);
     }
 
+    /// Moves the chunks of `other` behind these: no bytes are copied (the
+    /// current chunk's free room stays unused).
+    pub fn append(&mut self, other: Chunks) {
+        let cur = std::mem::take(&mut self.cur);
+        for c in std::iter::once(cur).chain(other.full).chain([other.cur]) {
+            if !c.is_empty() {
+                self.full_len += c.len();
+                self.full.push(c);
+            }
+        }
+        // The last chunk goes on as the current one, with its free room.
+        self.full_len -= self.full.last().map_or(0, Vec::len);
+        self.cur = self.full.pop().unwrap_or_default();
+    }
+
     /// Bytes held.
     pub fn len(&self) -> usize {
         self.full_len + self.cur.len()
@@ -120,6 +135,26 @@ mod tests {
         assert!(caps.iter().all(|&n| n <= MAX_CHUNK), "{caps:?}");
         for ch in &c.full {
             assert!(ch.capacity() - ch.len() < 5000, "chunks are filled");
+        }
+    }
+
+    #[test]
+    fn appended_chunks_are_moved_behind() {
+        for (a_len, b_len) in [(0, 0), (0, 10), (10, 0), (3000, 70_000), (70_000, 3000)] {
+            let (mut a, mut b) = (Chunks::default(), Chunks::default());
+            let want: Vec<u8> = (0..a_len + b_len).map(|i| (i % 251) as u8).collect();
+            for &x in &want[..a_len] {
+                a.push(x);
+            }
+            for &x in &want[a_len..] {
+                b.push(x);
+            }
+            a.append(b);
+            a.push(9);
+            assert_eq!(a.len(), want.len() + 1);
+            let got: Vec<u8> = a.parts().flatten().copied().collect();
+            assert_eq!(&got[..want.len()], &want[..]);
+            assert_eq!(got[want.len()], 9);
         }
     }
 
