@@ -6,13 +6,14 @@
 //! ([`Encoder::add_guard`] under the guard, then [`Encoder::write`]).
 //!
 //! The bound is per member, on the peak of heap bytes above what was live
-//! before the save: the save may cost about the file (~31 bytes per
-//! member) plus bounded scratch, not copies of the members. The path the
-//! saver took before (`export_state`, which copies every member into a
-//! 48-byte `MemberState` and sorts them, then `persist::encode` into a
-//! doubling buffer, then a copy of the whole) is measured beside it and
-//! printed, not asserted (it stays for library users). Byte counts, not
-//! time: deterministic. Run with `-- --nocapture` for the figures.
+//! before the save: the save may cost about the file (~32 bytes per
+//! member) plus a chunk of slack, not copies of the members. The library
+//! path (`export_state`, a 48-byte `MemberState` copy of every member, then
+//! `persist::encode`, then one copy of the encoding) is measured beside it
+//! and printed, not asserted. Before the saver encoded from the guard it
+//! took that path with a sort and a doubling buffer besides: 154 bytes per
+//! member here (commit 76febc9). Byte counts, not time: deterministic. Run
+//! with `-- --nocapture` for the figures.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
