@@ -13,13 +13,21 @@
 //! one tuple per host), built directly as a [`GuardState`]:
 //! - `members/encode`, `members/decode`: the file's bytes of them and back.
 //!
+//! And the same members in a live guard (the state restored into one), as
+//! `levee run` saves them every `guard.state_save_interval`:
+//! - `members/export`: `export_state`, the copy of every member a library
+//!   user gets (the saver's way before it encoded from the guard);
+//! - `members/encode_live`: [`Encoder::add_guard`], the members encoded
+//!   straight from the guard's table in its order (what the saver does
+//!   under the guard's lock; writing the pieces follows unlocked).
+//!
 //! Throughput is in members. Prints the bytes per member once.
 //!
 //! Run: `cargo bench --bench guard_state` (`-- --quick` for a short run).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use levee::exposition::{Entry, Format, ParserLimits, StreamParser};
-use levee::guard::persist::{self, TargetState};
+use levee::guard::persist::{self, Encoder, TargetState};
 use levee::guard::{GroupState, GuardSettings, GuardState, MemberState, Role, TargetGuard};
 use levee::labels::{Labels, LabelsBuilder};
 use levee::remote::Sample;
@@ -167,6 +175,26 @@ fn bench_members(c: &mut Criterion) {
     g.bench_function("decode", |b| {
         b.iter(|| persist::decode("state", &bytes).map(|s| s.len()).ok())
     });
+    let Ok(guard) = TargetGuard::restore(t.state.settings.clone(), &t.state) else {
+        eprintln!("the storm state does not restore: live benches skipped");
+        g.finish();
+        return;
+    };
+    let live = |guard: &TargetGuard| {
+        let mut enc = Encoder::new();
+        enc.add_guard(&t.job, &t.url, &t.labels, guard);
+        enc
+    };
+    let enc = live(&guard);
+    println!(
+        "guard state from the live guard: {} members, {} bytes, {:.1} bytes/member",
+        enc.members(),
+        enc.file_len(),
+        enc.file_len() as f64 / enc.members() as f64
+    );
+    drop(enc);
+    g.bench_function("export", |b| b.iter(|| guard.export_state()));
+    g.bench_function("encode_live", |b| b.iter(|| live(&guard).file_len()));
     g.finish();
 }
 

@@ -53,6 +53,7 @@ mod role;
 mod route;
 mod settings;
 mod state;
+mod state_walk;
 mod stats;
 mod table;
 

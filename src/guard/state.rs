@@ -15,6 +15,7 @@ use super::hash::{labels_hash, value_hash};
 use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_TUPLE, Member};
 use super::role::Role;
 use super::settings::GuardSettings;
+use super::state_walk::ExportIndex;
 use super::table::{DropReason, Group, NONE, Route, Series};
 use crate::labels::Labels;
 use crate::series_key::{SeriesKey, SeriesKeyer};
@@ -224,19 +225,35 @@ fn regex(pattern: &str) -> Result<Regex, RestoreError> {
 
 impl TargetGuard {
     /// The guard's state, for [`TargetGuard::restore`] after a restart.
+    /// Members are listed in the member table's order (`state_walk.rs`).
     pub fn export_state(&self) -> GuardState {
-        let mut group_index = vec![NONE; self.groups.slot_count()];
-        let mut groups = Vec::new();
-        for (id, g) in self.groups.iter() {
-            group_index[id as usize] = groups.len() as u32;
-            groups.push(GroupState {
+        let ix = self.export_index();
+        let mut state = self.export_without_members(&ix);
+        state.tuples = self
+            .tuple_values()
+            .map(|t| t.iter().map(|v| v.to_string()).collect())
+            .collect();
+        let mut members = Vec::with_capacity(self.members.len());
+        self.walk_members(&ix, |m| members.push(m.clone()));
+        state.members = members;
+        state
+    }
+
+    /// The guard's state without its tuples and members (the state file's
+    /// encoder takes those from the guard as it writes them).
+    pub(super) fn export_without_members(&self, ix: &ExportIndex) -> GuardState {
+        let group_index = &ix.groups;
+        let groups = self
+            .groups
+            .iter()
+            .map(|(_, g)| GroupState {
                 labels: g.labels.clone(),
                 role: g.role,
                 folded: g.folded,
                 value: g.value,
                 replaced: g.replaced.iter().map(|n| n.to_string()).collect(),
-            });
-        }
+            })
+            .collect();
         let route_of = |r: Route| match r {
             Route::Raw => RouteState::Raw,
             Route::Group(g) => match group_index.get(g as usize) {
@@ -262,7 +279,6 @@ impl TargetGuard {
                 last_seen_ms: s.last_seen_ms,
             })
             .collect();
-        let (tuples, members) = self.export_members(&group_index);
         let emitted = self
             .prev_emitted
             .iter()
@@ -287,44 +303,9 @@ impl TargetGuard {
             emitted,
             growth: self.growth(),
             key_secret: Some(self.keyer.to_bytes()),
-            tuples,
-            members,
+            tuples: Vec::new(),
+            members: Vec::new(),
         }
-    }
-
-    /// The compact members and the tuples they use (renumbered densely).
-    fn export_members(&self, group_index: &[u32]) -> (Vec<Vec<String>>, Vec<MemberState>) {
-        let mut tuple_index: FxHashMap<u32, u32> = FxHashMap::default();
-        let mut tuples = Vec::new();
-        for (id, t) in self.tuples.iter() {
-            tuple_index.insert(id, tuples.len() as u32);
-            tuples.push(t.values.iter().map(|v| v.to_string()).collect());
-        }
-        let members = self
-            .members
-            .iter()
-            .filter_map(|(key, m)| {
-                let group = *group_index.get(m.group as usize)?;
-                let tuple = *tuple_index.get(&m.tuple())?;
-                let folded = self.groups.get(m.group)?;
-                (group != NONE).then_some(MemberState {
-                    key: key.as_u128(),
-                    group,
-                    tuple,
-                    family: folded.family,
-                    role: folded.role,
-                    explicit_ts: m.has(EXPLICIT_TS),
-                    counted: m.has(COUNTED),
-                    has_value: m.has(HAS_VALUE),
-                    last_value: m.last_value,
-                    last_seen_ms: m.last_seen_ms,
-                })
-            })
-            .collect::<Vec<MemberState>>();
-        // Members of one tuple side by side: the file codes tuples as deltas.
-        let mut members = members;
-        members.sort_unstable_by_key(|m| (m.tuple, m.group));
-        (tuples, members)
     }
 
     fn growth(&self) -> Vec<GrowthState> {

@@ -4,16 +4,23 @@
 //! with every index and length checked (`decode.rs`), framed by a magic,
 //! a version and a CRC32C; and its atomic write and read through a
 //! [`Directory`]. Version 2 is written; versions 1 and 2 are read.
+//!
+//! The agent saves through [`Encoder::add_guard`] and [`Encoder::write`]:
+//! each guard's members go straight from its table into the encoder, and
+//! the file is written in the pieces the encoder holds, so a save costs
+//! about the file's size in heap (not a copy of every member, then the
+//! encoding, then a copy of the encoding).
 
+mod chunks;
 mod decode;
 mod encode;
 
 pub use decode::decode;
-pub use encode::encode;
+pub use encode::{Encoder, encode};
 
 use super::state::GuardState;
 use crate::labels::Labels;
-use crate::tsdb::fs::{Directory, FsError};
+use crate::tsdb::fs::{Directory, FsError, WriteFile};
 
 const MAGIC: [u8; 4] = *b"LGST";
 /// The state file format version this code writes (and the newest it
@@ -122,13 +129,24 @@ pub fn read(dir: &dyn Directory, file: &str) -> Result<Option<Vec<TargetState>>,
 /// Writes `bytes` (from [`encode`]) to `file` atomically: `<file>.tmp`,
 /// fsync, rename, fsync of the directory.
 pub fn write(dir: &dyn Directory, file: &str, bytes: &[u8]) -> Result<(), StateError> {
+    write_with(dir, file, |f| f.append(bytes))
+}
+
+/// Writes `file` atomically with what `fill` appends to it: `<file>.tmp`,
+/// fsync, rename, fsync of the directory. A failure leaves `file` as it
+/// was.
+fn write_with(
+    dir: &dyn Directory,
+    file: &str,
+    fill: impl FnOnce(&mut dyn WriteFile) -> Result<(), FsError>,
+) -> Result<(), StateError> {
     let fs_err = |source| StateError::Fs {
         file: file.to_string(),
         source,
     };
     let tmp = format!("{file}.tmp");
     let mut f = dir.create(&tmp).map_err(fs_err)?;
-    f.append(bytes).map_err(fs_err)?;
+    fill(&mut *f).map_err(fs_err)?;
     f.sync().map_err(fs_err)?;
     drop(f);
     dir.rename(&tmp, file).map_err(fs_err)?;

@@ -1,0 +1,174 @@
+//! [`Chunks`]: the encoder's output buffer, a list of byte chunks that
+//! never copies what it holds when it grows. A `Vec<u8>` that doubles holds
+//! its old and its new allocation at once (three times the bytes written,
+//! for a moment) and copies everything each time; here a full chunk is
+//! kept as it is and a new one begins, so a state file of tens of MB costs
+//! its own size in heap plus at most one chunk. Chunks start small (a small
+//! state stays small) and double up to [`MAX_CHUNK`]; their bytes in order
+//! are the encoding, written to the file one chunk at a time.
+
+/// The first chunk's capacity.
+const FIRST_CHUNK: usize = 4 << 10;
+/// The largest chunk's capacity.
+pub const MAX_CHUNK: usize = 1 << 20;
+
+/// Bytes in chunks.
+#[derive(Debug, Default)]
+pub struct Chunks {
+    full: Vec<Vec<u8>>,
+    cur: Vec<u8>,
+    full_len: usize,
+}
+
+impl Chunks {
+    /// Makes room for `n` more bytes in the current chunk, starting a new
+    /// one (of at least `n` bytes) when it has not.
+    #[inline]
+    fn room(&mut self, n: usize) {
+        if self.cur.capacity() - self.cur.len() >= n {
+            return;
+        }
+        let next = match self.cur.capacity() {
+            0 => FIRST_CHUNK,
+            c => (2 * c).min(MAX_CHUNK),
+        };
+        let full = std::mem::replace(&mut self.cur, Vec::with_capacity(next.max(n)));
+        if !full.is_empty() {
+            self.full_len += full.len();
+            self.full.push(full);
+        }
+    }
+
+    /// Appends one byte.
+    #[inline]
+    pub fn push(&mut self, b: u8) {
+        self.room(1);
+        self.cur.push(b);
+    }
+
+    /// Appends `bytes` (kept in one chunk).
+    #[inline]
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.room(bytes.len());
+        self.cur.extend_from_slice(bytes);
+    }
+
+    /// Appends `v` as an unsigned LEB128 varint.
+    #[inline]
+    pub fn uvarint(&mut self, mut v: u64) {
+        self.room(10);
+        while v >= 0x80 {
+            self.cur.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.cur.push(v as u8);
+    }
+
+    /// Moves the chunks of `other` behind these: no bytes are copied (the
+    /// current chunk's free room stays unused).
+    pub fn append(&mut self, other: Chunks) {
+        let cur = std::mem::take(&mut self.cur);
+        for c in std::iter::once(cur).chain(other.full).chain([other.cur]) {
+            if !c.is_empty() {
+                self.full_len += c.len();
+                self.full.push(c);
+            }
+        }
+        // The last chunk goes on as the current one, with its free room.
+        self.full_len -= self.full.last().map_or(0, Vec::len);
+        self.cur = self.full.pop().unwrap_or_default();
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.full_len + self.cur.len()
+    }
+
+    /// The chunks in order.
+    pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
+        self.full
+            .iter()
+            .map(Vec::as_slice)
+            .chain(std::iter::once(self.cur.as_slice()))
+            .filter(|c| !c.is_empty())
+    }
+}
+
+/// `v` as an unsigned LEB128 varint, on its own.
+pub fn uvarint_bytes(mut v: u64) -> ([u8; 10], usize) {
+    let mut out = [0u8; 10];
+    let mut n = 0;
+    while v >= 0x80 {
+        out[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    out[n] = v as u8;
+    (out, n + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_hold_what_was_written_in_order_without_growing_a_chunk() {
+        let mut c = Chunks::default();
+        let mut want = Vec::new();
+        for i in 0..300_000u64 {
+            c.uvarint(i * 977);
+            let (b, n) = uvarint_bytes(i * 977);
+            want.extend_from_slice(&b[..n]);
+            c.push(i as u8);
+            want.push(i as u8);
+            if i % 1000 == 0 {
+                let big = vec![i as u8; 5000];
+                c.extend(&big);
+                want.extend_from_slice(&big);
+            }
+        }
+        assert_eq!(c.len(), want.len());
+        let got: Vec<u8> = c.parts().flatten().copied().collect();
+        assert_eq!(got, want);
+        let caps: Vec<usize> = c.full.iter().map(Vec::capacity).collect();
+        assert_eq!(caps[0], FIRST_CHUNK);
+        assert!(caps.iter().all(|&n| n <= MAX_CHUNK), "{caps:?}");
+        for ch in &c.full {
+            assert!(ch.capacity() - ch.len() < 5000, "chunks are filled");
+        }
+    }
+
+    #[test]
+    fn appended_chunks_are_moved_behind() {
+        for (a_len, b_len) in [(0, 0), (0, 10), (10, 0), (3000, 70_000), (70_000, 3000)] {
+            let (mut a, mut b) = (Chunks::default(), Chunks::default());
+            let want: Vec<u8> = (0..a_len + b_len).map(|i| (i % 251) as u8).collect();
+            for &x in &want[..a_len] {
+                a.push(x);
+            }
+            for &x in &want[a_len..] {
+                b.push(x);
+            }
+            a.append(b);
+            a.push(9);
+            assert_eq!(a.len(), want.len() + 1);
+            let got: Vec<u8> = a.parts().flatten().copied().collect();
+            assert_eq!(&got[..want.len()], &want[..]);
+            assert_eq!(got[want.len()], 9);
+        }
+    }
+
+    #[test]
+    fn an_item_larger_than_a_chunk_gets_its_own() {
+        let mut c = Chunks::default();
+        c.push(1);
+        let big = vec![7u8; 3 * MAX_CHUNK];
+        c.extend(&big);
+        c.push(2);
+        assert_eq!(c.len(), 2 + big.len());
+        let parts: Vec<&[u8]> = c.parts().collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[1], &big[..]);
+        assert_eq!(Chunks::default().parts().count(), 0);
+    }
+}

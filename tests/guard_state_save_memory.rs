@@ -1,0 +1,175 @@
+//! Peak heap of one guard state save, measured with a counting global
+//! allocator (live and peak bytes): a target with 100k folded members
+//! (Istio-style, 4,000 destination hosts x 25 series, folded by a
+//! `fold_labels` rule) saved into a temporary directory on disk, the way
+//! `levee run` saves every `guard.state_save_interval`
+//! ([`Encoder::add_guard`] under the guard, then [`Encoder::write`]).
+//!
+//! The bound is per member, on the peak of heap bytes above what was live
+//! before the save: the save may cost about the file (~32 bytes per
+//! member) plus a chunk of slack, not copies of the members. The library
+//! path (`export_state`, a 48-byte `MemberState` copy of every member, then
+//! `persist::encode`, then one copy of the encoding) is measured beside it
+//! and printed, not asserted. Before the saver encoded from the guard it
+//! took that path with a sort and a doubling buffer besides: 154 bytes per
+//! member here (commit 76febc9). Byte counts, not time: deterministic. Run
+//! with `-- --nocapture` for the figures.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use levee::exposition::MetricType;
+use levee::guard::persist::{self, Encoder, STATE_FILE, TargetState};
+use levee::guard::{FoldRule, GuardSettings, TargetGuard};
+use levee::labels::Labels;
+use levee::remote::Sample;
+use levee::tsdb::fs::DiskDirectory;
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn grew(by: isize) {
+    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size() as isize);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        grew(new_size as isize - layout.size() as isize);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const SERIES: usize = 100_000;
+
+fn samples(ts: i64) -> Vec<Sample> {
+    (0..SERIES)
+        .map(|i| Sample {
+            labels: Arc::new(Labels::from_pairs([
+                ("__name__", "istio_requests_total".to_string()),
+                ("job", "istio".to_string()),
+                ("instance", "sidecar:15090".to_string()),
+                ("reporter", "destination".to_string()),
+                (
+                    "destination_service",
+                    format!("svc-{}.mesh.svc.cluster.local", i / 25),
+                ),
+                ("destination_workload", format!("svc-{}-v1", i / 25)),
+                ("response_code", format!("{}", 200 + i % 25)),
+                ("request_protocol", "http".to_string()),
+            ])),
+            timestamp_ms: ts,
+            value: i as f64,
+        })
+        .collect()
+}
+
+fn folded_guard() -> TargetGuard {
+    let rule = FoldRule::new(
+        vec!["destination_service".into(), "destination_workload".into()],
+        None,
+    )
+    .expect("valid rule");
+    let mut guard = TargetGuard::new(GuardSettings {
+        fold_rules: vec![rule],
+        ..GuardSettings::default()
+    });
+    // The second scrape finds every series a member and merges it by key.
+    for ts in [0, 15_000] {
+        let batch = samples(ts);
+        let kinds = vec![MetricType::Counter; batch.len()];
+        guard
+            .apply(ts, &batch, &kinds, &mut Vec::new())
+            .expect("accepted");
+    }
+    guard
+}
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Heap bytes above the live count at the start that `f` needed at its
+/// peak, and what `f` returned.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (isize, T) {
+    let base = live();
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f();
+    (PEAK.load(Ordering::Relaxed) - base, out)
+}
+
+const JOB: &str = "istio";
+const URL: &str = "http://sidecar:15090/stats/prometheus";
+
+fn labels() -> Labels {
+    Labels::from_pairs([("instance", "sidecar:15090"), ("job", "istio")])
+}
+
+/// Bytes of heap per member a save may take at its peak.
+const BOUND_PER_MEMBER: isize = 56;
+
+#[test]
+fn a_save_costs_about_the_file_not_copies_of_the_members() {
+    let guard = folded_guard();
+    let members = SERIES as isize;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = DiskDirectory::open(tmp.path()).expect("dir");
+    let labels = labels();
+
+    let (old_peak, old_len) = peak_of(|| {
+        let t = TargetState {
+            job: JOB.into(),
+            url: URL.into(),
+            labels: labels.clone(),
+            state: guard.export_state(),
+        };
+        let bytes = persist::encode(std::slice::from_ref(&t));
+        persist::write(&*dir, STATE_FILE, &bytes).expect("write");
+        bytes.len()
+    });
+    let (new_peak, new_len) = peak_of(|| {
+        let mut enc = Encoder::new();
+        enc.add_guard(JOB, URL, &labels, &guard);
+        assert_eq!(enc.members(), SERIES);
+        enc.write(&*dir, STATE_FILE).expect("write")
+    });
+    println!(
+        "old save: peak {old_peak} bytes, {} per member; file {old_len} bytes",
+        old_peak / members
+    );
+    println!(
+        "new save: peak {new_peak} bytes, {} per member; file {new_len} bytes, {:.1} per member",
+        new_peak / members,
+        new_len as f64 / members as f64
+    );
+    assert_eq!(new_len, old_len, "the same file");
+    assert!(
+        new_peak <= BOUND_PER_MEMBER * members,
+        "a save took {new_peak} bytes of heap at its peak for {members} members"
+    );
+
+    // What was written reads back into a guard with every member.
+    let back = persist::read(&*dir, STATE_FILE)
+        .expect("readable")
+        .expect("present");
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].state.members.len(), SERIES);
+    assert_eq!(back[0].state, guard.export_state());
+    let restored =
+        TargetGuard::restore(guard.settings().clone(), &back[0].state).expect("restores");
+    assert_eq!(restored.scraped_series(), guard.scraped_series());
+}
