@@ -158,6 +158,7 @@ impl TargetGuard {
             key,
             Member::new(g, tuple, flags, s.last_seen_ms, s.last_value),
         );
+        self.demoted.push(key);
         if s.seen_gen == self.generation
             && let Some(pos) = self.members.find(&key)
         {

@@ -64,6 +64,8 @@ pub struct TargetGuard {
     /// Samples of members merged in this scrape, and duplicates among them.
     pub(super) merged_samples: u64,
     pub(super) merged_duplicates: u64,
+    /// Keys of the series the last scrape made compact members.
+    pub(super) demoted: Vec<SeriesKey>,
 }
 
 /// What [`TargetGuard::merge_member`] did with a sample.
@@ -109,6 +111,7 @@ impl TargetGuard {
             in_scrape: false,
             merged_samples: 0,
             merged_duplicates: 0,
+            demoted: Vec::new(),
         };
         g.folds = rule_folds(&g.settings, 0);
         g
@@ -184,6 +187,14 @@ impl TargetGuard {
     /// Scraped series kept as folded members without labels.
     pub fn compact_members(&self) -> usize {
         self.members.len()
+    }
+
+    /// Keys of the series the last scrape turned into compact members:
+    /// from the next scrape on they are merged by key
+    /// ([`TargetGuard::merge_member`]), so a cache of their labels can let
+    /// them go now.
+    pub fn demoted_keys(&self) -> &[SeriesKey] {
+        &self.demoted
     }
 
     /// Scraped series currently merged into folded series.
@@ -297,6 +308,8 @@ impl TargetGuard {
         self.last_ts_ms = ts_ms;
         self.merged_samples = 0;
         self.merged_duplicates = 0;
+        self.demoted.clear();
+        self.demoted.shrink_to(1024);
         self.in_scrape = true;
         self.members.new_scrape();
         for f in &mut self.folds {

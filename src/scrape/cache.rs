@@ -121,6 +121,12 @@ impl ScrapeCache {
         self.map.shrink_to(0);
     }
 
+    /// Forgets the series with `key` (no staleness marker: whoever asks
+    /// takes care of it).
+    pub fn remove(&mut self, key: &SeriesKey) {
+        self.map.remove(key);
+    }
+
     /// Number of cached series (kept and dropped).
     pub fn len(&self) -> usize {
         self.map.len()

@@ -208,6 +208,13 @@ impl GuardedTarget {
         Ok(report.stale_markers)
     }
 
+    /// Calls `f` with the key of every series the last scrape made a
+    /// compact member: its samples are merged by key from now on, so the
+    /// scrape cache lets its labels go.
+    pub fn for_each_demoted(&self, f: impl FnMut(&SeriesKey)) {
+        self.guard.lock().demoted_keys().iter().for_each(f);
+    }
+
     /// Starts a scrape: from now until [`GuardedTarget::apply`] or
     /// [`GuardedTarget::abort`], samples of folded members are merged as
     /// they are parsed (`TargetGuard::merge_member`).

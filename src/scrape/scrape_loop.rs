@@ -245,6 +245,10 @@ impl<F: Fetcher> ScrapeLoop<F> {
         let outcome = match result {
             Ok(()) => {
                 let mut stale = 0u64;
+                if let Some(g) = &self.guard {
+                    // Folded members are merged by key before the cache.
+                    g.for_each_demoted(|key| self.cache.remove(key));
+                }
                 let batch = &mut self.batch;
                 let guarded = self.guard.is_some();
                 self.cache.commit(|labels| {
