@@ -56,7 +56,7 @@ mod state;
 mod stats;
 mod table;
 
-pub use engine::{MemberHit, TargetGuard};
+pub use engine::{MemberHit, NO_SLOT, TargetGuard};
 pub use fold::{FoldOrigin, HYSTERESIS, MAX_FOLDS};
 pub use merge::{Accumulator, member_increase};
 pub use report::{FoldInfo, Offender, ScrapeReport, TargetCardinality};
@@ -87,5 +87,7 @@ pub enum GuardError {
 
 #[cfg(test)]
 mod persist_tests;
+#[cfg(test)]
+mod slot_tests;
 #[cfg(test)]
 mod tests;

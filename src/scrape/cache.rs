@@ -14,6 +14,7 @@
 //! also tells which series vanished (they get staleness markers) and its
 //! memory follows the target's size.
 
+use crate::guard::NO_SLOT;
 use crate::labels::Labels;
 use crate::series_key::{KeyMap, SeriesKey};
 use std::sync::Arc;
@@ -26,6 +27,10 @@ pub struct Entry {
     /// The target gave an explicit timestamp (no staleness tracking then,
     /// as in Prometheus).
     pub explicit_timestamp: bool,
+    /// Where the target's guard keeps the series ([`NO_SLOT`]: not known),
+    /// so the guard reaches it without a second lookup of the key; the
+    /// guard checks it before trusting it.
+    pub guard_slot: u32,
     /// The scrape iteration that last saw the series.
     seen: u64,
     /// Appended in a successful scrape and not yet marked stale.
@@ -80,10 +85,18 @@ impl ScrapeCache {
             Entry {
                 labels,
                 explicit_timestamp,
+                guard_slot: NO_SLOT,
                 seen: self.iteration,
                 committed: false,
             },
         );
+    }
+
+    /// Remembers the guard's slot of the series with `key` (when cached).
+    pub fn remember_slot(&mut self, key: SeriesKey, slot: u32) {
+        if let Some(e) = self.map.get_mut(&key) {
+            e.guard_slot = slot;
+        }
     }
 
     /// Ends a successful scrape: series not seen in it are removed, and
