@@ -336,7 +336,10 @@ impl TargetGuard {
     /// its key up. `moved(i, slot)` is called for each sample whose series
     /// is in another slot than `slots[i]` (new series, stale slots), so
     /// the caller can remember the new one.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "finish's arguments, the slots beside the keys, and where moved slots go"
+    )]
     pub fn finish_slotted(
         &mut self,
         ts_ms: i64,

@@ -134,7 +134,7 @@ fn series(name: &str, host: usize, code: u32) -> String {
 /// of those that left.
 fn storm(t: usize) -> Vec<(String, MetricType, f64)> {
     let mut hosts: Vec<usize> = (3 * t..3 * t + 8).collect();
-    if t % 2 == 0 {
+    if t.is_multiple_of(2) {
         hosts.extend(0..4);
     }
     let mut items = vec![];

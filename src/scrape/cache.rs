@@ -203,6 +203,33 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_slot_is_kept_until_the_entry_goes() {
+        let mut c = ScrapeCache::default();
+        c.begin();
+        c.insert(key(b"a"), Some(labels("a")), false);
+        c.remember_slot(key(b"a"), 7);
+        c.remember_slot(key(b"not cached"), 9);
+        c.commit(|_| {});
+        c.begin();
+        match c.visit(key(b"a")) {
+            Visit::Hit(e) => assert_eq!(e.guard_slot, 7),
+            _ => panic!("a is cached"),
+        }
+        assert_eq!(c.len(), 1, "remembering does not add entries");
+        c.begin();
+        c.commit(|_| {});
+        c.begin();
+        c.insert(key(b"a"), Some(labels("a")), false);
+        c.begin();
+        match c.visit(key(b"a")) {
+            Visit::Hit(e) => assert_eq!(e.guard_slot, NO_SLOT, "a new entry knows none"),
+            _ => panic!("a is cached"),
+        }
+        // The slot sits in what was padding: an entry is no bigger.
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
+    }
+
+    #[test]
     fn failed_scrape_marks_only_committed_series() {
         let mut c = ScrapeCache::default();
         c.begin();
