@@ -1,5 +1,6 @@
 //! The per-target scrape cache: series key → the series' final label set
-//! (or "dropped by relabeling").
+//! (or "dropped by relabeling"), and, for a guarded target, where the guard
+//! keeps the series (so the guard does not look the key up again).
 //!
 //! The key is the target's keyed 128-bit hash of the series as the target
 //! wrote it (`name{labels}`), computed once per sample by the scrape loop;
