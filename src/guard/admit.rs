@@ -20,11 +20,17 @@ impl TargetGuard {
         &mut self,
         s: &Sample,
         key: Option<SeriesKey>,
+        slot: u32,
         kind: MetricType,
         ts_ms: i64,
         report: &mut ScrapeReport,
     ) -> u32 {
-        let (id, created) = match key.and_then(|k| self.series.find_key(&k)) {
+        let found = key.and_then(|k| {
+            self.series
+                .find_key_at(&k, slot)
+                .or_else(|| self.series.find_key(&k))
+        });
+        let (id, created) = match found {
             Some(id) => (id, false),
             None => {
                 let hash = labels_hash(&s.labels);

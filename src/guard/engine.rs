@@ -28,6 +28,9 @@ use crate::value::is_stale_nan;
 /// Marks a folded series in the emitted lists.
 pub(super) const GROUP_BIT: u32 = 1 << 31;
 
+/// No series slot remembered ([`TargetGuard::finish_slotted`]).
+pub const NO_SLOT: u32 = NONE;
+
 /// The guard of one target. See the module docs of [`crate::guard`].
 #[derive(Debug)]
 pub struct TargetGuard {
@@ -281,7 +284,7 @@ impl TargetGuard {
                 None => self.keyer.key_labels_in(&rest[i].labels, &mut scratch),
             };
             let s = &rest[i];
-            let hit = if is_stale_nan(s.value) {
+            let hit = if is_stale_nan(s.value) || self.members.is_empty() {
                 MemberHit::NotMember
             } else {
                 self.merge_member(key, s.value, s.timestamp_ms != ts_ms)
@@ -335,12 +338,46 @@ impl TargetGuard {
         kinds: &[MetricType],
         keys: &[SeriesKey],
     ) -> Result<ScrapeReport, GuardError> {
+        self.finish_slotted(ts_ms, batch, start, kinds, keys, &[], |_, _| {})
+    }
+
+    /// [`TargetGuard::finish`] for a caller that remembers, beside each
+    /// key, where the guard keeps its series (the scrape cache does):
+    /// `slots[i]` is the slot remembered for `keys[i]` ([`NO_SLOT`]: none).
+    /// A slot is trusted only when the series in it has that key, so a
+    /// stale one costs the lookup it would have saved and nothing else;
+    /// with a right one, a series seen again is reached without looking
+    /// its key up. `moved(i, slot)` is called for each sample whose series
+    /// is in another slot than `slots[i]` (new series, stale slots), so
+    /// the caller can remember the new one.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "finish's arguments, the slots beside the keys, and where moved slots go"
+    )]
+    pub fn finish_slotted(
+        &mut self,
+        ts_ms: i64,
+        batch: &mut Vec<Sample>,
+        start: usize,
+        kinds: &[MetricType],
+        keys: &[SeriesKey],
+        slots: &[u32],
+        mut moved: impl FnMut(usize, u32),
+    ) -> Result<ScrapeReport, GuardError> {
         if !self.in_scrape {
             self.begin(ts_ms);
         }
         self.in_scrape = false;
         self.check_fail(&batch[start..])?;
-        Ok(self.run(ts_ms, batch, start, kinds, keys))
+        let report = self.run(ts_ms, batch, start, kinds, keys, slots);
+        if !slots.is_empty() {
+            for (i, &id) in self.ids.iter().enumerate() {
+                if id != NONE && slots.get(i) != Some(&id) {
+                    moved(i, id);
+                }
+            }
+        }
+        Ok(report)
     }
 
     fn check_fail(&self, samples: &[Sample]) -> Result<(), GuardError> {
@@ -363,6 +400,7 @@ impl TargetGuard {
         start: usize,
         kinds: &[MetricType],
         keys: &[SeriesKey],
+        slots: &[u32],
     ) -> ScrapeReport {
         let budget = self.budget();
         let mut report = ScrapeReport {
@@ -377,7 +415,8 @@ impl TargetGuard {
             }
             let kind = kinds.get(i).copied().unwrap_or(MetricType::Unknown);
             let key = keys.get(i).copied();
-            let id = self.admit(s, key, kind, ts_ms, &mut report);
+            let slot = slots.get(i).copied().unwrap_or(NO_SLOT);
+            let id = self.admit(s, key, slot, kind, ts_ms, &mut report);
             self.ids.push(id);
         }
         if budget > 0
@@ -407,7 +446,10 @@ impl TargetGuard {
         self.mark_stale(ts_ms, batch, &mut report);
         self.rerank();
         self.check_lifts(ts_ms, &mut report);
-        self.demote_members();
+        if self.groups.slot_count() > 0 {
+            // Only series merged into a folded series become members.
+            self.demote_members();
+        }
         self.drop_empty_groups();
         report.active_series = self.active_series();
         report.folded_series = self.folded_members;

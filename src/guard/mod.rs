@@ -57,7 +57,7 @@ mod state_walk;
 mod stats;
 mod table;
 
-pub use engine::{MemberHit, TargetGuard};
+pub use engine::{MemberHit, NO_SLOT, TargetGuard};
 pub use fold::{FoldOrigin, HYSTERESIS, MAX_FOLDS};
 pub use merge::{Accumulator, member_increase};
 pub use report::{FoldInfo, Offender, ScrapeReport, TargetCardinality};
@@ -88,5 +88,7 @@ pub enum GuardError {
 
 #[cfg(test)]
 mod persist_tests;
+#[cfg(test)]
+mod slot_tests;
 #[cfg(test)]
 mod tests;

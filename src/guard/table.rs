@@ -160,6 +160,17 @@ impl SeriesTable {
         self.by_key.get(key).copied()
     }
 
+    /// `slot`, when the series in it has this key: the answer of
+    /// [`SeriesTable::find_key`] without its lookup, for a caller that
+    /// remembered where the series was (the key index holds exactly the
+    /// pairs of a live series' slot and its key, so a slot freed, or
+    /// reused by another series, is never taken for this one).
+    pub fn find_key_at(&self, key: &SeriesKey, slot: u32) -> Option<u32> {
+        self.get(slot)
+            .filter(|s| s.key.as_ref() == Some(key))
+            .map(|_| slot)
+    }
+
     /// Gives series `id` the key `key` (its samples now come with it).
     pub fn set_key(&mut self, id: u32, key: SeriesKey) {
         let Some(s) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {

@@ -1,5 +1,6 @@
 //! The per-target scrape cache: series key → the series' final label set
-//! (or "dropped by relabeling").
+//! (or "dropped by relabeling"), and, for a guarded target, where the guard
+//! keeps the series (so the guard does not look the key up again).
 //!
 //! The key is the target's keyed 128-bit hash of the series as the target
 //! wrote it (`name{labels}`), computed once per sample by the scrape loop;
@@ -14,6 +15,7 @@
 //! also tells which series vanished (they get staleness markers) and its
 //! memory follows the target's size.
 
+use crate::guard::NO_SLOT;
 use crate::labels::Labels;
 use crate::series_key::{KeyMap, SeriesKey};
 use std::sync::Arc;
@@ -26,6 +28,10 @@ pub struct Entry {
     /// The target gave an explicit timestamp (no staleness tracking then,
     /// as in Prometheus).
     pub explicit_timestamp: bool,
+    /// Where the target's guard keeps the series ([`NO_SLOT`]: not known),
+    /// so the guard reaches it without a second lookup of the key; the
+    /// guard checks it before trusting it.
+    pub guard_slot: u32,
     /// The scrape iteration that last saw the series.
     seen: u64,
     /// Appended in a successful scrape and not yet marked stale.
@@ -80,10 +86,18 @@ impl ScrapeCache {
             Entry {
                 labels,
                 explicit_timestamp,
+                guard_slot: NO_SLOT,
                 seen: self.iteration,
                 committed: false,
             },
         );
+    }
+
+    /// Remembers the guard's slot of the series with `key` (when cached).
+    pub fn remember_slot(&mut self, key: SeriesKey, slot: u32) {
+        if let Some(e) = self.map.get_mut(&key) {
+            e.guard_slot = slot;
+        }
     }
 
     /// Ends a successful scrape: series not seen in it are removed, and
@@ -193,6 +207,33 @@ mod tests {
             Visit::Hit(e) => assert!(e.labels.is_none(), "cached as dropped"),
             _ => panic!("dropped is cached"),
         }
+    }
+
+    #[test]
+    fn a_remembered_slot_is_kept_until_the_entry_goes() {
+        let mut c = ScrapeCache::default();
+        c.begin();
+        c.insert(key(b"a"), Some(labels("a")), false);
+        c.remember_slot(key(b"a"), 7);
+        c.remember_slot(key(b"not cached"), 9);
+        c.commit(|_| {});
+        c.begin();
+        match c.visit(key(b"a")) {
+            Visit::Hit(e) => assert_eq!(e.guard_slot, 7),
+            _ => panic!("a is cached"),
+        }
+        assert_eq!(c.len(), 1, "remembering does not add entries");
+        c.begin();
+        c.commit(|_| {});
+        c.begin();
+        c.insert(key(b"a"), Some(labels("a")), false);
+        c.begin();
+        match c.visit(key(b"a")) {
+            Visit::Hit(e) => assert_eq!(e.guard_slot, NO_SLOT, "a new entry knows none"),
+            _ => panic!("a is cached"),
+        }
+        // The slot sits in what was padding: an entry is no bigger.
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
     }
 
     #[test]

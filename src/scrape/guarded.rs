@@ -116,6 +116,9 @@ pub struct GuardedTarget {
     /// Series key of each sample of the scrape in progress (same order and
     /// length as `kinds` and the batch the guard sees).
     pub keys: Vec<SeriesKey>,
+    /// The guard's slot of each sample's series as the scrape cache
+    /// remembers it (`guard::NO_SLOT`: none), same order as `keys`.
+    pub slots: Vec<u32>,
     job: String,
     instance: String,
     metrics: Arc<GuardMetrics>,
@@ -146,6 +149,7 @@ impl GuardedTarget {
             guard: Arc::new(Mutex::new(TargetGuard::new(settings))),
             kinds: Vec::new(),
             keys: Vec::new(),
+            slots: Vec::new(),
             job,
             instance,
             metrics,
@@ -187,22 +191,40 @@ impl GuardedTarget {
         self.guard.clone()
     }
 
-    /// Runs a successful scrape's samples (in `batch`, with `self.kinds`)
-    /// through the guard; `batch` becomes what is forwarded, staleness
-    /// markers included. Returns the markers written.
-    pub fn apply(&mut self, ts_ms: i64, batch: &mut Vec<Sample>) -> Result<u64, GuardError> {
+    /// Runs a successful scrape's samples (in `batch`, with `self.kinds`,
+    /// `self.keys` and `self.slots`) through the guard; `batch` becomes
+    /// what is forwarded, staleness markers included. `remember(key, slot)`
+    /// is called for each series whose slot in the guard is not the one
+    /// given. Returns the markers written.
+    pub fn apply(
+        &mut self,
+        ts_ms: i64,
+        batch: &mut Vec<Sample>,
+        mut remember: impl FnMut(SeriesKey, u32),
+    ) -> Result<u64, GuardError> {
         let mut guard = self.guard.lock();
         if let Some(c) = &self.ceiling {
             let hold = c.hold(guard.active_series(), self.held);
             self.held = hold.is_some();
             guard.set_ceiling(hold);
         }
-        let result = guard.finish(ts_ms, batch, 0, &self.kinds, &self.keys);
+        let keys = &self.keys;
+        let result = guard.finish_slotted(
+            ts_ms,
+            batch,
+            0,
+            &self.kinds,
+            keys,
+            &self.slots,
+            |i, slot| {
+                if let Some(&key) = keys.get(i) {
+                    remember(key, slot);
+                }
+            },
+        );
         let active = guard.active_series();
         drop(guard);
-        self.kinds.clear();
-        self.keys.clear();
-        self.keys.clear();
+        self.clear();
         let report = result?;
         self.record(&report, active);
         Ok(report.stale_markers)
@@ -219,17 +241,27 @@ impl GuardedTarget {
     /// [`GuardedTarget::abort`], samples of folded members are merged as
     /// they are parsed (`TargetGuard::merge_member`).
     pub fn begin(&mut self, ts_ms: i64) {
+        self.clear();
+        self.guard.lock().begin(ts_ms);
+    }
+
+    /// Pushes one sample's family type, series key and remembered slot.
+    pub fn push(&mut self, kind: MetricType, key: SeriesKey, slot: u32) {
+        self.kinds.push(kind);
+        self.keys.push(key);
+        self.slots.push(slot);
+    }
+
+    fn clear(&mut self) {
         self.kinds.clear();
         self.keys.clear();
-        self.guard.lock().begin(ts_ms);
+        self.slots.clear();
     }
 
     /// A failed scrape or a removed target: staleness markers for what the
     /// guard forwarded last, appended to `batch`.
     pub fn abort(&mut self, ts_ms: i64, batch: &mut Vec<Sample>) -> u64 {
-        self.kinds.clear();
-        self.keys.clear();
-        self.keys.clear();
+        self.clear();
         self.guard.lock().abort(ts_ms, batch)
     }
 

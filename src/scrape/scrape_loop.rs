@@ -15,8 +15,10 @@
 //!
 //! A target with a series budget or fold rules has a guard: the scrape's
 //! samples (after relabeling and limits) go through it before the sink
-//! (their keys collected beside them in [`GuardedTarget::keys`]), and it,
-//! not the scrape cache, decides the staleness
+//! (their keys collected beside them in [`GuardedTarget::keys`], with the
+//! guard's slot of each series that the cache entry remembers, so a series
+//! seen again is found in the guard without a second lookup), and it, not
+//! the scrape cache, decides the staleness
 //! markers of what it forwards (the synthetic series bypass it). A sample
 //! whose key is a folded member of the guard is merged as it is parsed,
 //! before the cache: no labels are built and no cache entry is kept for it,
@@ -35,7 +37,7 @@ use super::metrics::ScrapeMetrics;
 use super::sink::SampleSink;
 use super::target::Target;
 use crate::exposition::{Entry, Format, ParserLimits, Sample as ParsedSample, StreamParser};
-use crate::guard::{MemberHit, TargetGuard};
+use crate::guard::{MemberHit, NO_SLOT, TargetGuard};
 use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
 use crate::remote::Sample;
 use crate::series_key::SeriesKeyer;
@@ -211,8 +213,6 @@ impl<F: Fetcher> ScrapeLoop<F> {
         let cached_before = self.cache.len();
         self.metrics.scrapes.with(&[&job]).inc();
         if let Some(g) = &mut self.guard {
-            g.kinds.clear();
-            g.keys.clear();
             let keyer = g.keyer();
             if keyer != self.keyer {
                 // A restore replaced the guard and with it the secret:
@@ -234,9 +234,12 @@ impl<F: Fetcher> ScrapeLoop<F> {
             Err(_) => Err(ScrapeError::Timeout(timeout)),
         };
         let duration = started.elapsed();
+        let cache = &mut self.cache;
         let result = match (result, &mut self.guard) {
             (Ok(()), Some(g)) => g
-                .apply(ts_ms, &mut self.batch)
+                .apply(ts_ms, &mut self.batch, |key, slot| {
+                    cache.remember_slot(key, slot)
+                })
                 .map(|stale| self.stats.stale = stale)
                 .map_err(ScrapeError::SeriesBudget),
             (result, _) => result,
@@ -427,7 +430,9 @@ impl<F: Fetcher> ScrapeLoop<F> {
             _ => ts_ms,
         };
         let key = self.keyer.key(s.series);
-        if let Some(g) = guard {
+        if let Some(g) = guard
+            && g.compact_members() > 0
+        {
             // A folded member: merged by key, no labels built, no cache entry.
             match g.merge_member(key, s.value, honor && s.timestamp_ms.is_some()) {
                 MemberHit::Merged => return self.count_post_relabel(),
@@ -438,8 +443,8 @@ impl<F: Fetcher> ScrapeLoop<F> {
                 MemberHit::NotMember => {}
             }
         }
-        let labels = match self.cache.visit(key) {
-            Visit::Hit(entry) => entry.labels.clone(),
+        let (labels, slot) = match self.cache.visit(key) {
+            Visit::Hit(entry) => (entry.labels.clone(), entry.guard_slot),
             Visit::Duplicate => {
                 self.metrics.duplicates.with(&[&self.target.job.name]).inc();
                 return Ok(());
@@ -451,7 +456,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
                 }
                 self.cache
                     .insert(key, labels.clone(), honor && s.timestamp_ms.is_some());
-                labels
+                (labels, NO_SLOT)
             }
         };
         if let Some(labels) = labels {
@@ -462,8 +467,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
                 value: s.value,
             });
             if let Some(g) = &mut self.guard {
-                g.kinds.push(s.kind);
-                g.keys.push(key);
+                g.push(s.kind, key, slot);
             }
         }
         Ok(())
@@ -640,6 +644,27 @@ mod tests {
         assert_eq!(lp.batch.len(), 2);
         assert_eq!(g.kinds.len(), 2);
         assert_eq!(g.keys, vec![keyer.key(b"a"), keyer.key(b"b{x=\"1\"}")]);
+    }
+
+    /// The cache remembers where the guard keeps each series: from the
+    /// second scrape on, every sample reaches the guard with its slot.
+    #[tokio::test]
+    async fn cached_series_hand_the_guard_its_slots() {
+        let (f, mut lp) = guarded_loop();
+        let body = "a 1\ngone 2\nb{x=\"1\"} 3\n";
+        for _ in 0..2 {
+            f.push_body("text/plain; version=0.0.4", body);
+        }
+        lp.scrape_once(1_000).await.expect("first");
+        if let Some(g) = &mut lp.guard {
+            g.begin(2_000);
+        }
+        lp.cache.begin();
+        lp.fetch_and_parse(2_000).await.expect("parses");
+        let g = lp.guard.as_ref().expect("guarded");
+        assert_eq!(g.slots.len(), 2);
+        assert!(!g.slots.contains(&NO_SLOT), "slots: {:?}", g.slots);
+        assert_ne!(g.slots[0], g.slots[1]);
     }
 
     /// A restore replaces the guard and with it the secret: the next scrape
