@@ -483,7 +483,10 @@ impl HeadState {
             records.push(&buf[start..end]);
             start = end;
         }
-        self.wal.log(&records).map(|_| ())
+        let res = self.wal.log(&records).map(|_| ());
+        drop(records);
+        crate::tsdb::release_if_large(&mut self.rec_buf);
+        res
     }
 }
 

@@ -69,6 +69,8 @@ impl WalReader {
     /// The next record, `Ok(None)` if there is none (yet). After an error
     /// the reader stays where it is; calling again returns the same error.
     pub fn next_record(&mut self) -> Result<Option<&[u8]>, WalError> {
+        // The record returned last is no longer borrowed.
+        crate::tsdb::release_if_large(&mut self.record);
         loop {
             if self.end.is_some_and(|end| self.pos >= end) {
                 return Ok(None);

@@ -119,6 +119,7 @@ impl Wal {
         self.check_poisoned()?;
         let mut buf = std::mem::take(&mut self.buf);
         let res = self.log_with(records, &mut buf);
+        crate::tsdb::release_if_large(&mut buf);
         self.buf = buf;
         res?;
         self.stats.records += records.len() as u64;
