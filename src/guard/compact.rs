@@ -80,7 +80,7 @@ impl TargetGuard {
     pub(super) fn member_value<'a>(&'a self, m: &Member, name: &str) -> Option<&'a str> {
         let group = self.groups.get(m.group)?;
         match group.replaced.iter().position(|n| &**n == name) {
-            Some(i) => self.tuples.values(m.tuple()).get(i).map(|v| &**v),
+            Some(i) => self.tuples.values(m.tuple()).get(i),
             None => group.labels.get(name),
         }
     }

@@ -15,7 +15,8 @@
 use super::GuardError;
 use super::emit::stale;
 use super::fold::{Fold, FoldOrigin};
-use super::members::{MemberTable, TupleTable};
+use super::members::MemberTable;
+use super::tuples::TupleTable;
 use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
 use super::settings::{BudgetAction, GuardSettings};
 use super::stats::LabelStats;
@@ -192,12 +193,12 @@ impl TargetGuard {
         self.members.len()
     }
 
-    /// Keys of the series the last scrape turned into compact members:
-    /// from the next scrape on they are merged by key
+    /// Takes the keys of the series the last scrape turned into compact
+    /// members: from the next scrape on they are merged by key
     /// ([`TargetGuard::merge_member`]), so a cache of their labels can let
-    /// them go now.
-    pub fn demoted_keys(&self) -> &[SeriesKey] {
-        &self.demoted
+    /// them go now. Keys not taken are dropped when the next scrape begins.
+    pub fn take_demoted(&mut self) -> Vec<SeriesKey> {
+        std::mem::take(&mut self.demoted)
     }
 
     /// Scraped series currently merged into folded series.
@@ -311,8 +312,7 @@ impl TargetGuard {
         self.last_ts_ms = ts_ms;
         self.merged_samples = 0;
         self.merged_duplicates = 0;
-        self.demoted.clear();
-        self.demoted.shrink_to(1024);
+        self.demoted = Vec::new();
         self.in_scrape = true;
         self.members.new_scrape();
         for f in &mut self.folds {

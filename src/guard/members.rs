@@ -1,19 +1,16 @@
 //! Folded members kept small: a series merged into a folded series is
 //! held as its [`SeriesKey`] and a few numbers ([`Member`]), not as a label
 //! set. Its labels are its folded series' labels with the replaced labels
-//! ([`super::table::Group::replaced`]) set to a [`Tuple`] of values, which
-//! all members with the same values share (in the Istio storm: one tuple
-//! per destination host, ~25 members each).
+//! ([`super::table::Group::replaced`]) set to a tuple of values
+//! ([`super::tuples`]), which all members with the same values share (in
+//! the Istio storm: one tuple per destination host, ~25 members each).
 //!
 //! The scrape path finds a member by key before it builds any labels, so
 //! a folded series costs one hash and one lookup per sample; labels are
 //! rebuilt only when folds change or a member leaves the window.
 
-use super::table::{NONE, compact_slots, shrink_map, unlink};
 use crate::series_key::SeriesKey;
 use hashbrown::HashTable;
-use rustc_hash::{FxHashMap, FxHasher};
-use std::hash::Hasher;
 
 /// A member's flags.
 pub const EXPLICIT_TS: u8 = 1;
@@ -86,109 +83,6 @@ impl Member {
         } else {
             self.tuple_flags &= !bit;
         }
-    }
-}
-
-/// Values shared by members.
-#[derive(Debug)]
-pub struct Tuple {
-    pub values: Box<[Box<str>]>,
-    hash: u64,
-    next: u32,
-    refs: u32,
-}
-
-/// Interned tuples with reference counts.
-#[derive(Debug, Default)]
-pub struct TupleTable {
-    slots: Vec<Option<Tuple>>,
-    free: Vec<u32>,
-    by_hash: FxHashMap<u64, u32>,
-}
-
-fn tuple_hash<S: AsRef<str>>(values: &[S]) -> u64 {
-    let mut h = FxHasher::default();
-    for v in values {
-        h.write(v.as_ref().as_bytes());
-        h.write_u8(0xff);
-    }
-    h.finish()
-}
-
-impl TupleTable {
-    /// The id of `values`, interned if new, with one more reference.
-    pub fn acquire<S: AsRef<str>>(&mut self, values: &[S]) -> u32 {
-        let hash = tuple_hash(values);
-        let mut id = self.by_hash.get(&hash).copied().unwrap_or(NONE);
-        while id != NONE {
-            let Some(t) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
-                break;
-            };
-            if t.values.len() == values.len()
-                && t.values.iter().zip(values).all(|(a, b)| **a == *b.as_ref())
-            {
-                t.refs += 1;
-                return id;
-            }
-            id = t.next;
-        }
-        let tuple = Tuple {
-            values: values.iter().map(|v| v.as_ref().into()).collect(),
-            hash,
-            next: self.by_hash.get(&hash).copied().unwrap_or(NONE),
-            refs: 1,
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(tuple);
-                id
-            }
-            None => {
-                self.slots.push(Some(tuple));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.by_hash.insert(hash, id);
-        id
-    }
-
-    /// Drops one reference; the tuple goes with the last.
-    pub fn release(&mut self, id: u32) {
-        let Some(t) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
-            return;
-        };
-        t.refs -= 1;
-        if t.refs > 0 {
-            return;
-        }
-        let (hash, next) = (t.hash, t.next);
-        self.slots[id as usize] = None;
-        unlink(&mut self.slots, &mut self.by_hash, hash, id, next, |c| {
-            &mut c.next
-        });
-        self.free.push(id);
-    }
-
-    /// The values of tuple `id` (empty when there is none).
-    pub fn values(&self, id: u32) -> &[Box<str>] {
-        self.slots
-            .get(id as usize)
-            .and_then(Option::as_ref)
-            .map_or(&[], |t| &t.values)
-    }
-
-    /// Live tuples with their ids.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, &Tuple)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| t.as_ref().map(|t| (i as u32, t)))
-    }
-
-    /// Gives back memory after many tuples went.
-    pub fn compact(&mut self) {
-        compact_slots(&mut self.slots, &mut self.free);
-        shrink_map(&mut self.by_hash);
     }
 }
 
@@ -369,23 +263,6 @@ impl MemberTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tuples_are_shared_and_released() {
-        let mut t = TupleTable::default();
-        let a = t.acquire(&["h1", "svc-1"]);
-        let b = t.acquire(&["h1".to_string(), "svc-1".to_string()]);
-        assert_eq!(a, b);
-        let c = t.acquire(&["h2", "svc-2"]);
-        assert_ne!(a, c);
-        t.release(a);
-        assert_eq!(&*t.values(a)[0], "h1", "one reference left");
-        t.release(b);
-        assert!(t.values(a).is_empty());
-        let d = t.acquire(&["h3"]);
-        assert_eq!(d, a, "the free slot is reused");
-        assert_eq!(t.iter().count(), 2);
-    }
 
     fn key(keyer: &crate::series_key::SeriesKeyer, i: u32) -> SeriesKey {
         keyer.key(&i.to_le_bytes())

@@ -46,6 +46,7 @@ mod engine;
 mod fold;
 mod hash;
 mod members;
+mod tuples;
 mod merge;
 pub mod persist;
 mod report;

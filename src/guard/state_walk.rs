@@ -20,6 +20,7 @@ use super::engine::TargetGuard;
 use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE};
 use super::state::MemberState;
 use super::table::NONE;
+use super::tuples::TupleValues;
 
 /// How a guard's slots are numbered in its exported state.
 #[derive(Debug)]
@@ -65,8 +66,8 @@ impl TargetGuard {
     }
 
     /// The values of every exported tuple, in their exported order.
-    pub(super) fn tuple_values(&self) -> impl Iterator<Item = &[Box<str>]> {
-        self.tuples.iter().map(|(_, t)| &*t.values)
+    pub(super) fn tuple_values(&self) -> impl Iterator<Item = TupleValues<'_>> {
+        self.tuples.iter().map(|(_, t)| t.values())
     }
 
     /// Gives `visit` every exported member (those of a live folded series

@@ -234,7 +234,8 @@ impl GuardedTarget {
     /// compact member: its samples are merged by key from now on, so the
     /// scrape cache lets its labels go.
     pub fn for_each_demoted(&self, f: impl FnMut(&SeriesKey)) {
-        self.guard.lock().demoted_keys().iter().for_each(f);
+        let demoted = self.guard.lock().take_demoted();
+        demoted.iter().for_each(f);
     }
 
     /// Starts a scrape: from now until [`GuardedTarget::apply`] or
