@@ -46,7 +46,6 @@ mod engine;
 mod fold;
 mod hash;
 mod members;
-mod tuples;
 mod merge;
 pub mod persist;
 mod report;
@@ -57,6 +56,8 @@ mod state;
 mod state_walk;
 mod stats;
 mod table;
+mod tuples;
+mod value_counts;
 
 pub use engine::{MemberHit, NO_SLOT, TargetGuard};
 pub use fold::{FoldOrigin, HYSTERESIS, MAX_FOLDS};

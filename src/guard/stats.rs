@@ -1,12 +1,13 @@
 //! Per-target label statistics maintained on admission: for every metric
 //! family and label name, the distinct values among the target's active
-//! series (exact: a reference count per value hash) and how many new values
+//! series (a reference count per value, [`super::value_counts`]) and how many new values
 //! appeared per minute recently.
 //!
 //! Updated only when a series enters or leaves the active set, never per
 //! sample, so a repeated series costs nothing here.
 
 use super::hash::value_hash;
+use super::value_counts::ValueCounts;
 use crate::labels::{Labels, METRIC_NAME};
 use rustc_hash::FxHashMap;
 
@@ -16,7 +17,7 @@ const GROWTH_MINUTES: usize = 5;
 /// Distinct values of one label in one family.
 #[derive(Debug, Default, Clone)]
 pub struct LabelStat {
-    values: FxHashMap<u64, u32>,
+    values: ValueCounts,
     /// New distinct values per minute: (minute since epoch, count), newest last.
     recent: Vec<(i64, u32)>,
 }
@@ -44,9 +45,7 @@ impl LabelStat {
     }
 
     fn add(&mut self, value: u64, now_ms: i64) {
-        let count = self.values.entry(value).or_insert(0);
-        *count += 1;
-        if *count == 1 {
+        if self.values.add(value) {
             let minute = now_ms.div_euclid(60_000);
             match self.recent.last_mut() {
                 Some((m, n)) if *m == minute => *n += 1,
@@ -61,12 +60,7 @@ impl LabelStat {
     }
 
     fn remove(&mut self, value: u64) {
-        if let Some(count) = self.values.get_mut(&value) {
-            *count -= 1;
-            if *count == 0 {
-                self.values.remove(&value);
-            }
-        }
+        self.values.remove(value);
     }
 }
 
@@ -178,7 +172,7 @@ impl LabelStats {
     /// Gives back the memory of values that left.
     pub fn compact(&mut self) {
         for stat in self.by_pair.values_mut() {
-            super::table::shrink_map(&mut stat.values);
+            stat.values.shrink();
         }
         super::table::shrink_map(&mut self.by_pair);
     }
