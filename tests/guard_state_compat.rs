@@ -157,7 +157,10 @@ fn version_2_fixture_still_reads() {
     assert_eq!(&bytes[..5], b"LGST\x02");
     let targets = persist::decode("state-v2", &bytes).expect("fixture decodes");
     // Written again, it is the version-3 fixture.
-    assert!(persist::encode(&targets) == fixture(FIXTURE_V3), "encoding changed");
+    assert!(
+        persist::encode(&targets) == fixture(FIXTURE_V3),
+        "encoding changed"
+    );
     assert_eq!(targets.len(), 1);
     let t = &targets[0];
     check_folds(t);
@@ -176,7 +179,11 @@ fn version_2_fixture_still_reads() {
 fn footer(b: &[u8]) -> (usize, usize, u64) {
     let at = b.len() - 28;
     let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-    (u64_at(at) as usize, u64_at(at + 8) as usize, u64_at(at + 16))
+    (
+        u64_at(at) as usize,
+        u64_at(at + 8) as usize,
+        u64_at(at + 16),
+    )
 }
 
 #[test]
@@ -205,7 +212,10 @@ fn version_3_fixture_reads() {
     assert_eq!(symbols_at + symbols_len + 28, bytes.len());
     let v2 = fixture(FIXTURE_V2);
     let v2_payload = &v2[16..v2.len() - 4];
-    assert_eq!(&v2_payload[..symbols_len], &bytes[symbols_at..symbols_at + symbols_len]);
+    assert_eq!(
+        &v2_payload[..symbols_len],
+        &bytes[symbols_at..symbols_at + symbols_len]
+    );
     assert_eq!(v2_payload[symbols_len], 1, "v2's target count");
     assert_eq!(&v2_payload[symbols_len + 1..], &bytes[8..symbols_at]);
 }
@@ -298,7 +308,10 @@ fn every_truncation_and_damaged_byte_of_version_2_is_a_typed_error() {
 fn every_truncation_and_damaged_byte_of_version_3_is_a_typed_error() {
     let good = fixture(FIXTURE_V3);
     let (symbols_at, symbols_len, count) = footer(&good);
-    let (targets, symbols) = (&good[8..symbols_at], &good[symbols_at..symbols_at + symbols_len]);
+    let (targets, symbols) = (
+        &good[8..symbols_at],
+        &good[symbols_at..symbols_at + symbols_len],
+    );
     assert_eq!(frame_v3(targets, symbols, count), good);
     for len in 0..good.len() {
         // As found: too short for a frame, or its checksum (read from what

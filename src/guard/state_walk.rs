@@ -101,7 +101,12 @@ impl TargetGuard {
 
     /// Member `m` as exported, if its folded series and tuple are.
     #[inline]
-    fn exported_member(&self, ix: &ExportIndex, key: &SeriesKey, m: &Member) -> Option<MemberState> {
+    fn exported_member(
+        &self,
+        ix: &ExportIndex,
+        key: &SeriesKey,
+        m: &Member,
+    ) -> Option<MemberState> {
         let group = ix.groups.get(m.group as usize).copied().unwrap_or(NONE);
         let tuple = ix
             .tuple_pos

@@ -161,7 +161,13 @@ fn gauge_byte(g: GaugeFold) -> u8 {
 }
 
 /// Everything of one target up to its tuples and members.
-fn encode_target<S: Sink>(w: &mut Writer<S>, job: &str, url: &str, labels: &Labels, s: &GuardState) {
+fn encode_target<S: Sink>(
+    w: &mut Writer<S>,
+    job: &str,
+    url: &str,
+    labels: &Labels,
+    s: &GuardState,
+) {
     w.sym(job);
     w.sym(url);
     w.labelset(labels);

@@ -62,7 +62,9 @@ impl<'d> TmpFile<'d> {
         let err = |e| fs_error(&file, e);
         self.tmp.sync().map_err(err)?;
         drop(self.tmp);
-        self.dir.rename(&format!("{file}.tmp"), &file).map_err(err)?;
+        self.dir
+            .rename(&format!("{file}.tmp"), &file)
+            .map_err(err)?;
         self.dir.sync_dir().map_err(err)
     }
 }
