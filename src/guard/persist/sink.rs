@@ -57,15 +57,13 @@ impl<'d> TmpFile<'d> {
     }
 
     /// Makes what was put durable and renames it over the file.
-    pub fn commit(mut self) -> Result<(), StateError> {
-        let file = std::mem::take(&mut self.file);
+    pub fn commit(self) -> Result<(), StateError> {
+        let TmpFile { dir, file, mut tmp } = self;
         let err = |e| fs_error(&file, e);
-        self.tmp.sync().map_err(err)?;
-        drop(self.tmp);
-        self.dir
-            .rename(&format!("{file}.tmp"), &file)
-            .map_err(err)?;
-        self.dir.sync_dir().map_err(err)
+        tmp.sync().map_err(err)?;
+        drop(tmp);
+        dir.rename(&format!("{file}.tmp"), &file).map_err(err)?;
+        dir.sync_dir().map_err(err)
     }
 }
 
