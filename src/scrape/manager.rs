@@ -274,7 +274,7 @@ impl GuardStates {
     /// cache; the fsync follows unlocked). The scrape loop locks the
     /// guard per body chunk, so a save delays one chunk of a target's
     /// scrape by at most one encoding of that target: for the storm's
-    /// 600k folded members a few tens of ms in a release build
+    /// 600k folded members about 15 ms in a release build
     /// (`benches/guard_state.rs` `members/encode_live`).
     pub fn encode<S: Sink>(&self, enc: &mut Encoder<S>) {
         let entries: Vec<GuardEntry> = self.0.1.lock().clone();
