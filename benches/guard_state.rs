@@ -17,9 +17,10 @@
 //! `levee run` saves them every `guard.state_save_interval`:
 //! - `members/export`: `export_state`, the copy of every member a library
 //!   user gets (the saver's way before it encoded from the guard);
-//! - `members/encode_live`: [`Encoder::add_guard`], the members encoded
-//!   straight from the guard's table in its order (what the saver does
-//!   under the guard's lock; writing the pieces follows unlocked).
+//! - `members/encode_live`: [`Encoder::add_guard`], the members counted
+//!   and encoded straight from the guard's table in its order (what the
+//!   saver does under the guard's lock, there into `state.tmp` as it
+//!   goes; here into memory).
 //!
 //! Throughput is in members. Prints the bytes per member once.
 //!

@@ -8,7 +8,7 @@
 //! every guard starts empty (the next save replaces it). Neither stops the
 //! agent.
 
-use crate::guard::persist::{self, STATE_FILE, StateError, TargetState};
+use crate::guard::persist::{self, Encoder, STATE_FILE, StateError, TargetState};
 use crate::scrape::GuardStates;
 use crate::selfmon::{Counter, Gauge, Registry};
 use crate::tsdb::fs::Directory;
@@ -63,16 +63,16 @@ pub struct SaveStats {
 /// Saves every guarded target's state to `dir` atomically. With no guarded
 /// target and no file, writes nothing.
 ///
-/// Each guard is encoded straight into the file's pieces under its own
-/// lock ([`GuardStates::encode`]), and the pieces are appended to the
-/// temporary file as they are: the save's heap is about the file's size
-/// (30 bytes per folded member), with no copy of the members and no copy
-/// of the encoding.
+/// Each guard is encoded straight into `state.tmp` under its own lock
+/// ([`GuardStates::encode`]): the file's body is written a buffer at a
+/// time as it is encoded, and only the symbol table (each distinct string
+/// once) waits for the end, so the save's heap is the symbol table and
+/// one buffer, with no copy of the members and no copy of the encoding.
+/// A failure leaves the previous file as it was.
 pub fn save(dir: &dyn Directory, guards: &GuardStates) -> Result<SaveStats, StateError> {
     let started = Instant::now();
-    let enc = guards.encode();
     let exists = || dir.exists(STATE_FILE).unwrap_or(true);
-    if enc.targets() == 0 && !exists() {
+    if guards.is_empty() && !exists() {
         return Ok(SaveStats {
             targets: 0,
             series: 0,
@@ -81,8 +81,10 @@ pub fn save(dir: &dyn Directory, guards: &GuardStates) -> Result<SaveStats, Stat
             duration: started.elapsed(),
         });
     }
+    let mut enc = Encoder::create(dir, STATE_FILE)?;
+    guards.encode(&mut enc);
     let (targets, series, members) = (enc.targets(), enc.series(), enc.members());
-    let bytes = enc.write(dir, STATE_FILE)?;
+    let bytes = enc.finish()?;
     Ok(SaveStats {
         targets,
         series,

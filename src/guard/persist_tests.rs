@@ -250,11 +250,17 @@ fn files_round_trip_through_a_directory() {
 #[test]
 fn every_damage_is_a_typed_error() {
     let good = small_file();
+    assert_eq!(&good[..5], b"LGST\x03");
     assert!(persist::decode("f", &good).is_ok());
-    // Truncated anywhere.
+    // Truncated anywhere: too short, or the checksum (read from what is
+    // now the end) disagrees.
     for len in (0..good.len()).step_by(7) {
         let err = persist::decode("f", &good[..len]).expect_err("truncated");
-        assert!(matches!(err, StateError::Length { .. }), "{len}: {err}");
+        if len < 36 {
+            assert!(matches!(err, StateError::Length { .. }), "{len}: {err}");
+        } else {
+            assert!(matches!(err, StateError::Checksum { .. }), "{len}: {err}");
+        }
     }
     // Any flipped byte.
     for i in 0..good.len() {
@@ -263,38 +269,47 @@ fn every_damage_is_a_typed_error() {
         let err = persist::decode("f", &b).expect_err("flipped");
         match i {
             0..4 => assert!(matches!(err, StateError::BadMagic { .. }), "{i}: {err}"),
-            8..16 => assert!(matches!(err, StateError::Length { .. }), "{i}: {err}"),
             _ => assert!(matches!(err, StateError::Checksum { .. }), "{i}: {err}"),
         }
     }
-    // A later version or none, checksummed as it would write it.
-    for version in [0u8, 3] {
-        let mut b = good.clone();
-        b[4] = version;
-        let end = b.len() - 4;
-        let crc = crc32c::crc32c(&b[..end]);
-        b[end..].copy_from_slice(&crc.to_le_bytes());
-        let err = persist::decode("f", &b).expect_err("version");
-        assert!(
-            matches!(err, StateError::UnsupportedVersion { got, .. } if got == u32::from(version)),
-            "{err}"
-        );
-        let message = format!("unsupported version {version} (this levee reads versions 1 to 2)");
-        assert!(err.to_string().contains(&message), "{err}");
+    // A later version or none, checksummed as it would write it, in
+    // version 3's frame and in version 2's.
+    for (file, name) in [(good.clone(), "v3"), (V2_FIXTURE.to_vec(), "v2")] {
+        for version in [0u8, 4, 200] {
+            let mut b = file.clone();
+            b[4] = version;
+            let end = b.len() - 4;
+            let crc = crc32c::crc32c(&b[..end]);
+            b[end..].copy_from_slice(&crc.to_le_bytes());
+            let err = persist::decode("f", &b).expect_err("version");
+            assert!(
+                matches!(err, StateError::UnsupportedVersion { got, .. } if got == u32::from(version)),
+                "{name}: {err}"
+            );
+            let message =
+                format!("unsupported version {version} (this levee reads versions 1 to 3)");
+            assert!(err.to_string().contains(&message), "{err}");
+        }
     }
 }
 
 /// The committed version-2 fixture: folded members, tuples, series keys,
 /// replaced names and a key secret.
 const V2_FIXTURE: &[u8] = include_bytes!("../../tests/data/guard/state-v2");
+/// The same state as version 3 writes it.
+const V3_FIXTURE: &[u8] = include_bytes!("../../tests/data/guard/state-v3");
 
 #[test]
 fn garbage_with_a_valid_checksum_is_an_error_not_a_panic() {
-    garbage_is_an_error_not_a_panic(&small_file());
-    garbage_is_an_error_not_a_panic(V2_FIXTURE);
+    // The targets and symbols of version 3, the payload of version 2 (the
+    // frames are tested byte by byte in tests/guard_state_compat.rs).
+    let small = small_file();
+    garbage_is_an_error_not_a_panic(&small, 8..small.len() - 28);
+    garbage_is_an_error_not_a_panic(V3_FIXTURE, 8..V3_FIXTURE.len() - 28);
+    garbage_is_an_error_not_a_panic(V2_FIXTURE, 16..V2_FIXTURE.len() - 4);
 }
 
-fn garbage_is_an_error_not_a_panic(good: &[u8]) {
+fn garbage_is_an_error_not_a_panic(good: &[u8], payload: std::ops::Range<usize>) {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {
         seed ^= seed << 13;
@@ -308,7 +323,7 @@ fn garbage_is_an_error_not_a_panic(good: &[u8]) {
         let end = b.len() - 4;
         // Damage a few payload bytes, then make the checksum agree.
         for _ in 0..1 + round % 4 {
-            let i = 16 + (next() as usize) % (end - 16);
+            let i = payload.start + (next() as usize) % payload.len();
             b[i] = next() as u8;
         }
         let crc = crc32c::crc32c(&b[..end]);

@@ -17,10 +17,11 @@
 //! (3 bytes per member) cost the heap about what the larger file costs.
 
 use super::engine::TargetGuard;
-use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, Member};
 use super::state::MemberState;
 use super::table::NONE;
 use super::tuples::TupleValues;
+use crate::series_key::SeriesKey;
 
 /// How a guard's slots are numbered in its exported state.
 #[derive(Debug)]
@@ -81,33 +82,54 @@ impl TargetGuard {
     ) -> usize {
         let mut n = 0;
         for (key, m) in self.members.iter() {
-            let group = ix.groups.get(m.group as usize).copied().unwrap_or(NONE);
-            let tuple = ix
-                .tuple_pos
-                .get(m.tuple() as usize)
-                .copied()
-                .unwrap_or(NONE);
-            let Some(folded) = self.groups.get(m.group) else {
-                continue;
-            };
-            if group == NONE || tuple == NONE {
-                continue;
+            if let Some(state) = self.exported_member(ix, key, m) {
+                visit(&state);
+                n += 1;
             }
-            visit(&MemberState {
-                key: key.as_u128(),
-                group,
-                tuple,
-                family: folded.family,
-                role: folded.role,
-                explicit_ts: m.has(EXPLICIT_TS),
-                counted: m.has(COUNTED),
-                has_value: m.has(HAS_VALUE),
-                last_value: m.last_value,
-                last_seen_ms: m.last_seen_ms,
-            });
-            n += 1;
         }
         n
+    }
+
+    /// How many members [`TargetGuard::walk_members`] gives (the state
+    /// file lists their count before them). One pass over the member
+    /// table.
+    pub(super) fn count_members(&self, ix: &ExportIndex) -> usize {
+        self.members
+            .iter()
+            .filter(|(key, m)| self.exported_member(ix, key, m).is_some())
+            .count()
+    }
+
+    /// Member `m` as exported, if its folded series and tuple are.
+    #[inline]
+    fn exported_member(
+        &self,
+        ix: &ExportIndex,
+        key: &SeriesKey,
+        m: &Member,
+    ) -> Option<MemberState> {
+        let group = ix.groups.get(m.group as usize).copied().unwrap_or(NONE);
+        let tuple = ix
+            .tuple_pos
+            .get(m.tuple() as usize)
+            .copied()
+            .unwrap_or(NONE);
+        let folded = self.groups.get(m.group)?;
+        if group == NONE || tuple == NONE {
+            return None;
+        }
+        Some(MemberState {
+            key: key.as_u128(),
+            group,
+            tuple,
+            family: folded.family,
+            role: folded.role,
+            explicit_ts: m.has(EXPLICIT_TS),
+            counted: m.has(COUNTED),
+            has_value: m.has(HAS_VALUE),
+            last_value: m.last_value,
+            last_seen_ms: m.last_seen_ms,
+        })
     }
 }
 
@@ -267,39 +289,73 @@ mod tests {
     }
 
     #[test]
-    fn a_save_in_pieces_replaces_the_file_whole_or_not_at_all() {
+    fn a_save_as_it_is_encoded_replaces_the_file_whole_or_not_at_all() {
         use crate::guard::persist::{STATE_FILE, StateError};
         use crate::tsdb::fs::{Directory, MemDirectory};
         let saved = mixed();
         let guard = TargetGuard::restore(saved.settings.clone(), &saved).expect("restores");
         let labels = Labels::from_pairs([("job", "j")]);
-        let encoder = || {
-            let mut enc = Encoder::new();
+        let save = |dir: &dyn Directory| {
+            let mut enc = Encoder::create(dir, STATE_FILE)?;
             enc.add_guard("j", "http://t/metrics", &labels, &guard);
-            enc
+            enc.finish()
         };
         let old = persist::encode(&[]);
-        let len = encoder().file_len() as u64;
-        assert!(len > 1 << 20, "written in several chunks: {len}");
+        let len = {
+            let mut enc = Encoder::new();
+            enc.add_guard("j", "http://t/metrics", &labels, &guard);
+            enc.file_len() as u64
+        };
+        assert!(len > 1 << 20, "written in many buffers: {len}");
         let dir = MemDirectory::new();
         persist::write(&*dir, STATE_FILE, &old).expect("write");
         // A write failing halfway leaves the old file.
         dir.set_write_budget(Some(len / 2));
-        let err = encoder().write(&*dir, STATE_FILE).expect_err("fails");
+        let err = save(&*dir).expect_err("fails");
         assert!(matches!(err, StateError::Fs { .. }), "{err}");
         assert_eq!(&*dir.map(STATE_FILE).expect("old file"), &old[..]);
         // A crash halfway: the restarted process finds the old file.
         dir.set_write_budget(None);
         dir.crash_after(len / 2);
-        assert!(encoder().write(&*dir, STATE_FILE).is_err());
+        assert!(save(&*dir).is_err());
         let after = dir.snapshot();
         assert_eq!(&*after.map(STATE_FILE).expect("old file"), &old[..]);
         // Written whole: the new state.
-        let written = encoder().write(&*after, STATE_FILE).expect("write");
+        let written = save(&*after).expect("write");
         assert_eq!(written as u64, len);
         let back = persist::read(&*after, STATE_FILE)
             .expect("reads")
             .expect("file");
         assert_eq!(back[0].state, guard.export_state());
+    }
+
+    #[test]
+    fn a_save_holds_its_symbols_and_a_buffer_not_the_file() {
+        use crate::guard::persist::STATE_FILE;
+        use crate::tsdb::fs::{Directory, MemDirectory};
+        let saved = mixed();
+        let guard = TargetGuard::restore(saved.settings.clone(), &saved).expect("restores");
+        let labels = Labels::from_pairs([("job", "j")]);
+        let dir = MemDirectory::new();
+        let mut enc = Encoder::create(&*dir, STATE_FILE).expect("create");
+        enc.add_guard("j", "http://t/metrics", &labels, &guard);
+        // Before the end, all of the targets but the last buffer (64 KiB)
+        // are in the file already: only the symbol table and the footer
+        // wait.
+        let len = enc.file_len() as u64;
+        let written = dir.len("state.tmp").expect("tmp");
+        assert_eq!(enc.finish().expect("finish") as u64, len);
+        assert_eq!(dir.len(STATE_FILE).expect("state"), len);
+        assert!(!dir.exists("state.tmp").expect("exists"));
+        let file = dir.map(STATE_FILE).expect("state");
+        let footer = file.len() - 28;
+        let mut symbols_offset = [0u8; 8];
+        symbols_offset.copy_from_slice(&file[footer..footer + 8]);
+        let targets_end = u64::from_le_bytes(symbols_offset);
+        assert!(targets_end > 1 << 20, "{targets_end}");
+        assert!(
+            written <= targets_end && targets_end - written < 64 << 10,
+            "{written} of {targets_end} bytes of targets written before the end"
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::metrics::ScrapeMetrics;
 use super::scrape_loop::{ScrapeLoop, StopReason};
 use super::sink::SampleSink;
 use super::target::{Target, TargetError, populate};
-use crate::guard::persist::{Encoder, TargetState};
+use crate::guard::persist::{Encoder, Sink, TargetState};
 use crate::guard::{GuardState, TargetGuard};
 use crate::labels::Labels;
 use crate::selfmon::Registry;
@@ -255,22 +255,35 @@ impl GuardStates {
             .collect()
     }
 
-    /// Every guarded target's state encoded as a state file, each guard
-    /// locked only while its own state is encoded (its members straight
-    /// from its table: [`Encoder::add_guard`]); writing the file follows
-    /// with no lock held. The scrape loop locks the guard per body chunk,
-    /// so a save delays one chunk of a target's scrape by at most one
-    /// encoding of that target: for the storm's 600k folded members about
-    /// 30 ms in a release build (encoding them 19 ms, measured by
-    /// `benches/guard_state.rs` `members/encode`, plus one pass over the
-    /// member table, ~10 ms).
-    pub fn encode(&self) -> Encoder {
+    /// Guarded targets running now.
+    pub fn len(&self) -> usize {
+        self.0.1.lock().len()
+    }
+
+    /// Whether no guarded target runs now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds every guarded target's state to `enc`, each guard locked only
+    /// while its own state is encoded (its members straight from its
+    /// table: [`Encoder::add_guard`]); stops early when a write of `enc`
+    /// failed (its [`Encoder::finish`] reports it). The encoder writes
+    /// the file as it encodes it, so a guard's lock is held through the
+    /// writes of the buffers its state fills (64 KiB each, to the page
+    /// cache; the fsync follows unlocked). The scrape loop locks the
+    /// guard per body chunk, so a save delays one chunk of a target's
+    /// scrape by at most one encoding of that target: for the storm's
+    /// 600k folded members about 15 ms in a release build
+    /// (`benches/guard_state.rs` `members/encode_live`).
+    pub fn encode<S: Sink>(&self, enc: &mut Encoder<S>) {
         let entries: Vec<GuardEntry> = self.0.1.lock().clone();
-        let mut enc = Encoder::new();
         for g in &entries {
+            if enc.failed() {
+                return;
+            }
             let guard = g.guard.lock();
             enc.add_guard(&g.job, &g.url, &g.labels, &guard);
         }
-        enc
     }
 }

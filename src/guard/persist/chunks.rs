@@ -1,11 +1,12 @@
-//! [`Chunks`]: the encoder's output buffer, a list of byte chunks that
-//! never copies what it holds when it grows. A `Vec<u8>` that doubles holds
+//! [`Chunks`]: the encoder's symbol table (the part of the file that
+//! waits for the last target), a list of byte chunks that never copies
+//! what it holds when it grows. A `Vec<u8>` that doubles holds
 //! its old and its new allocation at once (three times the bytes written,
 //! for a moment) and copies everything each time; here a full chunk is
-//! kept as it is and a new one begins, so a state file of tens of MB costs
+//! kept as it is and a new one begins, so a table of tens of MB costs
 //! its own size in heap plus at most one chunk. Chunks start small (a small
 //! state stays small) and double up to [`MAX_CHUNK`]; their bytes in order
-//! are the encoding, written to the file one chunk at a time.
+//! are the table, written to the file one chunk at a time.
 
 /// The first chunk's capacity.
 const FIRST_CHUNK: usize = 4 << 10;
@@ -39,13 +40,6 @@ impl Chunks {
         }
     }
 
-    /// Appends one byte.
-    #[inline]
-    pub fn push(&mut self, b: u8) {
-        self.room(1);
-        self.cur.push(b);
-    }
-
     /// Appends `bytes` (kept in one chunk).
     #[inline]
     pub fn extend(&mut self, bytes: &[u8]) {
@@ -62,21 +56,6 @@ impl Chunks {
             v >>= 7;
         }
         self.cur.push(v as u8);
-    }
-
-    /// Moves the chunks of `other` behind these: no bytes are copied (the
-    /// current chunk's free room stays unused).
-    pub fn append(&mut self, other: Chunks) {
-        let cur = std::mem::take(&mut self.cur);
-        for c in std::iter::once(cur).chain(other.full).chain([other.cur]) {
-            if !c.is_empty() {
-                self.full_len += c.len();
-                self.full.push(c);
-            }
-        }
-        // The last chunk goes on as the current one, with its free room.
-        self.full_len -= self.full.last().map_or(0, Vec::len);
-        self.cur = self.full.pop().unwrap_or_default();
     }
 
     /// Bytes held.
@@ -119,7 +98,7 @@ mod tests {
             c.uvarint(i * 977);
             let (b, n) = uvarint_bytes(i * 977);
             want.extend_from_slice(&b[..n]);
-            c.push(i as u8);
+            c.extend(&[i as u8]);
             want.push(i as u8);
             if i % 1000 == 0 {
                 let big = vec![i as u8; 5000];
@@ -139,32 +118,12 @@ mod tests {
     }
 
     #[test]
-    fn appended_chunks_are_moved_behind() {
-        for (a_len, b_len) in [(0, 0), (0, 10), (10, 0), (3000, 70_000), (70_000, 3000)] {
-            let (mut a, mut b) = (Chunks::default(), Chunks::default());
-            let want: Vec<u8> = (0..a_len + b_len).map(|i| (i % 251) as u8).collect();
-            for &x in &want[..a_len] {
-                a.push(x);
-            }
-            for &x in &want[a_len..] {
-                b.push(x);
-            }
-            a.append(b);
-            a.push(9);
-            assert_eq!(a.len(), want.len() + 1);
-            let got: Vec<u8> = a.parts().flatten().copied().collect();
-            assert_eq!(&got[..want.len()], &want[..]);
-            assert_eq!(got[want.len()], 9);
-        }
-    }
-
-    #[test]
     fn an_item_larger_than_a_chunk_gets_its_own() {
         let mut c = Chunks::default();
-        c.push(1);
+        c.extend(&[1]);
         let big = vec![7u8; 3 * MAX_CHUNK];
         c.extend(&big);
-        c.push(2);
+        c.extend(&[2]);
         assert_eq!(c.len(), 2 + big.len());
         let parts: Vec<&[u8]> = c.parts().collect();
         assert_eq!(parts.len(), 3);

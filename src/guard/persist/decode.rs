@@ -1,10 +1,15 @@
-//! Decoding of the guard state file, versions 1 and 2: the frame (length,
-//! magic, checksum, version) first, then the payload with every index,
-//! length and tag checked, so damage is a typed error, never a panic or a
-//! huge allocation. A version-1 state has no key secret, series keys,
-//! replaced names, tuples or members.
+//! Decoding of the guard state file, versions 1, 2 and 3: the frame
+//! (length, magic, checksum, version; version 3's footer with its offsets
+//! bounded by the file) first, then the symbols and the targets with every
+//! index, length and tag checked, so damage is a typed error, never a
+//! panic or a huge allocation. A version-1 state has no key secret, series
+//! keys, replaced names, tuples or members; versions 2 and 3 code targets
+//! alike.
 
-use super::{FOOTER, HEADER, MAGIC, OLDEST_STATE_VERSION, STATE_VERSION, StateError, TargetState};
+use super::{
+    FOOTER, FOOTER_V2, HEADER, HEADER_V2, MAGIC, OLDEST_STATE_VERSION, STATE_VERSION, StateError,
+    TargetState,
+};
 use crate::guard::fold::FoldOrigin;
 use crate::guard::settings::{BudgetAction, FoldRule, GaugeFold, GuardSettings};
 use crate::guard::state::{
@@ -472,15 +477,20 @@ fn decode_members(r: &mut Reader<'_>, last_ts_ms: i64) -> R<Vec<MemberState>> {
     Ok(members)
 }
 
+/// The smallest encoded target (job, url, labels, settings, timestamps,
+/// lists), what bounds a target count.
+const MIN_TARGET: usize = 8;
+
 /// Decodes the bytes of state file `file`.
 pub fn decode(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
-    let min = (HEADER + FOOTER) as u64;
+    let length = |expected: u64| StateError::Length {
+        file: file.to_string(),
+        expected,
+        got: b.len() as u64,
+    };
+    let min = (HEADER_V2 + FOOTER_V2) as u64;
     if (b.len() as u64) < min {
-        return Err(StateError::Length {
-            file: file.to_string(),
-            expected: min,
-            got: b.len() as u64,
-        });
+        return Err(length(min));
     }
     let mut magic = [0u8; 4];
     magic.copy_from_slice(&b[..4]);
@@ -491,18 +501,21 @@ pub fn decode(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
             got: magic,
         });
     }
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&b[8..16]);
-    let payload = u64::from_le_bytes(len);
-    let expected = payload.saturating_add(min);
-    if expected != b.len() as u64 {
-        return Err(StateError::Length {
-            file: file.to_string(),
-            expected,
-            got: b.len() as u64,
-        });
+    match b[4] {
+        1 | 2 => decode_v2(file, b),
+        _ => decode_v3(file, b),
     }
-    let end = b.len() - FOOTER;
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Checks the CRC32C in the last 4 bytes of `b` against the rest.
+fn check_crc(file: &str, b: &[u8]) -> Result<(), StateError> {
+    let end = b.len() - 4;
     let mut crc = [0u8; 4];
     crc.copy_from_slice(&b[end..]);
     let stored = u32::from_le_bytes(crc);
@@ -514,6 +527,11 @@ pub fn decode(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
             got: computed,
         });
     }
+    Ok(())
+}
+
+/// Checks the version byte and the reserved bytes.
+fn check_version(file: &str, b: &[u8]) -> Result<u8, StateError> {
     let mut v = [0u8; 4];
     v.copy_from_slice(&b[4..8]);
     if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&v[0]) || v[1..] != [0, 0, 0] {
@@ -524,13 +542,12 @@ pub fn decode(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
             got: u32::from_le_bytes(v),
         });
     }
-    let mut r = Reader {
-        file,
-        version: v[0],
-        b: &b[..end],
-        pos: HEADER,
-        syms: Vec::new(),
-    };
+    Ok(v[0])
+}
+
+/// Symbols: a count, then each as a length and UTF-8 bytes, ending where
+/// `r`'s bytes end.
+fn decode_symbols<'a>(r: &mut Reader<'a>) -> R<Vec<&'a str>> {
     let n = r.count("symbol", 1)?;
     let mut syms = Vec::with_capacity(n);
     for _ in 0..n {
@@ -541,14 +558,113 @@ pub fn decode(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
             Err(e) => return r.err(format!("symbol is not UTF-8: {e}")),
         }
     }
-    r.syms = syms;
-    let n = r.count("target", 8)?;
+    Ok(syms)
+}
+
+/// `n` targets, ending where `r`'s bytes end.
+fn decode_targets(r: &mut Reader<'_>, n: usize) -> R<Vec<TargetState>> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        out.push(decode_target(&mut r)?);
+        out.push(decode_target(r)?);
     }
-    if r.pos != end {
-        return r.err(format!("{} bytes after the last target", end - r.pos));
+    if r.pos != r.b.len() {
+        return r.err(format!("{} bytes after the last target", r.b.len() - r.pos));
     }
     Ok(out)
+}
+
+/// Versions 1 and 2: the payload's length in the header, the symbols
+/// before the targets.
+fn decode_v2(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
+    let min = (HEADER_V2 + FOOTER_V2) as u64;
+    let expected = u64_at(b, 8).saturating_add(min);
+    if expected != b.len() as u64 {
+        return Err(StateError::Length {
+            file: file.to_string(),
+            expected,
+            got: b.len() as u64,
+        });
+    }
+    check_crc(file, b)?;
+    let version = check_version(file, b)?;
+    let end = b.len() - FOOTER_V2;
+    let mut r = Reader {
+        file,
+        version,
+        b: &b[..end],
+        pos: HEADER_V2,
+        syms: Vec::new(),
+    };
+    r.syms = decode_symbols(&mut r)?;
+    let n = r.count("target", MIN_TARGET)?;
+    decode_targets(&mut r, n)
+}
+
+/// Version 3 (and the frame of any later version): the checksum first,
+/// then the footer's offsets bounded by the file, the symbols (after the
+/// targets), then the targets.
+fn decode_v3(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
+    let min = (HEADER + FOOTER) as u64;
+    if (b.len() as u64) < min {
+        return Err(StateError::Length {
+            file: file.to_string(),
+            expected: min,
+            got: b.len() as u64,
+        });
+    }
+    check_crc(file, b)?;
+    let version = check_version(file, b)?;
+    let footer = b.len() - FOOTER;
+    let symbols_offset = u64_at(b, footer);
+    let symbols_len = u64_at(b, footer + 8);
+    let targets = u64_at(b, footer + 16);
+    let malformed = |offset: usize, what: String| StateError::Malformed {
+        file: file.to_string(),
+        offset,
+        what,
+    };
+    if symbols_offset < HEADER as u64 {
+        return Err(malformed(
+            footer,
+            format!("symbol table offset {symbols_offset} inside the header"),
+        ));
+    }
+    let expected = symbols_offset
+        .saturating_add(symbols_len)
+        .saturating_add(FOOTER as u64);
+    if expected != b.len() as u64 {
+        return Err(StateError::Length {
+            file: file.to_string(),
+            expected,
+            got: b.len() as u64,
+        });
+    }
+    // Both fit the file now.
+    let symbols_offset = symbols_offset as usize;
+    let body = (symbols_offset - HEADER) as u64;
+    if targets.saturating_mul(MIN_TARGET as u64) > body {
+        return Err(malformed(
+            footer + 16,
+            format!("target count {targets} exceeds the {body} bytes of targets"),
+        ));
+    }
+    let mut r = Reader {
+        file,
+        version,
+        b: &b[..footer],
+        pos: symbols_offset,
+        syms: Vec::new(),
+    };
+    let syms = decode_symbols(&mut r)?;
+    if r.pos != footer {
+        return r.err(format!("{} bytes after the last symbol", footer - r.pos));
+    }
+    let mut r = Reader {
+        file,
+        version,
+        b: &b[..symbols_offset],
+        pos: HEADER,
+        syms,
+    };
+    decode_targets(&mut r, targets as usize)
 }

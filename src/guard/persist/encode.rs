@@ -1,11 +1,14 @@
-//! Encoding of the guard state file (version 2, the only one written): a
-//! symbol table of every string, then each target, label sets delta-coded
-//! against the previous one of their list, folded members as a key and a
-//! few numbers each. [`Encoder`] takes a target from its exported
-//! [`GuardState`] or straight from a live [`TargetGuard`] (the saver's
-//! way: no copy of its members) and writes the file in pieces.
+//! Encoding of the guard state file (version 3, the only one written):
+//! each target, label sets delta-coded against the previous one of their
+//! list, folded members as a key and a few numbers each, then a symbol
+//! table of every string, then the footer. [`Encoder`] takes a target
+//! from its exported [`GuardState`] or straight from a live
+//! [`TargetGuard`] (the saver's way: no copy of its members), and hands
+//! the targets' bytes to its [`Sink`] (`state.tmp`, or memory) a buffer
+//! at a time as they are encoded: only the symbol table waits for the end.
 
 use super::chunks::{Chunks, uvarint_bytes};
+use super::sink::{Out, Sink, TmpFile, fs_error};
 use super::{FOOTER, HEADER, MAGIC, STATE_VERSION, StateError, TargetState};
 use crate::guard::TargetGuard;
 use crate::guard::fold::FoldOrigin;
@@ -17,10 +20,9 @@ use crate::tsdb::fs::Directory;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
-#[derive(Default)]
-struct Writer {
-    /// The targets, after their count.
-    body: Chunks,
+struct Writer<S: Sink> {
+    /// The file from its header on, up to the symbol table.
+    body: Out<S>,
     /// The symbol table's entries, after their count.
     symbols: Chunks,
     syms: FxHashMap<Box<str>, u32>,
@@ -28,7 +30,7 @@ struct Writer {
     scratch: Vec<u8>,
 }
 
-impl Writer {
+impl<S: Sink> Writer<S> {
     fn uvarint(&mut self, v: u64) {
         self.body.uvarint(v);
     }
@@ -119,6 +121,26 @@ impl Writer {
         self.scratch = bitmap;
         *prev = Some(l.clone());
     }
+
+    /// A folded member; `prev_tuple` is the previous member's tuple.
+    fn member(&mut self, m: &MemberState, prev_tuple: &mut u32, last_ts_ms: i64) {
+        let o = &mut self.body;
+        o.extend(&m.key.to_le_bytes());
+        o.uvarint(u64::from(m.group));
+        o.uvarint(zigzag(i64::from(m.tuple) - i64::from(*prev_tuple)));
+        o.uvarint(u64::from(m.family));
+        o.push(
+            u8::from(m.explicit_ts)
+                | u8::from(m.counted) << 1
+                | u8::from(m.has_value) << 2
+                | role_byte(m.role) << 3,
+        );
+        if m.has_value {
+            o.extend(&m.last_value.to_bits().to_le_bytes());
+        }
+        o.uvarint(last_ts_ms.saturating_sub(m.last_seen_ms).max(0) as u64);
+        *prev_tuple = m.tuple;
+    }
 }
 
 fn action_byte(a: BudgetAction) -> u8 {
@@ -139,7 +161,13 @@ fn gauge_byte(g: GaugeFold) -> u8 {
 }
 
 /// Everything of one target up to its tuples and members.
-fn encode_target(w: &mut Writer, job: &str, url: &str, labels: &Labels, s: &GuardState) {
+fn encode_target<S: Sink>(
+    w: &mut Writer<S>,
+    job: &str,
+    url: &str,
+    labels: &Labels,
+    s: &GuardState,
+) {
     w.sym(job);
     w.sym(url);
     w.labelset(labels);
@@ -258,64 +286,86 @@ fn encode_target(w: &mut Writer, job: &str, url: &str, labels: &Labels, s: &Guar
     }
 }
 
-/// Folded members encoded one after the other.
-struct Members {
-    out: Chunks,
-    prev_tuple: u32,
-    last_ts_ms: i64,
-}
-
-impl Members {
-    fn new(last_ts_ms: i64) -> Members {
-        Members {
-            out: Chunks::default(),
-            prev_tuple: 0,
-            last_ts_ms,
-        }
-    }
-
-    fn add(&mut self, m: &MemberState) {
-        let o = &mut self.out;
-        o.extend(&m.key.to_le_bytes());
-        o.uvarint(u64::from(m.group));
-        o.uvarint(zigzag(i64::from(m.tuple) - i64::from(self.prev_tuple)));
-        o.uvarint(u64::from(m.family));
-        o.push(
-            u8::from(m.explicit_ts)
-                | u8::from(m.counted) << 1
-                | u8::from(m.has_value) << 2
-                | role_byte(m.role) << 3,
-        );
-        if m.has_value {
-            o.extend(&m.last_value.to_bits().to_le_bytes());
-        }
-        o.uvarint(self.last_ts_ms.saturating_sub(m.last_seen_ms).max(0) as u64);
-        self.prev_tuple = m.tuple;
-    }
-}
-
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-/// A state file being encoded, one target at a time: each target's bytes
-/// go straight into the body (in chunks that never copy: `chunks.rs`), its
-/// strings into the symbol table, and the file is written as those pieces
-/// ([`Encoder::write`]) with no copy of the whole. Only what the format
-/// needs before the body (the symbols, the lengths) waits for the last
-/// target.
-#[derive(Default)]
-pub struct Encoder {
-    w: Writer,
+/// A state file being encoded, one target at a time, into a [`Sink`]:
+/// each target's bytes go to the sink a buffer (64 KiB) at a time as they
+/// are encoded, its strings into the symbol table (held until the end,
+/// each string once, in chunks that never copy: `chunks.rs`), and
+/// [`Encoder::finish`] (or [`Encoder::into_bytes`]) appends the table
+/// and the footer. A save holds the table and one buffer, not the file.
+///
+/// A failed write is kept and reported by [`Encoder::finish`] (the
+/// targets added after it are encoded but not written; see
+/// [`Encoder::failed`]), so adding a target cannot fail.
+pub struct Encoder<S: Sink = Vec<u8>> {
+    w: Writer<S>,
     targets: usize,
     series: usize,
     members: usize,
 }
 
-impl Encoder {
-    /// An empty state file.
-    pub fn new() -> Encoder {
-        Encoder::default()
+impl Default for Encoder<Vec<u8>> {
+    fn default() -> Self {
+        Encoder::new()
+    }
+}
+
+impl Encoder<Vec<u8>> {
+    /// An empty state file in memory.
+    pub fn new() -> Encoder<Vec<u8>> {
+        Encoder::with_sink(Vec::new())
+    }
+
+    /// The file's bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self.end() {
+            Ok((bytes, _)) => bytes,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl<'d> Encoder<TmpFile<'d>> {
+    /// An empty state file written to `<file>.tmp` in `dir` as it is
+    /// encoded; [`Encoder::finish`] renames it over `file`.
+    pub fn create(dir: &'d dyn Directory, file: &str) -> Result<Encoder<TmpFile<'d>>, StateError> {
+        Ok(Encoder::with_sink(TmpFile::create(dir, file)?))
+    }
+
+    /// Writes the symbol table and the footer, makes the file durable and
+    /// renames it over the file atomically (see [`TmpFile::commit`]);
+    /// returns its length. Any failure, here or in an earlier write,
+    /// leaves the file as it was.
+    pub fn finish(self) -> Result<usize, StateError> {
+        let file = self.w.body.sink().file().to_string();
+        let (tmp, len) = self.end().map_err(|e| fs_error(&file, e))?;
+        tmp.commit()?;
+        Ok(len as usize)
+    }
+}
+
+impl<S: Sink> Encoder<S> {
+    /// An empty state file going to `sink`: its header.
+    pub fn with_sink(sink: S) -> Encoder<S> {
+        let mut body = Out::new(sink);
+        let mut head = [0u8; HEADER];
+        head[..4].copy_from_slice(&MAGIC);
+        head[4] = STATE_VERSION;
+        body.extend(&head);
+        Encoder {
+            w: Writer {
+                body,
+                symbols: Chunks::default(),
+                syms: FxHashMap::default(),
+                scratch: Vec::new(),
+            },
+            targets: 0,
+            series: 0,
+            members: 0,
+        }
     }
 
     /// Adds a target's exported state.
@@ -326,23 +376,22 @@ impl Encoder {
         for t in &s.tuples {
             self.w.syms(t);
         }
-        let mut members = Members::new(s.last_ts_ms);
-        for m in &s.members {
-            members.add(m);
-        }
         self.w.uvarint(s.members.len() as u64);
-        self.w.body.append(members.out);
+        let mut prev = 0;
+        for m in &s.members {
+            self.w.member(m, &mut prev, s.last_ts_ms);
+        }
         self.finish_target(s.series.len(), s.members.len());
     }
 
     /// Adds the state of a live guard, its folded members encoded straight
-    /// from its member table in one pass, in the table's order (nothing is
-    /// copied per member; `state_walk.rs`). The same bytes as
-    /// [`Encoder::add`] of its [`TargetGuard::export_state`]. The caller
-    /// holds the guard (its lock) for as long as this takes: what encoding
-    /// an exported state takes plus one pass over the member table, about
-    /// 30 ms for 600k members in a release build (see
-    /// [`crate::scrape::GuardStates::encode`]).
+    /// from its member table in the table's order (nothing is copied per
+    /// member; `state_walk.rs`): one pass to count them (their count comes
+    /// first), one to encode them. The same bytes as [`Encoder::add`] of
+    /// its [`TargetGuard::export_state`]. The caller holds the guard (its
+    /// lock) for as long as this takes: what encoding an exported state
+    /// takes plus two passes over the member table, and the writes of the
+    /// buffers filled meanwhile (see [`crate::scrape::GuardStates::encode`]).
     pub fn add_guard(&mut self, job: &str, url: &str, labels: &Labels, guard: &TargetGuard) {
         let ix = guard.export_index();
         let s = guard.export_without_members(&ix);
@@ -354,13 +403,11 @@ impl Encoder {
                 self.w.sym(v);
             }
         }
-        // Their count comes first in the file and is known at the end of
-        // the pass: the members go to chunks of their own, moved (not
-        // copied) behind it.
-        let mut members = Members::new(s.last_ts_ms);
-        let n = guard.walk_members(&ix, |m| members.add(m));
+        let n = guard.count_members(&ix);
         self.w.uvarint(n as u64);
-        self.w.body.append(members.out);
+        let (w, mut prev) = (&mut self.w, 0);
+        let walked = guard.walk_members(&ix, |m| w.member(m, &mut prev, s.last_ts_ms));
+        debug_assert_eq!(walked, n, "the guard's members changed under its borrow");
         self.finish_target(s.series.len(), n);
     }
 
@@ -385,59 +432,33 @@ impl Encoder {
         self.members
     }
 
-    /// The pieces of the file in order, all but the checksum.
-    fn pieces(&self) -> ([u8; HEADER + 10], usize, [u8; 10], usize) {
-        let (syms, syms_len) = uvarint_bytes(self.w.syms.len() as u64);
-        let (targets, targets_len) = uvarint_bytes(self.targets as u64);
-        let payload = syms_len + self.w.symbols.len() + targets_len + self.w.body.len();
-        let mut head = [0u8; HEADER + 10];
-        head[..4].copy_from_slice(&MAGIC);
-        head[4] = STATE_VERSION;
-        head[8..HEADER].copy_from_slice(&(payload as u64).to_le_bytes());
-        head[HEADER..HEADER + syms_len].copy_from_slice(&syms[..syms_len]);
-        (head, HEADER + syms_len, targets, targets_len)
+    /// Whether a write to the sink has failed (reported by
+    /// [`Encoder::finish`]; a caller may stop adding targets).
+    pub fn failed(&self) -> bool {
+        self.w.body.failed()
     }
 
-    /// Calls `f` with every piece of the file in order, the checksum last.
-    fn each_piece<E>(&self, mut f: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
-        let (head, head_len, targets, targets_len) = self.pieces();
-        let mut crc = 0u32;
-        let parts = std::iter::once(&head[..head_len])
-            .chain(self.w.symbols.parts())
-            .chain(std::iter::once(&targets[..targets_len]))
-            .chain(self.w.body.parts());
-        for p in parts {
-            crc = crc32c::crc32c_append(crc, p);
-            f(p)?;
-        }
-        f(&crc.to_le_bytes())
-    }
-
-    /// The file's length in bytes.
+    /// The file's length in bytes were it finished now.
     pub fn file_len(&self) -> usize {
-        let (_, head_len, _, targets_len) = self.pieces();
-        head_len + self.w.symbols.len() + targets_len + self.w.body.len() + FOOTER
+        let (_, count) = uvarint_bytes(self.w.syms.len() as u64);
+        self.w.body.len() as usize + count + self.w.symbols.len() + FOOTER
     }
 
-    /// The file's bytes (one copy of them; [`Encoder::write`] needs none).
-    pub fn into_bytes(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.file_len());
-        let done: Result<(), std::convert::Infallible> = self.each_piece(|p| {
-            out.extend_from_slice(p);
-            Ok(())
-        });
-        match done {
-            Ok(()) => out,
-            Err(never) => match never {},
+    /// Appends the symbol table, the footer and the CRC; the sink and the
+    /// file's length.
+    fn end(self) -> Result<(S, u64), S::Error> {
+        let mut out = self.w.body;
+        let symbols_offset = out.len();
+        let (count, count_len) = uvarint_bytes(self.w.syms.len() as u64);
+        out.extend(&count[..count_len]);
+        for p in self.w.symbols.parts() {
+            out.extend(p);
         }
-    }
-
-    /// Writes the file to `file` in `dir` atomically, piece by piece (see
-    /// [`super::write`]); returns its length.
-    pub fn write(self, dir: &dyn Directory, file: &str) -> Result<usize, StateError> {
-        let len = self.file_len();
-        super::write_with(dir, file, |f| self.each_piece(|p| f.append(p)))?;
-        Ok(len)
+        let symbols_len = out.len() - symbols_offset;
+        out.extend(&symbols_offset.to_le_bytes());
+        out.extend(&symbols_len.to_le_bytes());
+        out.extend(&(self.targets as u64).to_le_bytes());
+        out.finish()
     }
 }
 

@@ -3,35 +3,44 @@
 //! shared symbol table and delta-coded label sets (`encode.rs`), decoded
 //! with every index and length checked (`decode.rs`), framed by a magic,
 //! a version and a CRC32C; and its atomic write and read through a
-//! [`Directory`]. Version 2 is written; versions 1 and 2 are read.
+//! [`Directory`]. Version 3 is written; versions 1, 2 and 3 are read.
 //!
-//! The agent saves through [`Encoder::add_guard`] and [`Encoder::write`]:
-//! each guard's members go straight from its table into the encoder, and
-//! the file is written in the pieces the encoder holds, so a save costs
-//! about the file's size in heap (not a copy of every member, then the
-//! encoding, then a copy of the encoding).
+//! The agent saves through [`Encoder::create`], [`Encoder::add_guard`]
+//! and [`Encoder::finish`]: each guard's members go straight from its
+//! table into the encoder, and the encoder appends the file's body to
+//! `state.tmp` a buffer at a time as it encodes it (`sink.rs`), so a save
+//! costs the symbol table and one buffer in heap, not the file.
 
 mod chunks;
 mod decode;
 mod encode;
+mod sink;
 
 pub use decode::decode;
 pub use encode::{Encoder, encode};
+pub use sink::{Sink, TmpFile};
 
 use super::state::GuardState;
 use crate::labels::Labels;
-use crate::tsdb::fs::{Directory, FsError, WriteFile};
+use crate::tsdb::fs::{Directory, FsError};
 
 const MAGIC: [u8; 4] = *b"LGST";
 /// The state file format version this code writes (and the newest it
 /// reads).
-pub const STATE_VERSION: u8 = 2;
+pub const STATE_VERSION: u8 = 3;
 /// The oldest state file format version this code reads.
 pub const OLDEST_STATE_VERSION: u8 = 1;
 /// The state file's name in its directory.
 pub const STATE_FILE: &str = "state";
-const HEADER: usize = 16;
-const FOOTER: usize = 4;
+/// Version 3's header: magic, version, reserved.
+const HEADER: usize = 8;
+/// Version 3's footer: symbol table offset and length, target count,
+/// CRC32C.
+const FOOTER: usize = 28;
+/// Versions 1 and 2's header: magic, version, reserved, payload length.
+const HEADER_V2: usize = 16;
+/// Versions 1 and 2's footer: the CRC32C.
+const FOOTER_V2: usize = 4;
 
 /// One target's saved state and who it belongs to.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,28 +136,10 @@ pub fn read(dir: &dyn Directory, file: &str) -> Result<Option<Vec<TargetState>>,
 }
 
 /// Writes `bytes` (from [`encode`]) to `file` atomically: `<file>.tmp`,
-/// fsync, rename, fsync of the directory.
-pub fn write(dir: &dyn Directory, file: &str, bytes: &[u8]) -> Result<(), StateError> {
-    write_with(dir, file, |f| f.append(bytes))
-}
-
-/// Writes `file` atomically with what `fill` appends to it: `<file>.tmp`,
 /// fsync, rename, fsync of the directory. A failure leaves `file` as it
 /// was.
-fn write_with(
-    dir: &dyn Directory,
-    file: &str,
-    fill: impl FnOnce(&mut dyn WriteFile) -> Result<(), FsError>,
-) -> Result<(), StateError> {
-    let fs_err = |source| StateError::Fs {
-        file: file.to_string(),
-        source,
-    };
-    let tmp = format!("{file}.tmp");
-    let mut f = dir.create(&tmp).map_err(fs_err)?;
-    fill(&mut *f).map_err(fs_err)?;
-    f.sync().map_err(fs_err)?;
-    drop(f);
-    dir.rename(&tmp, file).map_err(fs_err)?;
-    dir.sync_dir().map_err(fs_err)
+pub fn write(dir: &dyn Directory, file: &str, bytes: &[u8]) -> Result<(), StateError> {
+    let mut tmp = TmpFile::create(dir, file)?;
+    tmp.put(bytes).map_err(|e| sink::fs_error(file, e))?;
+    tmp.commit()
 }
