@@ -105,8 +105,9 @@ def parse_args(argv):
         description="Run levee, Prometheus' agent (2.42, --enable-feature=agent) and vmagent (1.79), "
                     "and their limit variants, one at a time on the same load-generated targets, each "
                     "remote-writing into a fresh VictoriaMetrics; everything on 127.0.0.1.")
-    p.add_argument("--workloads", default="storm,steady,big",
-                   help="comma-separated: storm, steady, big, calm (default: storm, steady, big)")
+    p.add_argument("--workloads", default="storm,calm,steady,big",
+                   help="comma-separated: storm, calm, steady, big (default: all four; calm runs "
+                        "levee-series-budget only unless --agents says otherwise)")
     p.add_argument("--agents", default=None,
                    help="comma-separated agent variants for every workload (default: all six for the "
                         "storm, levee/prometheus/vmagent otherwise). Variants: " + ", ".join(agents.VARIANTS))
