@@ -19,74 +19,22 @@
 //! Run: `cargo bench --bench scrape`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use levee::labels::Labels;
-use levee::relabel::Rules;
-use levee::remote::Sample;
-use levee::scrape::{
-    HttpFetcher, Job, Limits, MemoryFetcher, SampleSink, ScrapeLoop, ScrapeMetrics, TargetGroup,
-    populate,
-};
-use levee::selfmon::Registry;
+use istio_scrape::{Discard, guard_cases, job, scrape_loop};
+use levee::scrape::{MemoryFetcher, SampleSink, ScrapeLoop};
 use levee::synth::IstioWorkload;
 use std::sync::Arc;
-use std::time::Duration;
 
-struct Discard;
-
-impl SampleSink for Discard {
-    fn append(&self, batch: &[Sample]) {
-        std::hint::black_box(batch.len());
-    }
-}
-
-fn job() -> Arc<Job> {
-    job_with(Default::default())
-}
-
-fn job_with(guard: levee::config::JobGuardConfig) -> Arc<Job> {
-    Arc::new(Job {
-        name: "istio".into(),
-        interval: Duration::from_secs(15),
-        timeout: Duration::from_secs(10),
-        interval_text: "15s".into(),
-        timeout_text: "10s".into(),
-        metrics_path: "/metrics".into(),
-        scheme: "http".into(),
-        params: vec![],
-        honor_labels: false,
-        honor_timestamps: true,
-        target_relabel: Rules::default(),
-        metric_relabel: Rules::default(),
-        limits: Limits::default(),
-        groups: vec![TargetGroup {
-            targets: vec!["pod:15090".into()],
-            labels: Labels::empty(),
-        }],
-        fetcher: HttpFetcher::new(reqwest::Client::new(), None),
-        guard,
-    })
-}
+#[path = "common/istio_scrape.rs"]
+mod istio_scrape;
 
 /// A loop over `job` whose cache (and guard) saw the body once.
 fn warm(
     rt: &tokio::runtime::Runtime,
-    job: &Arc<Job>,
+    job: &Arc<levee::scrape::Job>,
     body: Vec<u8>,
     sink: Arc<dyn SampleSink>,
 ) -> ScrapeLoop<MemoryFetcher> {
-    let target = Arc::new(
-        populate(job, &Labels::empty(), "pod:15090")
-            .expect("target")
-            .expect("kept"),
-    );
-    let fetcher = MemoryFetcher::new(64 * 1024);
-    fetcher.push_body("text/plain; version=0.0.4", body);
-    let mut lp = ScrapeLoop::new(
-        target,
-        fetcher,
-        sink,
-        Arc::new(ScrapeMetrics::new(&Registry::new())),
-    );
+    let mut lp = scrape_loop(job, body, sink);
     rt.block_on(lp.scrape_once(1_000)).expect("first scrape");
     lp
 }
@@ -99,20 +47,9 @@ fn scrape_path(c: &mut Criterion) {
     let workload = IstioWorkload::new(4_000);
     let body = workload.body(1);
     let samples = workload.series();
-    let job = job();
-    let target = Arc::new(
-        populate(&job, &Labels::empty(), "pod:15090")
-            .expect("target")
-            .expect("kept"),
-    );
-    let fetcher = MemoryFetcher::new(64 * 1024);
-    fetcher.push_body("text/plain; version=0.0.4", body);
-    let mut lp = ScrapeLoop::new(
-        target,
-        fetcher,
-        Arc::new(Discard),
-        Arc::new(ScrapeMetrics::new(&Registry::new())),
-    );
+    let [(_, unguarded), guarded_cases @ ..] = guard_cases();
+    let unguarded = job(unguarded);
+    let mut lp = scrape_loop(&unguarded, body, Arc::new(Discard));
     let first = rt
         .block_on(lp.scrape_once(1_000))
         .expect("first scrape fills the cache");
@@ -129,33 +66,12 @@ fn scrape_path(c: &mut Criterion) {
         })
     });
 
-    for (name, guard) in [
-        (
-            "istio_100k_guarded",
-            levee::config::JobGuardConfig {
-                series_budget: 1_000_000,
-                ..Default::default()
-            },
-        ),
-        (
-            "istio_100k_folded",
-            levee::config::JobGuardConfig {
-                fold_labels: vec![
-                    levee::guard::FoldRule::new(
-                        vec!["destination_service".into(), "destination_workload".into()],
-                        None,
-                    )
-                    .expect("rule"),
-                ],
-                ..Default::default()
-            },
-        ),
-    ] {
-        let mut guarded = warm(&rt, &job_with(guard), workload.body(1), Arc::new(Discard));
+    for (name, guard) in guarded_cases {
+        let mut guarded = warm(&rt, &job(guard), workload.body(1), Arc::new(Discard));
         // The second scrape moves folded series to the member table.
         ts += 1_000;
         rt.block_on(guarded.scrape_once(ts)).expect("second scrape");
-        group.bench_function(name, |b| {
+        group.bench_function(format!("istio_100k_{name}"), |b| {
             b.iter(|| {
                 ts += 1_000;
                 rt.block_on(guarded.scrape_once(ts)).expect("scrape")
@@ -169,7 +85,7 @@ fn scrape_path(c: &mut Criterion) {
     );
     let mut stored = warm(
         &rt,
-        &job,
+        &unguarded,
         workload.body(1),
         Arc::new(levee::agent::storage::TsdbSink::new(Arc::clone(&db))),
     );

@@ -16,67 +16,12 @@
 //!
 //! Run: `cargo bench --bench scrape_cpu [-- ROUNDS]` (default 30 rounds).
 
-use levee::labels::Labels;
-use levee::relabel::Rules;
-use levee::remote::Sample;
-use levee::scrape::{
-    HttpFetcher, Job, Limits, MemoryFetcher, SampleSink, ScrapeLoop, ScrapeMetrics, TargetGroup,
-    populate,
-};
-use levee::selfmon::Registry;
+use istio_scrape::{Discard, guard_cases, job, scrape_loop};
 use levee::synth::IstioWorkload;
 use std::sync::Arc;
-use std::time::Duration;
 
-struct Discard;
-
-impl SampleSink for Discard {
-    fn append(&self, batch: &[Sample]) {
-        std::hint::black_box(batch.len());
-    }
-}
-
-/// The job of `benches/scrape.rs`, with `guard`.
-fn job(guard: levee::config::JobGuardConfig) -> Arc<Job> {
-    Arc::new(Job {
-        name: "istio".into(),
-        interval: Duration::from_secs(15),
-        timeout: Duration::from_secs(10),
-        interval_text: "15s".into(),
-        timeout_text: "10s".into(),
-        metrics_path: "/metrics".into(),
-        scheme: "http".into(),
-        params: vec![],
-        honor_labels: false,
-        honor_timestamps: true,
-        target_relabel: Rules::default(),
-        metric_relabel: Rules::default(),
-        limits: Limits::default(),
-        groups: vec![TargetGroup {
-            targets: vec!["pod:15090".into()],
-            labels: Labels::empty(),
-        }],
-        fetcher: HttpFetcher::new(reqwest::Client::new(), None),
-        guard,
-    })
-}
-
-/// A loop over `job` serving `body` at every scrape.
-fn scrape_loop(job: &Arc<Job>, body: Vec<u8>) -> ScrapeLoop<MemoryFetcher> {
-    let target = Arc::new(
-        populate(job, &Labels::empty(), "pod:15090")
-            .expect("target")
-            .expect("kept"),
-    );
-    let fetcher = MemoryFetcher::new(64 * 1024);
-    fetcher.push_body("text/plain; version=0.0.4", body);
-    ScrapeLoop::new(
-        target,
-        fetcher,
-        Arc::new(Discard),
-        Arc::new(ScrapeMetrics::new(&Registry::new())),
-    )
-}
+#[path = "common/istio_scrape.rs"]
+mod istio_scrape;
 
 /// CPU time of the calling thread, in nanoseconds.
 fn thread_cpu_ns() -> i64 {
@@ -103,29 +48,10 @@ fn main() {
         .expect("runtime");
     let workload = IstioWorkload::new(4_000);
     let samples = workload.series() as f64;
-    let folded = levee::guard::FoldRule::new(
-        vec!["destination_service".into(), "destination_workload".into()],
-        None,
-    )
-    .expect("rule");
-    let mut loops = [
-        ("cached", Default::default()),
-        (
-            "guarded",
-            levee::config::JobGuardConfig {
-                series_budget: 1_000_000,
-                ..Default::default()
-            },
-        ),
-        (
-            "folded",
-            levee::config::JobGuardConfig {
-                fold_labels: vec![folded],
-                ..Default::default()
-            },
-        ),
-    ]
-    .map(|(name, guard)| (name, scrape_loop(&job(guard), workload.body(1)), vec![]));
+    let mut loops = guard_cases().map(|(name, guard)| {
+        let lp = scrape_loop(&job(guard), workload.body(1), Arc::new(Discard));
+        (name, lp, vec![])
+    });
     // Three scrapes to warm up: the cache fills, the guard's folded
     // series move to its member table.
     let mut ts = 1_000;
