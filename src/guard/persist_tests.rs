@@ -433,3 +433,39 @@ fn a_folded_series_cannot_replace_more_labels_than_it_has() {
         "{err}"
     );
 }
+
+/// Found by the `guard_state` fuzz target: a state listing a family name
+/// twice restored with the file's indexes taken as the guard's own, so its
+/// export pointed past its (deduplicated) family list and did not restore.
+#[test]
+fn a_family_listed_twice_restores_and_exports_consistently() {
+    // One scrape: labeled series only; ten: the storm folded, members only.
+    for scrapes in [1, 10] {
+        let mut feed = Scraper::default();
+        let mut guard = TargetGuard::new(settings());
+        for k in 0..scrapes {
+            let ts = 1_000_000 + k * INTERVAL;
+            let (samples, kinds) = feed.scrape(&body(k as u64), ts);
+            guard
+                .apply(ts, &samples, &kinds, &mut Vec::new())
+                .expect("scrape");
+        }
+        let mut state = guard.export_state();
+        assert!(state.series.len() + state.members.len() > 100);
+        // The same state with family 0 listed twice, every index shifted.
+        state.families.insert(0, state.families[0].clone());
+        for s in &mut state.series {
+            s.family += 1;
+        }
+        for m in &mut state.members {
+            m.family += 1;
+        }
+        let restored = TargetGuard::restore(settings(), &state).expect("restores");
+        assert_eq!(restored.scraped_series(), guard.scraped_series());
+        let again =
+            TargetGuard::restore(settings(), &restored.export_state()).expect("re-restores");
+        assert_eq!(again.scraped_series(), guard.scraped_series());
+        assert_eq!(again.export_state().families, guard.export_state().families);
+        assert_eq!(again.snapshot(2_000_000, 20), guard.snapshot(2_000_000, 20));
+    }
+}

@@ -344,9 +344,13 @@ impl TargetGuard {
             .iter()
             .map(restore_fold)
             .collect::<Result<_, _>>()?;
-        for f in &state.families {
-            g.stats.families.intern(f);
-        }
+        // A name listed twice (never written by levee) gets one id: the
+        // file's indexes go through this map.
+        let family_ids: Vec<u32> = state
+            .families
+            .iter()
+            .map(|f| g.stats.families.intern(f))
+            .collect();
         let mut group_ids = Vec::with_capacity(state.groups.len());
         for gs in &state.groups {
             let labels = gs.labels.clone();
@@ -401,7 +405,7 @@ impl TargetGuard {
             } else {
                 s.slot
             };
-            let family = index("family", s.family, state.families.len())?;
+            let family = family_ids[index("family", s.family, family_ids.len())? as usize];
             let route = match s.route {
                 RouteState::Raw => Route::Raw,
                 RouteState::Group(i) => {
@@ -435,7 +439,7 @@ impl TargetGuard {
             g.set_rank(slot);
         }
         g.series.finish_restore();
-        g.restore_members(state, &group_ids)?;
+        g.restore_members(state, &group_ids, &family_ids)?;
         for gr in &state.growth {
             if let (Some(f), Some(l)) = (
                 g.stats.families.get(&gr.family),
@@ -489,6 +493,7 @@ impl TargetGuard {
         &mut self,
         state: &GuardState,
         group_ids: &[u32],
+        family_ids: &[u32],
     ) -> Result<(), RestoreError> {
         for ms in &state.members {
             let check = |what, i: u32, len: usize| {
@@ -505,7 +510,7 @@ impl TargetGuard {
             let group = group_ids[check("member group", ms.group, group_ids.len())? as usize];
             let values =
                 &state.tuples[check("member tuple", ms.tuple, state.tuples.len())? as usize];
-            let family = check("member family", ms.family, state.families.len())?;
+            let family = family_ids[check("member family", ms.family, family_ids.len())? as usize];
             let names = self.groups.get(group).map_or(0, |g| g.replaced.len());
             if values.len() != names {
                 return Err(RestoreError::Index {
