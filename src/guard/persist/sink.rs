@@ -157,13 +157,9 @@ impl<S: Sink> Out<S> {
 
     /// Appends `v` as an unsigned LEB128 varint.
     #[inline]
-    pub fn uvarint(&mut self, mut v: u64) {
-        self.room(10);
-        while v >= 0x80 {
-            self.buf.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
+    pub fn uvarint(&mut self, v: u64) {
+        let (bytes, n) = super::chunks::uvarint_bytes(v);
+        self.extend(&bytes[..n]);
     }
 
     /// Bytes put so far.
