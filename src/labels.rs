@@ -5,13 +5,22 @@
 //! [`LabelsBuilder`] is the mutable form relabeling and target-label
 //! assembly work on. Empty values mean "absent", as in Prometheus: setting a
 //! label to `""` removes it.
+//!
+//! A [`Labels`] is one heap allocation (none when empty), 16 bytes inline:
+//! for each pair in name order, the name's length as an unsigned LEB128
+//! varint, the name's bytes, the value's length, the value's bytes. The
+//! form is canonical (sorted, unique names, no empty values), so two sets
+//! are equal exactly when their bytes are. It lives in memory only; nothing
+//! persists these bytes. Iteration borrows the pairs as [`LabelRef`]s.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::iter::FusedIterator;
 
 /// The reserved label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
-/// One label pair.
+/// One owned label pair, for builders and configuration.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default)]
 pub struct Label {
     /// Label name, e.g. `job`.
@@ -30,14 +39,44 @@ impl Label {
     }
 }
 
-/// A label set sorted by name, with unique names and no empty values.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Labels(Vec<Label>);
+/// One label pair borrowed from a [`Labels`] (or a [`Label`]). Orders by
+/// name, then value, as [`Label`] does.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct LabelRef<'a> {
+    /// Label name, e.g. `job`.
+    pub name: &'a str,
+    /// Label value; never empty inside a [`Labels`].
+    pub value: &'a str,
+}
+
+impl LabelRef<'_> {
+    /// An owned copy of the pair.
+    pub fn to_label(self) -> Label {
+        Label::new(self.name, self.value)
+    }
+}
+
+impl<'a> From<&'a Label> for LabelRef<'a> {
+    fn from(l: &'a Label) -> Self {
+        LabelRef {
+            name: &l.name,
+            value: &l.value,
+        }
+    }
+}
+
+/// A label set sorted by name, with unique names and no empty values,
+/// encoded in one buffer (see the module docs).
+///
+/// `Eq` and `Hash` work on the encoded bytes; `Ord` orders as a sorted
+/// list of (name, value) pairs compared lexicographically.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Labels(Box<[u8]>);
 
 impl Labels {
     /// The empty label set.
     pub fn empty() -> Self {
-        Labels(Vec::new())
+        Labels(Box::default())
     }
 
     /// Builds a label set from pairs in any order. Later duplicates win and
@@ -45,19 +84,36 @@ impl Labels {
     pub fn from_pairs<N: AsRef<str>, V: AsRef<str>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Self {
-        let mut builder = LabelsBuilder::new();
-        for (name, value) in pairs {
-            builder.set(name.as_ref(), value.as_ref());
-        }
-        builder.labels()
+        let mut pairs: Vec<(N, V)> = pairs.into_iter().collect();
+        // Stable, so the last pair of a run of equal names is the last given.
+        pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        let last_of_run = |i: usize| {
+            pairs
+                .get(i + 1)
+                .is_none_or(|next| next.0.as_ref() != pairs[i].0.as_ref())
+        };
+        encode(
+            pairs
+                .iter()
+                .enumerate()
+                .filter(|&(i, (_, value))| !value.as_ref().is_empty() && last_of_run(i))
+                .map(|(_, (name, value))| LabelRef {
+                    name: name.as_ref(),
+                    value: value.as_ref(),
+                }),
+        )
     }
 
     /// The value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|l| l.name.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].value.as_str())
+        for l in self {
+            match l.name.cmp(name) {
+                Ordering::Less => {}
+                Ordering::Equal => return Some(l.value),
+                Ordering::Greater => return None,
+            }
+        }
+        None
     }
 
     /// The metric name (`__name__`), if present.
@@ -66,13 +122,13 @@ impl Labels {
     }
 
     /// Pairs in name order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Label> {
-        self.0.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { rest: &self.0 }
     }
 
-    /// Number of pairs.
+    /// Number of pairs (counted: the encoding does not store it).
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     /// True when there are no pairs.
@@ -80,19 +136,11 @@ impl Labels {
         self.0.is_empty()
     }
 
-    /// The pairs as a slice, sorted by name.
-    pub fn as_slice(&self) -> &[Label] {
-        &self.0
-    }
-
     /// A builder starting from this set.
     pub fn to_builder(&self) -> LabelsBuilder {
-        LabelsBuilder(self.0.clone())
-    }
-
-    /// Consumes the set into its sorted pairs.
-    pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        let mut b = LabelsBuilder::new();
+        b.reset(self);
+        b
     }
 
     /// A 64-bit hash of the label set that is stable across processes and
@@ -108,13 +156,30 @@ impl Labels {
                 h = h.wrapping_mul(PRIME);
             }
         };
-        for l in &self.0 {
+        for l in self {
             eat(l.name.as_bytes());
             eat(&[0xff]);
             eat(l.value.as_bytes());
             eat(&[0xff]);
         }
         h
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if self.0 == other.0 {
+            return Ordering::Equal;
+        }
+        // Not the raw bytes: the length prefixes would order `b` before
+        // `aa`. Pairwise, as the sorted list of pairs the set stands for.
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -128,7 +193,7 @@ impl fmt::Display for Labels {
     /// Prometheus' notation: `{a="1", b="2"}` with values escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, l) in self.0.iter().enumerate() {
+        for (i, l) in self.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
@@ -148,11 +213,96 @@ impl fmt::Display for Labels {
 }
 
 impl<'a> IntoIterator for &'a Labels {
-    type Item = &'a Label;
-    type IntoIter = std::slice::Iter<'a, Label>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+    type Item = LabelRef<'a>;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
     }
+}
+
+/// The pairs of a [`Labels`] in name order, borrowed.
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = LabelRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<LabelRef<'a>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (name, rest) = take_str(self.rest);
+        let (value, rest) = take_str(rest);
+        self.rest = rest;
+        Some(LabelRef { name, value })
+    }
+}
+
+impl FusedIterator for Iter<'_> {}
+
+/// Encodes pairs that are already sorted by unique name and have non-empty
+/// values into one exactly sized allocation. The only writer of a
+/// [`Labels`]' bytes.
+fn encode<'a>(pairs: impl Iterator<Item = LabelRef<'a>> + Clone) -> Labels {
+    let size = pairs
+        .clone()
+        .map(|l| len_size(l.name.len()) + l.name.len() + len_size(l.value.len()) + l.value.len())
+        .sum();
+    let mut buf = Vec::with_capacity(size);
+    for l in pairs {
+        put_str(&mut buf, l.name);
+        put_str(&mut buf, l.value);
+    }
+    debug_assert_eq!(buf.len(), size);
+    // Capacity equals length: no reallocation.
+    Labels(buf.into_boxed_slice())
+}
+
+/// Bytes of the LEB128 varint of `n`.
+fn len_size(n: usize) -> usize {
+    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
+}
+
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    let mut n = s.len();
+    while n >= 0x80 {
+        buf.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    buf.push(n as u8);
+    buf.extend_from_slice(s.as_bytes());
+}
+
+/// Splits one length-prefixed string off the front of encoded bytes.
+#[inline]
+fn take_str(bytes: &[u8]) -> (&str, &[u8]) {
+    let (len, skip) = read_len(bytes);
+    let (s, rest) = bytes[skip..].split_at(len);
+    // SAFETY: a `Labels`' bytes are written only by `encode`, from `&str`s,
+    // each preceded by its byte length; `take_str` is called only at the
+    // start of such a length (the buffer's start, or just past the string
+    // before), so `s` is exactly the bytes of one `&str`: valid UTF-8.
+    (unsafe { std::str::from_utf8_unchecked(s) }, rest)
+}
+
+/// Reads a LEB128 length: (length, bytes it took).
+#[inline]
+fn read_len(bytes: &[u8]) -> (usize, usize) {
+    let first = bytes[0];
+    if first < 0x80 {
+        return (usize::from(first), 1);
+    }
+    let mut n = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        n |= usize::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return (n, i + 1);
+        }
+    }
+    unreachable!("`encode` ends every length varint with a byte below 0x80")
 }
 
 /// A mutable label set kept sorted by name; the working form for relabeling.
@@ -236,22 +386,25 @@ impl LabelsBuilder {
         self.0.clear();
     }
 
-    /// Resets to a copy of `labels`, reusing the allocation where possible.
+    /// Resets to a copy of `labels`.
     pub fn reset(&mut self, labels: &Labels) {
         self.0.clear();
-        self.0.extend_from_slice(labels.as_slice());
+        self.0.extend(labels.iter().map(LabelRef::to_label));
     }
 
     /// A snapshot as an immutable [`Labels`].
     pub fn labels(&self) -> Labels {
-        Labels(self.0.clone())
+        encode(self.0.iter().map(LabelRef::from))
     }
 
-    /// Converts into [`Labels`] without copying.
+    /// Converts into [`Labels`].
     pub fn into_labels(self) -> Labels {
-        Labels(self.0)
+        self.labels()
     }
 }
+
+#[cfg(test)]
+mod encoding_tests;
 
 #[cfg(test)]
 mod tests {
@@ -260,10 +413,7 @@ mod tests {
     #[test]
     fn from_pairs_sorts_dedups_and_drops_empty() {
         let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("c", ""), ("a", "3")]);
-        let names: Vec<_> = l
-            .iter()
-            .map(|l| (l.name.as_str(), l.value.as_str()))
-            .collect();
+        let names: Vec<_> = l.iter().map(|l| (l.name, l.value)).collect();
         assert_eq!(names, vec![("a", "3"), ("b", "2")]);
     }
 

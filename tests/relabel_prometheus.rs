@@ -127,7 +127,7 @@ fn target_labels(out: &Labels) -> Option<BTreeMap<String, String>> {
     let mut labels: BTreeMap<String, String> = out
         .iter()
         .filter(|l| !l.name.starts_with("__"))
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_owned(), l.value.to_owned()))
         .collect();
     labels.entry("instance".to_string()).or_insert(addr);
     Some(labels)

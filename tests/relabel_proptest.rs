@@ -135,7 +135,7 @@ proptest! {
             let first = rules.apply(&input);
             if let Some(out) = &first {
                 for l in out.iter() {
-                    prop_assert!(is_valid_label_name(&l.name), "bad name {:?} in {}", l.name, out);
+                    prop_assert!(is_valid_label_name(l.name), "bad name {:?} in {}", l.name, out);
                     prop_assert!(!l.value.is_empty());
                 }
             }

@@ -116,7 +116,7 @@ fn expected(series: &[Arc<Labels>], m: usize, start: i64, value: ValueFn) -> Vec
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
             for p in l.iter() {
-                labels.insert(p.name.clone(), p.value.clone());
+                labels.insert(p.name.to_owned(), p.value.to_owned());
             }
             let points = (0..m)
                 .map(|i| (start + i as i64 * 1000, value(s, i)))

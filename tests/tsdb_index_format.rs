@@ -83,11 +83,8 @@ fn check_against(r: &IndexReader<'_>, series: &[(Labels, Vec<ChunkMeta>)]) {
         assert_eq!(&got.labels, l);
         assert_eq!(&got.chunks, chunks);
         for p in l {
-            pairs
-                .entry((&p.name, &p.value))
-                .or_default()
-                .push(id as u32);
-            names.entry(&p.name).or_default().push(id as u32);
+            pairs.entry((p.name, p.value)).or_default().push(id as u32);
+            names.entry(p.name).or_default().push(id as u32);
         }
     }
     for ((n, v), ids) in &pairs {

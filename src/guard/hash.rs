@@ -18,11 +18,7 @@ pub fn folded_hash(labels: &Labels, fold: impl Fn(&str) -> bool, overflow: &str)
     for l in labels {
         h.write(l.name.as_bytes());
         h.write_u8(0xff);
-        let value = if fold(&l.name) {
-            overflow
-        } else {
-            l.value.as_str()
-        };
+        let value = if fold(l.name) { overflow } else { l.value };
         h.write(value.as_bytes());
         h.write_u8(0xfe);
     }

@@ -83,9 +83,9 @@ impl TargetGuard {
                 let mut b = labels.to_builder();
                 let mut names: Vec<Box<str>> = Vec::new();
                 for l in labels.iter() {
-                    if replaced(&self.folds, replace, &l.name) {
-                        b.set(&l.name, &self.settings.overflow_value);
-                        names.push(l.name.as_str().into());
+                    if replaced(&self.folds, replace, l.name) {
+                        b.set(l.name, &self.settings.overflow_value);
+                        names.push(l.name.into());
                     }
                 }
                 let rank_fold = self.rank_of(labels).0;
@@ -366,7 +366,7 @@ pub(super) fn folded_eq(
     group.len() == labels.len()
         && group.iter().zip(labels.iter()).all(|(g, l)| {
             g.name == l.name
-                && if is_folded(&l.name) {
+                && if is_folded(l.name) {
                     g.value == overflow
                 } else {
                     g.value == l.value

@@ -129,22 +129,22 @@ impl LabelStats {
             if l.name == METRIC_NAME {
                 continue;
             }
-            let name = self.names.intern(&l.name);
+            let name = self.names.intern(l.name);
             self.by_pair
                 .entry((family, name))
                 .or_default()
-                .add(value_hash(&l.value), now_ms);
+                .add(value_hash(l.value), now_ms);
         }
     }
 
     /// Uncounts the labels of a series leaving the active set.
     pub fn remove_series(&mut self, family: u32, labels: &Labels) {
         for l in labels {
-            let Some(name) = self.names.get(&l.name) else {
+            let Some(name) = self.names.get(l.name) else {
                 continue;
             };
             if let Some(stat) = self.by_pair.get_mut(&(family, name)) {
-                stat.remove(value_hash(&l.value));
+                stat.remove(value_hash(l.value));
                 if stat.values.is_empty() {
                     self.by_pair.remove(&(family, name));
                 }

@@ -11,7 +11,7 @@
 //! allocated.
 
 use super::Sample;
-use crate::labels::{Label, Labels};
+use crate::labels::{LabelRef, Labels};
 use crate::proto::WriteRequest;
 use prost::Message;
 use rustc_hash::{FxHashMap, FxHasher};
@@ -183,8 +183,8 @@ impl WriteRequestEncoder {
             for_each_merged(&first.labels, external, |l| {
                 put_key(proto, 1, WIRE_LEN);
                 put_varint(proto, label_len(l) as u64);
-                put_string(proto, 1, &l.name);
-                put_string(proto, 2, &l.value);
+                put_string(proto, 1, l.name);
+                put_string(proto, 2, l.value);
             });
             for &i in members {
                 let s = &samples[i as usize];
@@ -305,20 +305,22 @@ impl Grouper {
 
 /// Calls `f` for each label of the series with the external labels merged
 /// in, in name order; the series' own value wins on a name clash.
-fn for_each_merged(series: &Labels, external: &Labels, mut f: impl FnMut(&Label)) {
-    let (a, b) = (series.as_slice(), external.as_slice());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        if j == b.len() || (i < a.len() && a[i].name <= b[j].name) {
-            if j < b.len() && a[i].name == b[j].name {
-                j += 1;
+fn for_each_merged(series: &Labels, external: &Labels, mut f: impl FnMut(LabelRef<'_>)) {
+    let (mut a, mut b) = (series.iter().peekable(), external.iter().peekable());
+    loop {
+        let l = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if y.name < x.name => b.next(),
+            (Some(x), Some(y)) => {
+                if x.name == y.name {
+                    b.next();
+                }
+                a.next()
             }
-            f(&a[i]);
-            i += 1;
-        } else {
-            f(&b[j]);
-            j += 1;
-        }
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        let Some(l) = l else { return };
+        f(l);
     }
 }
 
@@ -360,8 +362,8 @@ fn string_field_len(s: &str) -> usize {
     }
 }
 
-fn label_len(l: &Label) -> usize {
-    string_field_len(&l.name) + string_field_len(&l.value)
+fn label_len(l: LabelRef<'_>) -> usize {
+    string_field_len(l.name) + string_field_len(l.value)
 }
 
 fn sample_len(s: &Sample) -> usize {

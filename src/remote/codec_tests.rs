@@ -24,14 +24,14 @@ fn expected(samples: &[Sample], external: &Labels) -> WriteRequest {
             None => {
                 let mut b = (*external).to_builder();
                 for l in s.labels.iter() {
-                    b.set(&l.name, &l.value);
+                    b.set(l.name, l.value);
                 }
                 let labels = b
                     .labels()
                     .iter()
                     .map(|l| proto::Label {
-                        name: l.name.clone(),
-                        value: l.value.clone(),
+                        name: l.name.into(),
+                        value: l.value.into(),
                     })
                     .collect();
                 out.push((

@@ -509,19 +509,19 @@ impl<F: Fetcher> ScrapeLoop<F> {
 pub fn merge_target_labels(b: &mut LabelsBuilder, target: &Labels, honor_labels: bool) {
     if honor_labels {
         for l in target {
-            if !b.has(&l.name) {
-                b.set(&l.name, &l.value);
+            if !b.has(l.name) {
+                b.set(l.name, l.value);
             }
         }
         return;
     }
     let mut conflicts: Vec<(String, String)> = Vec::new();
     for l in target {
-        let existing = b.get(&l.name);
+        let existing = b.get(l.name);
         if !existing.is_empty() {
-            conflicts.push((l.name.clone(), existing.to_string()));
+            conflicts.push((l.name.to_string(), existing.to_string()));
         }
-        b.set(&l.name, &l.value);
+        b.set(l.name, l.value);
     }
     for (name, value) in conflicts {
         let mut exported = format!("exported_{name}");

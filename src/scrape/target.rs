@@ -85,7 +85,7 @@ pub fn populate(
 ) -> Result<Option<Target>, TargetError> {
     let mut b = LabelsBuilder::with_capacity(group_labels.len() + 8);
     for l in group_labels {
-        b.set(&l.name, &l.value);
+        b.set(l.name, l.value);
     }
     b.set(ADDRESS_LABEL, address);
     let defaults: [(&str, String); 5] = [

@@ -46,7 +46,7 @@ pub fn parse_limit(query: Option<&str>) -> Result<usize, String> {
 fn labels_json(labels: &Labels) -> Value {
     let mut m = Map::new();
     for l in labels {
-        m.insert(l.name.clone(), Value::String(l.value.clone()));
+        m.insert(l.name.into(), Value::String(l.value.into()));
     }
     Value::Object(m)
 }

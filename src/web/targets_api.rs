@@ -56,7 +56,7 @@ pub trait TargetsView: Send + Sync {
 fn labels_json(labels: &Labels) -> Value {
     let mut m = Map::new();
     for l in labels {
-        m.insert(l.name.clone(), Value::String(l.value.clone()));
+        m.insert(l.name.into(), Value::String(l.value.into()));
     }
     Value::Object(m)
 }

@@ -168,12 +168,13 @@ impl<'a> Reader<'a> {
     fn delta_labels(&mut self, prev: &mut Option<Arc<Labels>>) -> R<Arc<Labels>> {
         let n = self.count("label", 1)?;
         let bitmap = self.bytes(n.div_ceil(8))?;
-        let before = prev.as_deref().map_or(&[][..], Labels::as_slice);
+        let mut before = prev.as_deref().into_iter().flat_map(Labels::iter);
         let mut b = LabelsBuilder::with_capacity(n);
         for i in 0..n {
+            let same = before.next();
             if bitmap[i / 8] & (1 << (i % 8)) != 0 {
-                match before.get(i) {
-                    Some(l) => b.set(&l.name, &l.value),
+                match same {
+                    Some(l) => b.set(l.name, l.value),
                     None => return self.err(format!("label {i} refers past the previous set")),
                 }
             } else {

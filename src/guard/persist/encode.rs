@@ -95,27 +95,28 @@ impl<S: Sink> Writer<S> {
     fn labelset(&mut self, l: &Labels) {
         self.uvarint(l.len() as u64);
         for x in l {
-            self.sym(&x.name);
-            self.sym(&x.value);
+            self.sym(x.name);
+            self.sym(x.value);
         }
     }
 
     fn delta_labels(&mut self, l: &Arc<Labels>, prev: &mut Option<Arc<Labels>>) {
-        let before = prev.as_deref().map_or(&[][..], Labels::as_slice);
-        self.uvarint(l.len() as u64);
+        let mut before = prev.as_deref().into_iter().flat_map(Labels::iter);
+        let n = l.len();
+        self.uvarint(n as u64);
         let mut bitmap = std::mem::take(&mut self.scratch);
         bitmap.clear();
-        bitmap.resize(l.len().div_ceil(8), 0);
+        bitmap.resize(n.div_ceil(8), 0);
         for (i, x) in l.iter().enumerate() {
-            if before.get(i) == Some(x) {
+            if before.next() == Some(x) {
                 bitmap[i / 8] |= 1 << (i % 8);
             }
         }
         self.body.extend(&bitmap);
         for (i, x) in l.iter().enumerate() {
             if bitmap[i / 8] & (1 << (i % 8)) == 0 {
-                self.sym(&x.name);
-                self.sym(&x.value);
+                self.sym(x.name);
+                self.sym(x.value);
             }
         }
         self.scratch = bitmap;

@@ -161,7 +161,7 @@ impl Block {
             let mut set = BTreeSet::new();
             for id in selected.iter() {
                 for l in index.series(id)?.labels.iter() {
-                    set.insert(l.name.clone());
+                    set.insert(l.name.to_owned());
                 }
             }
             return Ok(set.into_iter().collect());

@@ -156,7 +156,7 @@ fn run(ops: Vec<Op>, collide: bool) -> Result<(), TestCaseError> {
                     model
                         .iter()
                         .filter(|(id, _)| want.contains(id))
-                        .flat_map(|(_, l)| l.iter().map(|p| p.name.clone()))
+                        .flat_map(|(_, l)| l.iter().map(|p| p.name.to_owned()))
                         .collect(),
                 );
                 prop_assert_eq!(idx.label_names(&ms), names, "{:?}", ms);

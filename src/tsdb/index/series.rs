@@ -320,8 +320,8 @@ impl SeriesRegistry {
         for l in labels {
             let interned =
                 self.symbols
-                    .intern(&l.name)
-                    .and_then(|n| match self.symbols.intern(&l.value) {
+                    .intern(l.name)
+                    .and_then(|n| match self.symbols.intern(l.value) {
                         Ok(v) => Ok((n, v)),
                         Err(e) => {
                             self.symbols.release(n);
@@ -386,9 +386,7 @@ impl SeriesRegistry {
             let Some((n, v)) = pairs.next() else {
                 return false;
             };
-            if self.symbols.resolve(n) != Some(l.name.as_str())
-                || self.symbols.resolve(v) != Some(l.value.as_str())
-            {
+            if self.symbols.resolve(n) != Some(l.name) || self.symbols.resolve(v) != Some(l.value) {
                 return false;
             }
         }
@@ -396,7 +394,7 @@ impl SeriesRegistry {
     }
 
     fn hash_labels(&self, labels: &Labels) -> u32 {
-        self.hash_strs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())))
+        self.hash_strs(labels.iter().map(|l| (l.name, l.value)))
     }
 
     fn hash_pairs(&self, pairs: &[SymbolPair]) -> u32 {

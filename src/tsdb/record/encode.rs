@@ -27,8 +27,8 @@ pub fn encode_series(series: &[RefSeries], buf: &mut Vec<u8>) {
         buf.extend_from_slice(&s.series.to_be_bytes());
         put_uvarint(buf, s.labels.len() as u64);
         for label in &s.labels {
-            put_str(buf, &label.name);
-            put_str(buf, &label.value);
+            put_str(buf, label.name);
+            put_str(buf, label.value);
         }
     }
 }

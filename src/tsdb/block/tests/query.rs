@@ -141,7 +141,7 @@ fn label_names_and_values_follow_matchers() {
         let sel = expected(&model, i64::MIN, i64::MAX, &matchers);
         let mut names: Vec<String> = sel
             .iter()
-            .flat_map(|(l, _)| l.iter().map(|p| p.name.clone()))
+            .flat_map(|(l, _)| l.iter().map(|p| p.name.to_owned()))
             .collect();
         names.sort();
         names.dedup();

@@ -79,7 +79,7 @@ impl IndexWriter {
         let distinct: FxHashSet<&str> = self
             .series
             .iter()
-            .flat_map(|(l, _)| l.iter().flat_map(|p| [p.name.as_str(), p.value.as_str()]))
+            .flat_map(|(l, _)| l.iter().flat_map(|p| [p.name, p.value]))
             .collect();
         let mut symbols: Vec<&str> = distinct.into_iter().collect();
         symbols.sort_unstable();
@@ -117,7 +117,7 @@ impl IndexWriter {
             put_u32(&mut payload, offset32("series", entries.len() as u64)?);
             put_uvarint(&mut entries, labels.len() as u64);
             for l in labels {
-                let (n, v) = (sym(&l.name), sym(&l.value));
+                let (n, v) = (sym(l.name), sym(l.value));
                 put_uvarint(&mut entries, u64::from(n));
                 put_uvarint(&mut entries, u64::from(v));
                 postings.entry((n, v)).or_default().add(id);
