@@ -4,8 +4,8 @@
 //! full label set (`src/synth/istio.rs`), as a scrape makes them, plus `job`
 //! and `instance`: 27 labels each. Prints the figures; run with
 //! `cargo test --test labels_memory -- --nocapture`. Before label sets were
-//! one buffer (a `Vec` of `String` pairs) such a set took 2,121 bytes in 55
-//! allocations for 801 bytes of names and values.
+//! one buffer (a `Vec` of `String` pairs), this test measured 2,095 bytes
+//! in 55 allocations per set, for 799 bytes of names and values.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

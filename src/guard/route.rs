@@ -363,8 +363,9 @@ pub(super) fn folded_eq(
     is_folded: impl Fn(&str) -> bool,
     overflow: &str,
 ) -> bool {
-    group.len() == labels.len()
-        && group.iter().zip(labels.iter()).all(|(g, l)| {
+    let mut group = group.iter();
+    labels.iter().all(|l| {
+        group.next().is_some_and(|g| {
             g.name == l.name
                 && if is_folded(l.name) {
                     g.value == overflow
@@ -372,4 +373,5 @@ pub(super) fn folded_eq(
                     g.value == l.value
                 }
         })
+    }) && group.next().is_none()
 }
