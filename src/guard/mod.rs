@@ -43,6 +43,7 @@ mod compact;
 mod decide;
 mod emit;
 mod engine;
+mod epoch;
 mod fold;
 mod hash;
 mod members;
