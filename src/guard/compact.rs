@@ -7,8 +7,8 @@
 
 use super::emit::MergeState;
 use super::engine::{MemberHit, TargetGuard};
-use super::hash::value_hash;
 use super::epoch::EpochClock;
+use super::hash::value_hash;
 use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP, MAX_TUPLE, Member};
 use super::role::{Role, counts_events};
 use super::table::{DropReason, NONE, Route};
@@ -45,7 +45,10 @@ impl TargetGuard {
         };
         let member = *m;
         self.merged_samples += 1;
-        let Some((role, rank_fold)) = self.groups.get(member.group()).map(|g| (g.role, g.rank_fold))
+        let Some((role, rank_fold)) = self
+            .groups
+            .get(member.group())
+            .map(|g| (g.role, g.rank_fold))
         else {
             return MemberHit::Merged;
         };
@@ -175,9 +178,7 @@ impl TargetGuard {
     /// previous scrape, far enough for ages to wrap).
     pub(super) fn expire_members(&mut self, all: bool) {
         let clock = self.epochs;
-        let old = self
-            .members
-            .keys_where(|m| all || clock.expired(m.epoch()));
+        let old = self.members.keys_where(|m| all || clock.expired(m.epoch()));
         for key in old {
             self.remove_member(&key);
         }
@@ -188,13 +189,15 @@ impl TargetGuard {
     /// When member `m` was last seen, as a labeled series keeps it (the
     /// last millisecond of its epoch, or now: never older than it is).
     pub(super) fn last_seen_ms(&self, m: &Member) -> i64 {
-        self.last_ts_ms.saturating_sub(self.epochs.age_ms(m.epoch()))
+        self.last_ts_ms
+            .saturating_sub(self.epochs.age_ms(m.epoch()))
     }
 
     /// The epoch of a member last seen at `last_seen_ms` (a labeled
     /// series' time: the same age on the member clock).
     pub(super) fn epoch_of(&self, last_seen_ms: i64) -> u8 {
-        self.epochs.stamp(self.last_ts_ms.saturating_sub(last_seen_ms))
+        self.epochs
+            .stamp(self.last_ts_ms.saturating_sub(last_seen_ms))
     }
 
     /// A new staleness window: every member's epoch is stamped again with

@@ -328,7 +328,10 @@ mod tests {
             if let Some(m) = m
                 && i != 7
             {
-                assert_eq!((m.group(), m.tuple(), m.last_value), (i, i % 7, f64::from(i)));
+                assert_eq!(
+                    (m.group(), m.tuple(), m.last_value),
+                    (i, i % 7, f64::from(i))
+                );
                 assert!(m.has(COUNTED));
                 assert_eq!(m.epoch(), i as u8);
             }

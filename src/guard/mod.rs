@@ -90,6 +90,8 @@ pub enum GuardError {
 }
 
 #[cfg(test)]
+mod epoch_tests;
+#[cfg(test)]
 mod persist_tests;
 #[cfg(test)]
 mod slot_tests;
