@@ -98,8 +98,8 @@ impl EpochClock {
     }
 
     /// A scrape at `ts_ms`: returns how far the clock moved forward (0
-    /// when `ts_ms` is not later than what it has seen; `i64::MAX` at the
-    /// first scrape).
+    /// when `ts_ms` is not later than what it has seen; at the first
+    /// scrape, from `i64::MIN`, saturated at `i64::MAX`).
     pub fn advance(&mut self, ts_ms: i64) -> i64 {
         if ts_ms <= self.now_ms {
             return 0;
