@@ -57,8 +57,9 @@ pub struct EpochClock {
     period_ms: i64,
     /// The largest scrape timestamp seen (`i64::MIN`: none yet).
     now_ms: i64,
-    /// Its epoch (kept: the scrape path stamps every member with it).
-    now: u8,
+    /// The full-width index of its period (kept: the scrape path stamps
+    /// every member with it, a save reads every member's age from it).
+    index: i64,
 }
 
 impl EpochClock {
@@ -76,7 +77,7 @@ impl EpochClock {
         EpochClock {
             period_ms,
             now_ms,
-            now: now_ms.div_euclid(period_ms) as u8,
+            index: now_ms.div_euclid(period_ms),
         }
     }
 
@@ -109,14 +110,9 @@ impl EpochClock {
         i64::try_from(moved).unwrap_or(i64::MAX)
     }
 
-    /// The full-width index of the current period.
-    fn index(&self) -> i64 {
-        self.now_ms.div_euclid(self.period_ms)
-    }
-
     /// The current epoch.
     pub fn now(&self) -> u8 {
-        self.now
+        self.index as u8
     }
 
     /// The age of epoch `e` in periods (right while it is below 256; see
@@ -136,7 +132,7 @@ impl EpochClock {
     pub fn age_ms(&self, e: u8) -> i64 {
         let now = i128::from(self.now_ms);
         let p = i128::from(self.period_ms);
-        let epoch = i128::from(self.index()) - i128::from(self.age(e));
+        let epoch = i128::from(self.index) - i128::from(self.age(e));
         let last = (epoch + 1) * p - 1;
         i64::try_from(now - last.min(now)).unwrap_or(i64::MAX)
     }
@@ -148,7 +144,7 @@ impl EpochClock {
         let now = i128::from(self.now_ms);
         let p = i128::from(self.period_ms);
         let seen = now - i128::from(age_ms.max(0));
-        let age = i128::from(self.index()) - seen.div_euclid(p);
+        let age = i128::from(self.index) - seen.div_euclid(p);
         let age = age.clamp(0, i128::from(MAX_STAMPED_AGE)) as u8;
         self.now().wrapping_sub(age)
     }
