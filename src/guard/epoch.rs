@@ -130,11 +130,18 @@ impl EpochClock {
     /// the last millisecond of its epoch (or now, when that is later): a
     /// member never looks older than it is. Never negative.
     pub fn age_ms(&self, e: u8) -> i64 {
-        let now = i128::from(self.now_ms);
-        let p = i128::from(self.period_ms);
-        let epoch = i128::from(self.index) - i128::from(self.age(e));
-        let last = (epoch + 1) * p - 1;
-        i64::try_from(now - last.min(now)).unwrap_or(i64::MAX)
+        // Whole periods back from the current one's start, then back to the
+        // member's period's last millisecond (saturating: only a clock at
+        // the ends of i64 comes near them).
+        let age = i64::from(self.age(e));
+        if age == 0 {
+            return 0;
+        }
+        let start = self.index.saturating_mul(self.period_ms);
+        let last = start
+            .saturating_sub((age - 1).saturating_mul(self.period_ms))
+            .saturating_sub(1);
+        self.now_ms.saturating_sub(last).max(0)
     }
 
     /// The epoch of a member last seen `age_ms` ago (a negative age is
@@ -235,6 +242,28 @@ mod tests {
         assert_eq!(c.age(c.stamp(i64::MAX)), MAX_STAMPED_AGE);
         assert!(c.expired(c.stamp(WINDOW + 2 * period_ms(WINDOW))));
         assert!(!c.expired(c.stamp(WINDOW - 1)));
+    }
+
+    /// Clocks and windows at the ends of i64 (a state file can hold any
+    /// time) neither overflow nor give negative ages.
+    #[test]
+    fn extreme_clocks_do_not_overflow() {
+        for window in [1, 64, WINDOW, i64::MAX] {
+            for now in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+                let mut c = EpochClock::new(window);
+                c.set_now_ms(now);
+                for age in 0..=255u8 {
+                    let e = c.now().wrapping_sub(age);
+                    assert!(c.age_ms(e) >= 0, "window {window}, now {now}, age {age}");
+                    assert!(c.age(c.stamp(c.age_ms(e))) <= MAX_STAMPED_AGE);
+                }
+                for age_ms in [i64::MIN, -1, 0, 1, i64::MAX] {
+                    assert!(c.age(c.stamp(age_ms)) <= MAX_STAMPED_AGE);
+                }
+                let _ = c.restamp(c.now(), &c.with_window(1));
+                let _ = c.advance(i64::MAX);
+            }
+        }
     }
 
     #[test]
