@@ -141,6 +141,6 @@ fn guard_heap_per_series() {
             ..GuardSettings::default()
         },
         Count::OnItsOwn,
-        120,
+        70,
     );
 }

@@ -113,8 +113,9 @@ def parse_args(argv):
                         "storm, levee/prometheus/vmagent otherwise). Variants: " + ", ".join(agents.VARIANTS))
     p.add_argument("--duration", type=int, default=150, help="seconds per run (default 150)")
     p.add_argument("--storm-duration", type=int, help="seconds per storm run (default: --duration)")
-    p.add_argument("--calm-duration", type=int, default=120,
-                   help="seconds of the calm run (default 120)")
+    p.add_argument("--calm-duration", type=int,
+                   help="seconds of the calm run (default: the storm's, so the storm's RSS is "
+                        "compared with the idle RSS at the same time into the run)")
     p.add_argument("--full", action="store_true",
                    help="the documented run: 600 s per storm run, 300 s per steady and big run")
     p.add_argument("--interval", type=int, default=5, help="scrape interval and tick, seconds (default 5)")
@@ -158,9 +159,9 @@ def main(argv):
             print(f"bench-peers: unknown agent {a!r}; known: {', '.join(agents.VARIANTS)}", file=sys.stderr)
             return 2
     base = args.duration if not args.full else 300
-    durations = {"steady": base, "big": base,
-                 "storm": args.storm_duration or (600 if args.full else args.duration),
-                 "calm": args.calm_duration}
+    storm_duration = args.storm_duration or (600 if args.full else args.duration)
+    durations = {"steady": base, "big": base, "storm": storm_duration,
+                 "calm": args.calm_duration or storm_duration}
     intervals = {"steady": args.interval, "storm": args.interval, "big": args.big_interval,
                  "calm": args.interval}
     # The hourly limit is global: the storm target's budget plus every

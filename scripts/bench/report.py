@@ -123,6 +123,22 @@ def durations_text(runs):
     return f"{usual} s" + (f" ({', '.join(others)})" if others else "")
 
 
+def rss_at(samples, t):
+    """The RSS of the sample nearest to `t` seconds into a run."""
+    return min(samples, key=lambda x: abs(x[0] - t))[2] if samples else None
+
+
+def excess_over_calm(storm, calm):
+    """Largest and last storm RSS over the calm RSS at the same time into the
+    run, when the calm run lasted as long as the storm run (idle RSS grows
+    too: the TSDB head's chunks, the WAL), else None."""
+    s, c = storm.get("samples") or [], calm.get("samples") or []
+    if not s or not c or c[-1][0] < 0.9 * s[-1][0]:
+        return None
+    diffs = [(t, rss - rss_at(c, t)) for t, _, rss in s if t > 0]
+    return max(d for _, d in diffs), diffs[-1][1]
+
+
 def over_calm(storm_runs, calm_runs):
     """Lines comparing an agent's storm RSS with its calm (idle) RSS."""
     lines = []
@@ -131,10 +147,17 @@ def over_calm(storm_runs, calm_runs):
         if not storm or not idle:
             continue
         peak, final = storm["rss_peak_bytes"], storm["rss_final_bytes"]
-        lines.append(f"- {name}: calm RSS {num(idle, 0, MIB)} MiB (median of the calm run's 2nd half); "
-                     f"in the storm peak {num(peak, 0, MIB)} MiB (+{num(peak - idle, 0, MIB)}), "
-                     f"final {num(final, 0, MIB)} MiB (+{num(final - idle, 0, MIB)}), "
-                     f"2nd-half slope {num(storm['rss_slope_mib_per_min'], 1)} MiB/min.")
+        line = (f"- {name}: calm RSS {num(idle, 0, MIB)} MiB (median of the calm run's 2nd half); "
+                f"in the storm peak {num(peak, 0, MIB)} MiB (+{num(peak - idle, 0, MIB)}), "
+                f"final {num(final, 0, MIB)} MiB (+{num(final - idle, 0, MIB)}), "
+                f"2nd-half slope {num(storm['rss_slope_mib_per_min'], 1)} MiB/min.")
+        same_time = excess_over_calm(storm, calm)
+        if same_time:
+            most, last = same_time
+            line += (f" Against the calm run at the same time into the run (calm peak "
+                     f"{num(calm['rss_peak_bytes'], 0, MIB)} MiB, final {num(calm['rss_final_bytes'], 0, MIB)}): "
+                     f"at most +{num(most, 0, MIB)} MiB, at the end +{num(last, 0, MIB)} MiB.")
+        lines.append(line)
     return lines + [""] if lines else []
 
 

@@ -7,8 +7,9 @@
 
 use super::emit::MergeState;
 use super::engine::{MemberHit, TargetGuard};
+use super::epoch::EpochClock;
 use super::hash::value_hash;
-use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_TUPLE, Member};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP, MAX_TUPLE, Member};
 use super::role::{Role, counts_events};
 use super::table::{DropReason, NONE, Route};
 use crate::labels::Labels;
@@ -24,7 +25,7 @@ impl TargetGuard {
         if is_stale_nan(value) {
             return MemberHit::NotMember;
         }
-        let ts_ms = self.last_ts_ms;
+        let epoch = self.epochs.now();
         let Some(pos) = self.members.find(&key) else {
             return MemberHit::NotMember;
         };
@@ -35,7 +36,7 @@ impl TargetGuard {
         let Some(m) = self.members.at_mut(pos) else {
             return MemberHit::NotMember;
         };
-        m.last_seen_ms = ts_ms;
+        m.set_epoch(epoch);
         m.set(EXPLICIT_TS, explicit_ts);
         let mut st = MergeState {
             counted: m.has(COUNTED),
@@ -44,11 +45,14 @@ impl TargetGuard {
         };
         let member = *m;
         self.merged_samples += 1;
-        let Some((role, rank_fold)) = self.groups.get(member.group).map(|g| (g.role, g.rank_fold))
+        let Some((role, rank_fold)) = self
+            .groups
+            .get(member.group())
+            .map(|g| (g.role, g.rank_fold))
         else {
             return MemberHit::Merged;
         };
-        let increase = self.merge_sample(member.group, role, &mut st, value);
+        let increase = self.merge_sample(member.group(), role, &mut st, value);
         if let Some(m) = self.members.at_mut(pos) {
             m.set(COUNTED, st.counted);
             m.set(HAS_VALUE, st.has_value);
@@ -63,7 +67,7 @@ impl TargetGuard {
     }
 
     fn add_member_activity(&mut self, m: &Member, fold: u32, role: Role, inc: f64) {
-        let Some(group) = self.groups.get(m.group) else {
+        let Some(group) = self.groups.get(m.group()) else {
             return;
         };
         if !counts_events(group.labels.metric_name().unwrap_or(""), role) {
@@ -78,7 +82,7 @@ impl TargetGuard {
 
     /// A compact member's value of label `name`.
     pub(super) fn member_value<'a>(&'a self, m: &Member, name: &str) -> Option<&'a str> {
-        let group = self.groups.get(m.group)?;
+        let group = self.groups.get(m.group())?;
         match group.replaced.iter().position(|n| &**n == name) {
             Some(i) => self.tuples.values(m.tuple()).get(i),
             None => group.labels.get(name),
@@ -88,7 +92,7 @@ impl TargetGuard {
     /// A compact member's labels: its folded series' labels with the
     /// replaced ones set to its tuple.
     pub(super) fn member_labels(&self, m: &Member) -> Labels {
-        let Some(group) = self.groups.get(m.group) else {
+        let Some(group) = self.groups.get(m.group()) else {
             return Labels::empty();
         };
         let mut b = group.labels.to_builder();
@@ -120,6 +124,10 @@ impl TargetGuard {
         let (Route::Group(g), Some(key)) = (s.route, s.key) else {
             return;
         };
+        if g > MAX_GROUP {
+            // Out of member group ids: the series stays labeled.
+            return;
+        }
         if self.members.get(&key).is_some() {
             return;
         }
@@ -154,10 +162,9 @@ impl TargetGuard {
             group.compact += 1;
             group.family = s.family;
         }
-        self.members.insert(
-            key,
-            Member::new(g, tuple, flags, s.last_seen_ms, s.last_value),
-        );
+        let epoch = self.epoch_of(s.last_seen_ms);
+        self.members
+            .insert(key, Member::new(g, tuple, flags, epoch, s.last_value));
         self.demoted.push(key);
         if s.seen_gen == self.generation
             && let Some(pos) = self.members.find(&key)
@@ -166,9 +173,12 @@ impl TargetGuard {
         }
     }
 
-    /// Compact members not seen since `cutoff` leave.
-    pub(super) fn expire_members(&mut self, cutoff: i64) {
-        let old = self.members.keys_where(|m| m.last_seen_ms < cutoff);
+    /// Compact members that left the window go (`all`: every one of them,
+    /// their epochs unread: the clock moved more than a window since the
+    /// previous scrape, far enough for ages to wrap).
+    pub(super) fn expire_members(&mut self, all: bool) {
+        let clock = self.epochs;
+        let old = self.members.keys_where(|m| all || clock.expired(m.epoch()));
         for key in old {
             self.remove_member(&key);
         }
@@ -176,14 +186,39 @@ impl TargetGuard {
         self.tuples.compact();
     }
 
+    /// When member `m` was last seen, as a labeled series keeps it (the
+    /// last millisecond of its epoch, or now: never older than it is).
+    pub(super) fn last_seen_ms(&self, m: &Member) -> i64 {
+        self.last_ts_ms
+            .saturating_sub(self.epochs.age_ms(m.epoch()))
+    }
+
+    /// The epoch of a member last seen at `last_seen_ms` (a labeled
+    /// series' time: the same age on the member clock).
+    pub(super) fn epoch_of(&self, last_seen_ms: i64) -> u8 {
+        self.epochs
+            .stamp(self.last_ts_ms.saturating_sub(last_seen_ms))
+    }
+
+    /// A new staleness window: every member's epoch is stamped again with
+    /// the new period, at the same age.
+    pub(super) fn restamp_members(&mut self, window_ms: i64) {
+        let (old, new): (EpochClock, EpochClock) =
+            (self.epochs, self.epochs.with_window(window_ms));
+        for m in self.members.members_mut() {
+            m.set_epoch(old.restamp(m.epoch(), &new));
+        }
+        self.epochs = new;
+    }
+
     /// Removes a compact member (its statistics and counts with it).
     pub(super) fn remove_member(&mut self, key: &SeriesKey) -> Option<Member> {
         let m = *self.members.get(key)?;
         let labels = self.member_labels(&m);
-        let family = self.groups.get(m.group).map_or(0, |g| g.family);
+        let family = self.groups.get(m.group()).map_or(0, |g| g.family);
         self.stats.remove_series(family, &labels);
         self.move_counts(
-            Route::Group(m.group),
+            Route::Group(m.group()),
             Route::Dropped(DropReason::Budget),
             true,
         );

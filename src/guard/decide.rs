@@ -327,7 +327,7 @@ impl TargetGuard {
             }
         } else {
             for (_, m) in self.members.iter() {
-                let Some(role) = self.groups.get(m.group).map(|g| g.role) else {
+                let Some(role) = self.groups.get(m.group()).map(|g| g.role) else {
                     continue;
                 };
                 let labels = self.member_labels(m);

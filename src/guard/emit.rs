@@ -242,10 +242,15 @@ impl TargetGuard {
 
     /// Series not seen for the staleness window leave (checked every tenth
     /// of a window, so memory is freed within 1.1 windows), before the
-    /// scrape is admitted so their room is free for it.
-    pub(super) fn expire(&mut self, ts_ms: i64) {
+    /// scrape is admitted so their room is free for it. `clock_moved`: how
+    /// far the member clock moved at this scrape; more than a window, and
+    /// every member goes (see [`super::epoch`] for why both keep members'
+    /// 8-bit ages from wrapping).
+    pub(super) fn expire(&mut self, ts_ms: i64, clock_moved: i64) {
         let window = self.settings.staleness_window_ms.max(1);
-        if let Some(last) = self.last_sweep_ms
+        let all_members = clock_moved > window;
+        if !all_members
+            && let Some(last) = self.last_sweep_ms
             && ts_ms.saturating_sub(last) < window / 10
         {
             return;
@@ -264,7 +269,7 @@ impl TargetGuard {
                 self.stats.remove_series(s.family, &s.labels);
             }
         }
-        self.expire_members(cutoff);
+        self.expire_members(all_members);
         let (series, groups) = (&self.series, &self.groups);
         self.prev_emitted.retain(|&r| {
             if r & GROUP_BIT != 0 {

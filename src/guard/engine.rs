@@ -14,6 +14,7 @@
 
 use super::GuardError;
 use super::emit::stale;
+use super::epoch::EpochClock;
 use super::fold::{Fold, FoldOrigin};
 use super::members::MemberTable;
 use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
@@ -62,6 +63,8 @@ pub struct TargetGuard {
     pub(super) keyer: SeriesKeyer,
     /// Folded members kept as keys ([`super::members`]).
     pub(super) members: MemberTable,
+    /// The clock of the members' last-seen epochs ([`super::epoch`]).
+    pub(super) epochs: EpochClock,
     pub(super) tuples: TupleTable,
     /// [`TargetGuard::begin`] was called and the scrape not finished.
     pub(super) in_scrape: bool,
@@ -88,6 +91,7 @@ impl TargetGuard {
     /// A guard enforcing `settings`; explicit fold rules apply from the
     /// first scrape.
     pub fn new(settings: GuardSettings) -> TargetGuard {
+        let epochs = EpochClock::new(settings.staleness_window_ms);
         let mut g = TargetGuard {
             settings,
             ceiling: None,
@@ -111,6 +115,7 @@ impl TargetGuard {
             last_ts_ms: 0,
             keyer: SeriesKeyer::random(),
             members: MemberTable::default(),
+            epochs,
             tuples: TupleTable::default(),
             in_scrape: false,
             merged_samples: 0,
@@ -151,6 +156,9 @@ impl TargetGuard {
         }
         for f in &mut folds {
             f.trim_keep(settings.keep_top);
+        }
+        if settings.staleness_window_ms != self.settings.staleness_window_ms {
+            self.restamp_members(settings.staleness_window_ms);
         }
         self.settings = settings;
         self.folds = folds;
@@ -323,7 +331,8 @@ impl TargetGuard {
         }
         self.ids.clear();
         self.created.clear();
-        self.expire(ts_ms);
+        let moved = self.epochs.advance(ts_ms);
+        self.expire(ts_ms, moved);
     }
 
     /// Finishes a scrape begun with [`TargetGuard::begin`]: `batch[start..]`

@@ -20,16 +20,15 @@ pub const COUNTED: u8 = 2;
 /// `last_value` is set.
 pub const HAS_VALUE: u8 = 4;
 
-/// One folded member (24 bytes; its family, role and ranking fold are its
+/// One folded member (16 bytes; its family, role and ranking fold are its
 /// folded series').
 #[derive(Debug, Clone, Copy)]
 pub struct Member {
-    /// Its folded series.
-    pub group: u32,
+    /// Its folded series (low [`GROUP_BITS`] bits) and the epoch it was
+    /// last seen in (top 8 bits, [`super::epoch`]).
+    group_epoch: u32,
     /// The tuple (low bits) and the flags (top [`FLAG_BITS`] bits).
     tuple_flags: u32,
-    /// When it was last seen (the scrape's timestamp).
-    pub last_seen_ms: i64,
     /// Its last value, when [`HAS_VALUE`].
     pub last_value: f64,
 }
@@ -41,17 +40,46 @@ const FLAG_BITS: u32 = 3;
 /// series stays a labeled one.
 pub const MAX_TUPLE: u32 = (1 << (32 - FLAG_BITS)) - 1;
 
+/// Bits of [`Member::group_epoch`] holding the folded series.
+const GROUP_BITS: u32 = 24;
+/// The largest folded-series id a member can hold (2^24 - 1): a target
+/// would need more than 16 million folded series at once to reach it
+/// (folded series are fewer than the budget's series, ids are reused
+/// lowest first); past it, a series stays a labeled one.
+pub const MAX_GROUP: u32 = (1 << GROUP_BITS) - 1;
+
 impl Member {
-    /// A member of folded series `group` with values `tuple` (at most
-    /// [`MAX_TUPLE`]) and `flags`.
-    pub fn new(group: u32, tuple: u32, flags: u8, last_seen_ms: i64, last_value: f64) -> Member {
-        debug_assert!(tuple <= MAX_TUPLE);
+    /// A member of folded series `group` (at most [`MAX_GROUP`]) with
+    /// values `tuple` (at most [`MAX_TUPLE`]) and `flags`, last seen in
+    /// `epoch`.
+    pub fn new(group: u32, tuple: u32, flags: u8, epoch: u8, last_value: f64) -> Member {
+        debug_assert!(group <= MAX_GROUP && tuple <= MAX_TUPLE);
         Member {
-            group,
+            group_epoch: (group & MAX_GROUP) | (u32::from(epoch) << GROUP_BITS),
             tuple_flags: (tuple & MAX_TUPLE) | (u32::from(flags) << (32 - FLAG_BITS)),
-            last_seen_ms,
             last_value,
         }
+    }
+
+    /// Its folded series.
+    pub fn group(&self) -> u32 {
+        self.group_epoch & MAX_GROUP
+    }
+
+    /// Moves it to folded series `group` (at most [`MAX_GROUP`]).
+    pub fn set_group(&mut self, group: u32) {
+        debug_assert!(group <= MAX_GROUP);
+        self.group_epoch = (self.group_epoch & !MAX_GROUP) | (group & MAX_GROUP);
+    }
+
+    /// The epoch it was last seen in.
+    pub fn epoch(&self) -> u8 {
+        (self.group_epoch >> GROUP_BITS) as u8
+    }
+
+    /// Marks it last seen in `epoch`.
+    pub fn set_epoch(&mut self, epoch: u8) {
+        self.group_epoch = (self.group_epoch & MAX_GROUP) | (u32::from(epoch) << GROUP_BITS);
     }
 
     /// The values of its group's replaced labels.
@@ -87,7 +115,7 @@ impl Member {
 }
 
 /// The member table of one target: members side by side in one vector
-/// (key and member, 40 bytes, nothing between them: a removal moves the
+/// (key and member, 32 bytes, nothing between them: a removal moves the
 /// last one into the hole) and an index of positions (4 bytes a slot) found
 /// by the key's hash. Growth is cheap in memory: the vector's unused room
 /// is never touched (large blocks are mapped, and grow by remapping), and
@@ -237,6 +265,11 @@ impl MemberTable {
         self.entries.iter().map(|(k, m)| (k, m))
     }
 
+    /// Every member, mutably (their keys and positions stay).
+    pub fn members_mut(&mut self) -> impl Iterator<Item = &mut Member> {
+        self.entries.iter_mut().map(|(_, m)| m)
+    }
+
     /// Keys of members `keep` selects.
     pub fn keys_where(&self, keep: impl Fn(&Member) -> bool) -> Vec<SeriesKey> {
         self.iter()
@@ -275,12 +308,12 @@ mod tests {
         for i in 0..1600u32 {
             t.insert(
                 key(&keyer, i),
-                Member::new(i, i % 7, COUNTED, 0, f64::from(i)),
+                Member::new(i, i % 7, COUNTED, i as u8, f64::from(i)),
             );
         }
         t.insert(key(&keyer, 7), Member::new(99, 1, 0, 0, 0.0));
         assert_eq!(t.len(), 1600, "a replaced member counts once");
-        assert_eq!(t.get(&key(&keyer, 7)).map(|m| m.group), Some(99));
+        assert_eq!(t.get(&key(&keyer, 7)).map(|m| m.group()), Some(99));
         assert_eq!(t.keys_where(|m| m.tuple() == 3).len(), 229);
         // Removing from the middle moves the last member into the hole.
         for i in (0..1600u32).step_by(3) {
@@ -295,8 +328,12 @@ mod tests {
             if let Some(m) = m
                 && i != 7
             {
-                assert_eq!((m.group, m.tuple(), m.last_value), (i, i % 7, f64::from(i)));
+                assert_eq!(
+                    (m.group(), m.tuple(), m.last_value),
+                    (i, i % 7, f64::from(i))
+                );
                 assert!(m.has(COUNTED));
+                assert_eq!(m.epoch(), i as u8);
             }
         }
         t.compact();
@@ -331,7 +368,7 @@ mod tests {
     }
 
     #[test]
-    fn member_flags() {
+    fn member_flags_group_and_epoch() {
         let mut m = Member::new(3, MAX_TUPLE, 0, 0, 0.0);
         m.set(COUNTED, true);
         m.set(HAS_VALUE, true);
@@ -340,10 +377,24 @@ mod tests {
         assert!(!m.has(COUNTED));
         assert_eq!(m.tuple(), MAX_TUPLE);
         m.set_tuple(5);
-        assert_eq!((m.tuple(), m.group, m.flags()), (5, 3, HAS_VALUE));
+        assert_eq!((m.tuple(), m.group(), m.flags()), (5, 3, HAS_VALUE));
         m.set(EXPLICIT_TS, true);
         assert_eq!(m.tuple(), 5);
-        assert_eq!(std::mem::size_of::<Member>(), 24);
-        assert_eq!(std::mem::size_of::<(SeriesKey, Member)>(), 40);
+        // The group and the epoch share a word without touching each other.
+        m.set_epoch(255);
+        assert_eq!((m.group(), m.epoch()), (3, 255));
+        m.set_group(MAX_GROUP);
+        assert_eq!((m.group(), m.epoch()), (MAX_GROUP, 255));
+        m.set_epoch(0);
+        assert_eq!((m.group(), m.epoch()), (MAX_GROUP, 0));
+        m.set_group(7);
+        assert_eq!((m.group(), m.epoch(), m.tuple()), (7, 0, 5));
+        let m = Member::new(MAX_GROUP, 9, COUNTED, 200, 1.5);
+        assert_eq!(
+            (m.group(), m.tuple(), m.flags(), m.epoch(), m.last_value),
+            (MAX_GROUP, 9, COUNTED, 200, 1.5)
+        );
+        assert_eq!(std::mem::size_of::<Member>(), 16);
+        assert_eq!(std::mem::size_of::<(SeriesKey, Member)>(), 32);
     }
 }

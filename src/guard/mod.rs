@@ -43,6 +43,7 @@ mod compact;
 mod decide;
 mod emit;
 mod engine;
+mod epoch;
 mod fold;
 mod hash;
 mod members;
@@ -88,6 +89,8 @@ pub enum GuardError {
     },
 }
 
+#[cfg(test)]
+mod epoch_tests;
 #[cfg(test)]
 mod persist_tests;
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::engine::TargetGuard;
 use super::fold::{masks, replaced};
 use super::hash::{folded_hash, labels_hash, value_hash};
-use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP};
 use super::role::Role;
 use super::table::{DropReason, Group, NONE, Route, Series};
 use crate::labels::Labels;
@@ -256,29 +256,33 @@ impl TargetGuard {
 
     /// Routes compact member `key` again: it stays compact when it goes to
     /// a folded series (a move to report), and becomes a labeled series
-    /// otherwise (raw, or a dropped quantile).
+    /// otherwise (raw, a dropped quantile, or a folded series whose id is
+    /// past [`MAX_GROUP`]: a move to report too).
     fn reroute_member(&mut self, key: SeriesKey) -> Option<(Moved, u32)> {
         let m = *self.members.get(&key)?;
-        let (family, role) = self.groups.get(m.group).map(|g| (g.family, g.role))?;
+        let (family, role) = self.groups.get(m.group()).map(|g| (g.family, g.role))?;
         let labels = self.member_labels(&m);
         let planned = self.plan_labels(&labels, role);
         let new = self.materialize_labels(&labels, role, family, planned);
-        let old = Route::Group(m.group);
+        let old = Route::Group(m.group());
         if new == old {
             return None;
         }
-        if let Route::Group(g) = new {
+        if let Route::Group(g) = new
+            && g <= MAX_GROUP
+        {
             let names = self.groups.get(g).map(|g| g.replaced.clone())?;
             let values: Vec<&str> = names.iter().map(|n| labels.get(n).unwrap_or("")).collect();
             let tuple = self.tuples.acquire(&values);
             self.tuples.release(m.tuple());
             self.move_counts(old, new, true);
             if let Some(m) = self.members.get_mut(&key) {
-                m.group = g;
+                m.set_group(g);
                 m.set_tuple(tuple);
             }
-            return Some((Moved::Member(key), m.group));
+            return Some((Moved::Member(key), m.group()));
         }
+        // Raw, dropped, or a folded series past the member group ids.
         let seen_gen = if self.members.seen(&key) {
             self.generation
         } else {
@@ -286,9 +290,10 @@ impl TargetGuard {
         };
         self.members.remove(&key);
         self.tuples.release(m.tuple());
-        if let Some(g) = self.groups.get_mut(m.group) {
+        if let Some(g) = self.groups.get_mut(m.group()) {
             g.compact -= 1;
         }
+        let last_seen_ms = self.last_seen_ms(&m);
         let id = self.series.insert(Series {
             hash: labels_hash(&labels),
             labels: Arc::new(labels),
@@ -301,7 +306,7 @@ impl TargetGuard {
             counted: m.has(COUNTED),
             has_value: m.has(HAS_VALUE),
             last_value: m.last_value,
-            last_seen_ms: m.last_seen_ms,
+            last_seen_ms,
             seen_gen,
             emitted_gen: 0,
             rank_fold: NONE,
@@ -309,7 +314,8 @@ impl TargetGuard {
         });
         self.set_route(id, new);
         self.set_rank(id);
-        None
+        // A labeled series moving between folded series is settled as one.
+        matches!(new, Route::Group(_)).then_some((Moved::Series(id), m.group()))
     }
 
     /// A compact member moved between folded series: as for a series, its
@@ -324,7 +330,7 @@ impl TargetGuard {
             m.set(COUNTED, has);
             return;
         }
-        let (g, v, has) = (m.group, m.last_value, m.has(HAS_VALUE));
+        let (g, v, has) = (m.group(), m.last_value, m.has(HAS_VALUE));
         let carry = has
             && self
                 .groups

@@ -12,7 +12,7 @@
 use super::engine::{GROUP_BIT, TargetGuard};
 use super::fold::{Activity, Fold, FoldOrigin, MAX_FOLDS};
 use super::hash::{labels_hash, value_hash};
-use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_TUPLE, Member};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP, MAX_TUPLE, Member};
 use super::role::Role;
 use super::settings::GuardSettings;
 use super::state_walk::ExportIndex;
@@ -439,6 +439,14 @@ impl TargetGuard {
             g.set_rank(slot);
         }
         g.series.finish_restore();
+        // Members' ages count from the saved scrape's time, on a clock that
+        // is at least every saved scrape's (a sweep's time included).
+        g.last_ts_ms = state.last_ts_ms;
+        g.epochs.set_now_ms(
+            state
+                .last_ts_ms
+                .max(state.last_sweep_ms.unwrap_or(i64::MIN)),
+        );
         g.restore_members(state, &group_ids, &family_ids)?;
         for gr in &state.growth {
             if let (Some(f), Some(l)) = (
@@ -508,6 +516,13 @@ impl TargetGuard {
                 }
             };
             let group = group_ids[check("member group", ms.group, group_ids.len())? as usize];
+            if group > MAX_GROUP {
+                return Err(RestoreError::Index {
+                    what: "member group",
+                    index: u64::from(group),
+                    limit: u64::from(MAX_GROUP),
+                });
+            }
             let values =
                 &state.tuples[check("member tuple", ms.tuple, state.tuples.len())? as usize];
             let family = family_ids[check("member family", ms.family, family_ids.len())? as usize];
@@ -531,7 +546,8 @@ impl TargetGuard {
                     limit: u64::from(MAX_TUPLE),
                 });
             }
-            let mut m = Member::new(group, tuple, 0, ms.last_seen_ms, ms.last_value);
+            let epoch = self.epoch_of(ms.last_seen_ms);
+            let mut m = Member::new(group, tuple, 0, epoch, ms.last_value);
             m.set(EXPLICIT_TS, ms.explicit_ts);
             m.set(COUNTED, ms.counted);
             m.set(HAS_VALUE, ms.has_value);

@@ -108,13 +108,13 @@ impl TargetGuard {
         key: &SeriesKey,
         m: &Member,
     ) -> Option<MemberState> {
-        let group = ix.groups.get(m.group as usize).copied().unwrap_or(NONE);
+        let group = ix.groups.get(m.group() as usize).copied().unwrap_or(NONE);
         let tuple = ix
             .tuple_pos
             .get(m.tuple() as usize)
             .copied()
             .unwrap_or(NONE);
-        let folded = self.groups.get(m.group)?;
+        let folded = self.groups.get(m.group())?;
         if group == NONE || tuple == NONE {
             return None;
         }
@@ -128,7 +128,7 @@ impl TargetGuard {
             counted: m.has(COUNTED),
             has_value: m.has(HAS_VALUE),
             last_value: m.last_value,
-            last_seen_ms: m.last_seen_ms,
+            last_seen_ms: self.last_seen_ms(m),
         })
     }
 }

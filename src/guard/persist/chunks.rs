@@ -50,8 +50,8 @@ impl Chunks {
     /// Appends `v` as an unsigned LEB128 varint.
     #[inline]
     pub fn uvarint(&mut self, v: u64) {
-        let (bytes, n) = uvarint_bytes(v);
-        self.extend(&bytes[..n]);
+        self.room(10);
+        push_uvarint(&mut self.cur, v);
     }
 
     /// Bytes held.
@@ -69,17 +69,20 @@ impl Chunks {
     }
 }
 
-/// `v` as an unsigned LEB128 varint, on its own.
-pub fn uvarint_bytes(mut v: u64) -> ([u8; 10], usize) {
-    let mut out = [0u8; 10];
-    let mut n = 0;
+/// Appends `v` to `out` as an unsigned LEB128 varint (at most 10 bytes;
+/// the writers make room for them first, so the pushes do not reallocate).
+#[inline]
+pub fn push_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
-        out[n] = (v as u8) | 0x80;
+        out.push((v as u8) | 0x80);
         v >>= 7;
-        n += 1;
     }
-    out[n] = v as u8;
-    (out, n + 1)
+    out.push(v as u8);
+}
+
+/// Bytes of `v` as an unsigned LEB128 varint.
+pub fn uvarint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[cfg(test)]
@@ -87,13 +90,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn varint_lengths_match_what_is_written() {
+        for v in [0, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
+            let mut out = Vec::new();
+            push_uvarint(&mut out, v);
+            assert_eq!(uvarint_len(v), out.len(), "{v}");
+        }
+    }
+
+    #[test]
     fn chunks_hold_what_was_written_in_order_without_growing_a_chunk() {
         let mut c = Chunks::default();
         let mut want = Vec::new();
         for i in 0..300_000u64 {
             c.uvarint(i * 977);
-            let (b, n) = uvarint_bytes(i * 977);
-            want.extend_from_slice(&b[..n]);
+            push_uvarint(&mut want, i * 977);
             c.extend(&[i as u8]);
             want.push(i as u8);
             if i % 1000 == 0 {

@@ -7,7 +7,7 @@
 //! the targets' bytes to its [`Sink`] (`state.tmp`, or memory) a buffer
 //! at a time as they are encoded: only the symbol table waits for the end.
 
-use super::chunks::{Chunks, uvarint_bytes};
+use super::chunks::{Chunks, uvarint_len};
 use super::sink::{Out, Sink, TmpFile, fs_error};
 use super::{FOOTER, HEADER, MAGIC, STATE_VERSION, StateError, TargetState};
 use crate::guard::TargetGuard;
@@ -441,7 +441,7 @@ impl<S: Sink> Encoder<S> {
 
     /// The file's length in bytes were it finished now.
     pub fn file_len(&self) -> usize {
-        let (_, count) = uvarint_bytes(self.w.syms.len() as u64);
+        let count = uvarint_len(self.w.syms.len() as u64);
         self.w.body.len() as usize + count + self.w.symbols.len() + FOOTER
     }
 
@@ -450,8 +450,7 @@ impl<S: Sink> Encoder<S> {
     fn end(self) -> Result<(S, u64), S::Error> {
         let mut out = self.w.body;
         let symbols_offset = out.len();
-        let (count, count_len) = uvarint_bytes(self.w.syms.len() as u64);
-        out.extend(&count[..count_len]);
+        out.uvarint(self.w.syms.len() as u64);
         for p in self.w.symbols.parts() {
             out.extend(p);
         }

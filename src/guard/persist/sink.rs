@@ -158,8 +158,8 @@ impl<S: Sink> Out<S> {
     /// Appends `v` as an unsigned LEB128 varint.
     #[inline]
     pub fn uvarint(&mut self, v: u64) {
-        let (bytes, n) = super::chunks::uvarint_bytes(v);
-        self.extend(&bytes[..n]);
+        self.room(10);
+        super::chunks::push_uvarint(&mut self.buf, v);
     }
 
     /// Bytes put so far.
@@ -192,7 +192,7 @@ impl<S: Sink> Out<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunks::uvarint_bytes;
+    use super::super::chunks::push_uvarint;
     use super::*;
 
     /// A sink that fails from its `fail_at`th put on.
@@ -224,8 +224,7 @@ mod tests {
         let mut want = Vec::new();
         for i in 0..100_000u64 {
             out.uvarint(i * 977);
-            let (b, n) = uvarint_bytes(i * 977);
-            want.extend_from_slice(&b[..n]);
+            push_uvarint(&mut want, i * 977);
             out.push(i as u8);
             want.push(i as u8);
             if i % 10_000 == 0 {
