@@ -306,22 +306,20 @@ impl Grouper {
 /// Calls `f` for each label of the series with the external labels merged
 /// in, in name order; the series' own value wins on a name clash.
 fn for_each_merged(series: &Labels, external: &Labels, mut f: impl FnMut(LabelRef<'_>)) {
-    let (mut a, mut b) = (series.iter().peekable(), external.iter().peekable());
-    loop {
-        let l = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if y.name < x.name => b.next(),
-            (Some(x), Some(y)) => {
-                if x.name == y.name {
-                    b.next();
-                }
-                a.next()
+    let mut ext = external.iter();
+    let mut e = ext.next();
+    for l in series {
+        while let Some(x) = e
+            && x.name <= l.name
+        {
+            if x.name != l.name {
+                f(x);
             }
-            (Some(_), None) => a.next(),
-            (None, _) => b.next(),
-        };
-        let Some(l) = l else { return };
+            e = ext.next();
+        }
         f(l);
     }
+    e.into_iter().chain(ext).for_each(f);
 }
 
 const WIRE_VARINT: u8 = 0;
