@@ -91,7 +91,16 @@ mod tests {
 
     #[test]
     fn varint_lengths_match_what_is_written() {
-        for v in [0, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             push_uvarint(&mut out, v);
             assert_eq!(uvarint_len(v), out.len(), "{v}");
