@@ -245,7 +245,8 @@ impl TupleTable {
     }
 
     /// Bytes the arenas hold (live and dead).
-    pub fn arena_bytes(&self) -> usize {
+    #[cfg(test)]
+    fn arena_bytes(&self) -> usize {
         self.text.capacity() + self.ends.capacity() * 4
     }
 
