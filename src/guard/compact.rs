@@ -9,7 +9,7 @@ use super::emit::MergeState;
 use super::engine::{MemberHit, TargetGuard};
 use super::epoch::EpochClock;
 use super::hash::value_hash;
-use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP, MAX_TUPLE, Member};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP, Member};
 use super::role::{Role, counts_events};
 use super::table::{DropReason, NONE, Route};
 use crate::labels::Labels;
@@ -139,12 +139,10 @@ impl TargetGuard {
             .iter()
             .map(|n| s.labels.get(n).unwrap_or(""))
             .collect();
-        let tuple = self.tuples.acquire(&values);
-        if tuple > MAX_TUPLE {
-            // Out of tuple ids: the series stays labeled.
-            self.tuples.release(tuple);
+        let Some(tuple) = self.tuples.acquire(&values) else {
+            // Out of tuple room: the series stays labeled.
             return;
-        }
+        };
         let Some(s) = self.series.remove(id) else {
             return;
         };

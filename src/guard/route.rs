@@ -270,10 +270,12 @@ impl TargetGuard {
         }
         if let Route::Group(g) = new
             && g <= MAX_GROUP
+            && let Some(names) = self.groups.get(g).map(|g| g.replaced.clone())
+            && let Some(tuple) = {
+                let values: Vec<&str> = names.iter().map(|n| labels.get(n).unwrap_or("")).collect();
+                self.tuples.acquire(&values)
+            }
         {
-            let names = self.groups.get(g).map(|g| g.replaced.clone())?;
-            let values: Vec<&str> = names.iter().map(|n| labels.get(n).unwrap_or("")).collect();
-            let tuple = self.tuples.acquire(&values);
             self.tuples.release(m.tuple());
             self.move_counts(old, new, true);
             if let Some(m) = self.members.get_mut(&key) {
@@ -282,7 +284,8 @@ impl TargetGuard {
             }
             return Some((Moved::Member(key), m.group()));
         }
-        // Raw, dropped, or a folded series past the member group ids.
+        // Raw, dropped, or a folded series past the member group ids or
+        // without room for its tuple.
         let seen_gen = if self.members.seen(&key) {
             self.generation
         } else {

@@ -538,14 +538,11 @@ impl TargetGuard {
             if self.members.get(&key).is_some() || self.series.find_key(&key).is_some() {
                 return Err(RestoreError::RepeatedKey { key: ms.key });
             }
-            let tuple = self.tuples.acquire(values);
-            if tuple > MAX_TUPLE {
-                return Err(RestoreError::Index {
-                    what: "member tuple",
-                    index: u64::from(tuple),
-                    limit: u64::from(MAX_TUPLE),
-                });
-            }
+            let tuple = self.tuples.acquire(values).ok_or(RestoreError::Index {
+                what: "member tuple",
+                index: u64::from(ms.tuple),
+                limit: u64::from(MAX_TUPLE),
+            })?;
             let epoch = self.epoch_of(ms.last_seen_ms);
             let mut m = Member::new(group, tuple, 0, epoch, ms.last_value);
             m.set(EXPLICIT_TS, ms.explicit_ts);

@@ -68,7 +68,7 @@ impl TargetGuard {
 
     /// The values of every exported tuple, in their exported order.
     pub(super) fn tuple_values(&self) -> impl Iterator<Item = TupleValues<'_>> {
-        self.tuples.iter().map(|(_, t)| t.values())
+        self.tuples.iter().map(|(_, values)| values)
     }
 
     /// Gives `visit` every exported member (those of a live folded series
