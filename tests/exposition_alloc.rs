@@ -5,41 +5,16 @@
 
 use levee::exposition::{Entry, Format, ParserLimits, StreamParser};
 use levee::synth::IstioWorkload;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[test]
 fn no_allocation_per_sample() {
     let body = IstioWorkload::new(1000).body(2);
     let mut samples = 0u64;
     let mut label_bytes = 0usize;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     let mut p = StreamParser::new(Format::PrometheusText, ParserLimits::default());
     for chunk in body.chunks(16 * 1024) {
         p.push(chunk).expect("push");
@@ -56,7 +31,7 @@ fn no_allocation_per_sample() {
     while let Some(e) = p.next() {
         e.expect("valid");
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = counting_alloc::allocations() - before;
     drop(p);
     assert_eq!(samples, 25_000);
     assert!(label_bytes > 0);

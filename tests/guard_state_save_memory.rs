@@ -20,9 +20,7 @@
 //! buffer besides: 154 bytes per member (commit 76febc9). Byte counts, not
 //! time: deterministic. Run with `-- --nocapture` for the figures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, Ordering};
 
 use levee::exposition::MetricType;
 use levee::guard::persist::{self, Encoder, STATE_FILE, TargetState};
@@ -31,33 +29,8 @@ use levee::labels::Labels;
 use levee::remote::Sample;
 use levee::tsdb::fs::DiskDirectory;
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grew(by: isize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grew(new_size as isize - layout.size() as isize);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 const SERIES: usize = 100_000;
 
@@ -104,17 +77,12 @@ fn folded_guard() -> TargetGuard {
     guard
 }
 
-fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
-}
-
 /// Heap bytes above the live count at the start that `f` needed at its
 /// peak, and what `f` returned.
 fn peak_of<T>(f: impl FnOnce() -> T) -> (isize, T) {
-    let base = live();
-    PEAK.store(base, Ordering::Relaxed);
+    let base = counting_alloc::reset_peak();
     let out = f();
-    (PEAK.load(Ordering::Relaxed) - base, out)
+    (counting_alloc::peak_bytes() - base, out)
 }
 
 const JOB: &str = "istio";
