@@ -135,6 +135,21 @@ pub fn unlink<T>(
     }
 }
 
+/// Puts `v` in a free slot (the lowest after [`compact_slots`]) or a new
+/// one at the end; returns its id.
+pub fn put_slot<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>, v: T) -> u32 {
+    match free.pop() {
+        Some(id) => {
+            slots[id as usize] = Some(v);
+            id
+        }
+        None => {
+            slots.push(Some(v));
+            (slots.len() - 1) as u32
+        }
+    }
+}
+
 /// Drops trailing empty slots and orders the free list so the lowest ids
 /// are reused first (live entries gather at the front and the tail can be
 /// given back).
@@ -199,16 +214,7 @@ impl SeriesTable {
     pub fn insert(&mut self, mut s: Series) -> u32 {
         s.next = self.by_hash.get(&s.hash).copied().unwrap_or(NONE);
         let (hash, key) = (s.hash, s.key);
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(s);
-                id
-            }
-            None => {
-                self.slots.push(Some(s));
-                (self.slots.len() - 1) as u32
-            }
-        };
+        let id = put_slot(&mut self.slots, &mut self.free, s);
         self.by_hash.insert(hash, id);
         if let Some(k) = key {
             self.by_key.insert(k, id);
@@ -348,16 +354,7 @@ impl GroupTable {
     pub fn insert(&mut self, mut g: Group) -> u32 {
         g.next = self.by_hash.get(&g.hash).copied().unwrap_or(NONE);
         let hash = g.hash;
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(g);
-                id
-            }
-            None => {
-                self.slots.push(Some(g));
-                (self.slots.len() - 1) as u32
-            }
-        };
+        let id = put_slot(&mut self.slots, &mut self.free, g);
         self.by_hash.insert(hash, id);
         id
     }

@@ -12,7 +12,7 @@
 //! [`TupleTable::compact`] closes them once they outweigh the live text.
 
 use super::members::MAX_TUPLE;
-use super::table::{NONE, compact_slots, shrink_map, shrink_vec, unlink};
+use super::table::{NONE, compact_slots, put_slot, shrink_map, shrink_vec, unlink};
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::Hasher;
 
@@ -178,16 +178,7 @@ impl TupleTable {
             end += v.as_ref().len() as u32;
             self.ends.push(end);
         }
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(tuple);
-                id
-            }
-            None => {
-                self.slots.push(Some(tuple));
-                (self.slots.len() - 1) as u32
-            }
-        };
+        let id = put_slot(&mut self.slots, &mut self.free, tuple);
         self.by_hash.insert(hash, id);
         Some(id)
     }
