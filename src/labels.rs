@@ -13,6 +13,7 @@
 //! are equal exactly when their bytes are. It lives in memory only; nothing
 //! persists these bytes. Iteration borrows the pairs as [`LabelRef`]s.
 
+use crate::varint::{put_uvarint, uvarint_len};
 use std::cmp::Ordering;
 use std::fmt;
 use std::iter::FusedIterator;
@@ -249,7 +250,7 @@ impl FusedIterator for Iter<'_> {}
 fn encode<'a>(pairs: impl Iterator<Item = LabelRef<'a>> + Clone) -> Labels {
     let size = pairs
         .clone()
-        .map(|l| len_size(l.name.len()) + l.name.len() + len_size(l.value.len()) + l.value.len())
+        .map(|l| str_size(l.name) + str_size(l.value))
         .sum();
     let mut buf = Vec::with_capacity(size);
     for l in pairs {
@@ -261,18 +262,13 @@ fn encode<'a>(pairs: impl Iterator<Item = LabelRef<'a>> + Clone) -> Labels {
     Labels(buf.into_boxed_slice())
 }
 
-/// Bytes of the LEB128 varint of `n`.
-fn len_size(n: usize) -> usize {
-    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
+/// Bytes of `s` with its length prefix.
+fn str_size(s: &str) -> usize {
+    uvarint_len(s.len() as u64) + s.len()
 }
 
 fn put_str(buf: &mut Vec<u8>, s: &str) {
-    let mut n = s.len();
-    while n >= 0x80 {
-        buf.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    buf.push(n as u8);
+    put_uvarint(buf, s.len() as u64);
     buf.extend_from_slice(s.as_bytes());
 }
 

@@ -18,6 +18,7 @@ pub mod series_key;
 pub mod synth;
 pub mod tsdb;
 pub mod value;
+pub(crate) mod varint;
 pub mod web;
 
 pub mod proto {

@@ -13,6 +13,7 @@
 use super::Sample;
 use crate::labels::{LabelRef, Labels};
 use crate::proto::WriteRequest;
+use crate::varint::{put_uvarint, uvarint_len};
 use prost::Message;
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::{Hash, Hasher};
@@ -174,22 +175,22 @@ impl WriteRequestEncoder {
             let mut labels_len = 0;
             for_each_merged(&first.labels, external, |l| {
                 let n = label_len(l);
-                labels_len += 1 + varint_len(n as u64) + n;
+                labels_len += 1 + uvarint_len(n as u64) + n;
             });
             let series_len = labels_len + samples_len(members, samples);
             let proto = &mut self.proto;
             put_key(proto, 1, WIRE_LEN);
-            put_varint(proto, series_len as u64);
+            put_uvarint(proto, series_len as u64);
             for_each_merged(&first.labels, external, |l| {
                 put_key(proto, 1, WIRE_LEN);
-                put_varint(proto, label_len(l) as u64);
+                put_uvarint(proto, label_len(l) as u64);
                 put_string(proto, 1, l.name);
                 put_string(proto, 2, l.value);
             });
             for &i in members {
                 let s = &samples[i as usize];
                 put_key(proto, 2, WIRE_LEN);
-                put_varint(proto, sample_len(s) as u64);
+                put_uvarint(proto, sample_len(s) as u64);
                 let bits = s.value.to_bits();
                 if bits != 0 {
                     put_key(proto, 1, WIRE_FIXED64);
@@ -197,7 +198,7 @@ impl WriteRequestEncoder {
                 }
                 if s.timestamp_ms != 0 {
                     put_key(proto, 2, WIRE_VARINT);
-                    put_varint(proto, s.timestamp_ms as u64);
+                    put_uvarint(proto, s.timestamp_ms as u64);
                 }
             }
         }
@@ -330,25 +331,12 @@ fn put_key(buf: &mut Vec<u8>, field: u8, wire: u8) {
     buf.push((field << 3) | wire);
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
-fn varint_len(v: u64) -> usize {
-    // Bits needed, 7 per byte; zero still takes one byte.
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
 fn put_string(buf: &mut Vec<u8>, field: u8, s: &str) {
     if s.is_empty() {
         return;
     }
     put_key(buf, field, WIRE_LEN);
-    put_varint(buf, s.len() as u64);
+    put_uvarint(buf, s.len() as u64);
     buf.extend_from_slice(s.as_bytes());
 }
 
@@ -356,7 +344,7 @@ fn string_field_len(s: &str) -> usize {
     if s.is_empty() {
         0
     } else {
-        1 + varint_len(s.len() as u64) + s.len()
+        1 + uvarint_len(s.len() as u64) + s.len()
     }
 }
 
@@ -367,7 +355,7 @@ fn label_len(l: LabelRef<'_>) -> usize {
 fn sample_len(s: &Sample) -> usize {
     let value = if s.value.to_bits() != 0 { 9 } else { 0 };
     let ts = if s.timestamp_ms != 0 {
-        1 + varint_len(s.timestamp_ms as u64)
+        1 + uvarint_len(s.timestamp_ms as u64)
     } else {
         0
     };
@@ -379,7 +367,7 @@ fn samples_len(members: &[u32], samples: &[Sample]) -> usize {
         .iter()
         .map(|&i| {
             let n = sample_len(&samples[i as usize]);
-            1 + varint_len(n as u64) + n
+            1 + uvarint_len(n as u64) + n
         })
         .sum()
 }

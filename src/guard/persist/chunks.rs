@@ -8,6 +8,8 @@
 //! state stays small) and double up to [`MAX_CHUNK`]; their bytes in order
 //! are the table, written to the file one chunk at a time.
 
+use crate::varint::put_uvarint;
+
 /// The first chunk's capacity.
 const FIRST_CHUNK: usize = 4 << 10;
 /// The largest chunk's capacity.
@@ -51,7 +53,7 @@ impl Chunks {
     #[inline]
     pub fn uvarint(&mut self, v: u64) {
         self.room(10);
-        push_uvarint(&mut self.cur, v);
+        put_uvarint(&mut self.cur, v);
     }
 
     /// Bytes held.
@@ -69,43 +71,9 @@ impl Chunks {
     }
 }
 
-/// Appends `v` to `out` as an unsigned LEB128 varint (at most 10 bytes;
-/// the writers make room for them first, so the pushes do not reallocate).
-#[inline]
-pub fn push_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// Bytes of `v` as an unsigned LEB128 varint.
-pub fn uvarint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn varint_lengths_match_what_is_written() {
-        for v in [
-            0,
-            1,
-            127,
-            128,
-            16_383,
-            16_384,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
-            let mut out = Vec::new();
-            push_uvarint(&mut out, v);
-            assert_eq!(uvarint_len(v), out.len(), "{v}");
-        }
-    }
 
     #[test]
     fn chunks_hold_what_was_written_in_order_without_growing_a_chunk() {
@@ -113,7 +81,7 @@ mod tests {
         let mut want = Vec::new();
         for i in 0..300_000u64 {
             c.uvarint(i * 977);
-            push_uvarint(&mut want, i * 977);
+            put_uvarint(&mut want, i * 977);
             c.extend(&[i as u8]);
             want.push(i as u8);
             if i % 1000 == 0 {

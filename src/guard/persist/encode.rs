@@ -7,7 +7,7 @@
 //! the targets' bytes to its [`Sink`] (`state.tmp`, or memory) a buffer
 //! at a time as they are encoded: only the symbol table waits for the end.
 
-use super::chunks::{Chunks, uvarint_len};
+use super::chunks::Chunks;
 use super::sink::{Out, Sink, TmpFile, fs_error};
 use super::{FOOTER, HEADER, MAGIC, STATE_VERSION, StateError, TargetState};
 use crate::guard::TargetGuard;
@@ -17,6 +17,7 @@ use crate::guard::state::{Emitted, GuardState, MemberState, RouteState, role_byt
 use crate::guard::table::DropReason;
 use crate::labels::Labels;
 use crate::tsdb::fs::Directory;
+use crate::varint::uvarint_len;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@
 
 use super::StateError;
 use crate::tsdb::fs::{Directory, FsError, WriteFile};
+use crate::varint::put_uvarint;
 
 /// The buffer's size: what a save holds of the file's body at a time.
 pub const BUFFER: usize = 64 << 10;
@@ -159,7 +160,7 @@ impl<S: Sink> Out<S> {
     #[inline]
     pub fn uvarint(&mut self, v: u64) {
         self.room(10);
-        super::chunks::push_uvarint(&mut self.buf, v);
+        put_uvarint(&mut self.buf, v);
     }
 
     /// Bytes put so far.
@@ -192,7 +193,6 @@ impl<S: Sink> Out<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunks::push_uvarint;
     use super::*;
 
     /// A sink that fails from its `fail_at`th put on.
@@ -224,7 +224,7 @@ mod tests {
         let mut want = Vec::new();
         for i in 0..100_000u64 {
             out.uvarint(i * 977);
-            push_uvarint(&mut want, i * 977);
+            put_uvarint(&mut want, i * 977);
             out.push(i as u8);
             want.push(i as u8);
             if i % 10_000 == 0 {

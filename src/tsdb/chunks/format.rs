@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use super::error::{ChunkFileError, Corruption};
 use super::{FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_CHUNK_BYTES};
-use crate::tsdb::index::varint::{get_uvarint, put_uvarint};
+use crate::varint::{get_uvarint, put_uvarint};
 
 /// The file header of the current version.
 pub(crate) fn header() -> [u8; HEADER_LEN] {

@@ -42,7 +42,6 @@ pub mod postings;
 pub mod select;
 pub mod series;
 pub mod symbols;
-pub(crate) mod varint;
 
 #[cfg(test)]
 mod model_tests;

@@ -26,8 +26,8 @@ use croaring::Bitmap;
 use rustc_hash::FxHashMap;
 
 use super::symbols::{SymbolError, SymbolId, SymbolTable, hash_map_bytes};
-use super::varint::{get_uvarint, put_uvarint};
 use crate::labels::Labels;
+use crate::varint::{get_uvarint, put_uvarint};
 
 /// Id of a series in the head. `u32` so that sets of series are roaring
 /// bitmaps.

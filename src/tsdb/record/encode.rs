@@ -2,13 +2,7 @@
 
 use super::{RECORD_VERSION, RecordType, RefSample, RefSeries};
 
-pub(super) fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
+pub(super) use crate::varint::put_uvarint;
 
 pub(super) fn put_varint(buf: &mut Vec<u8>, v: i64) {
     put_uvarint(buf, ((v << 1) ^ (v >> 63)) as u64);

@@ -1,7 +1,7 @@
 //! Constants, framing helpers and the error type of the block index format
 //! (`docs/format/index.md`).
 
-pub(crate) use crate::tsdb::index::varint::{get_uvarint, put_uvarint};
+pub(crate) use crate::varint::{get_uvarint, put_uvarint};
 
 /// File magic, at the start and at the very end of the file.
 pub const MAGIC: [u8; 4] = *b"LVIX";

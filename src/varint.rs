@@ -1,13 +1,22 @@
-//! Unsigned LEB128 varints: the head's compact label pairs and the block
-//! index format both use them.
+//! Unsigned LEB128 varints, the one writer of them: label sets, the TSDB's
+//! records, head pairs, chunk files and block index, the guard state file
+//! and remote write's protobuf all use it. (Readers stay with their formats:
+//! each has its own errors.)
 
 /// Appends an unsigned LEB128 varint.
+#[inline]
 pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
     }
     out.push(v as u8);
+}
+
+/// Bytes of `v` as an unsigned LEB128 varint (zero takes one).
+#[inline]
+pub(crate) fn uvarint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Reads an unsigned LEB128 varint at `pos`; `None` when truncated or
@@ -32,6 +41,24 @@ pub(crate) fn get_uvarint(buf: &[u8], mut pos: usize) -> Option<(u64, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lengths_match_what_is_written() {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            put_uvarint(&mut out, v);
+            assert_eq!(uvarint_len(v), out.len(), "{v}");
+        }
+    }
 
     #[test]
     fn uvarint_round_trips_and_rejects_garbage() {
