@@ -156,7 +156,9 @@ fn full_label_storm_folds_every_label_carrying_the_host() {
 fn a_sliding_storm_keeps_guard_memory_to_the_window() {
     // Hosts come and go: 100 live hosts, 20 new ones a scrape; a 30 s
     // window at 5 s scrapes. The guard's series stay within the window's
-    // worth of hosts instead of growing with the storm.
+    // worth of hosts instead of growing with the storm, and the folded
+    // totals stay exact: a host that left keeps what it added, also once
+    // its member state has expired.
     let mut guard = TargetGuard::new(GuardSettings {
         series_budget: 500,
         staleness_window_ms: 30_000,
@@ -170,11 +172,19 @@ fn a_sliding_storm_keeps_guard_memory_to_the_window() {
         let w = IstioWorkload::new(100).with_first_host(20 * k);
         let ts = 5000 * k as i64;
         let (samples, kinds) = scraper.scrape(&w.body(k), ts);
+        let mut out = Vec::new();
         let report = guard
-            .apply(ts, &samples, &kinds, &mut Vec::new())
+            .apply(ts, &samples, &kinds, &mut out)
             .expect("accepted");
         assert!(report.active_series <= 500, "scrape {k}: {report:?}");
         peak = peak.max(guard.scraped_series());
+        // Host h is served from scrape (h - 99) / 20 (rounded up) to h / 20;
+        // every host so far counts at the last scrape it was served.
+        let retained: u64 = (0..20 * k + 100)
+            .map(|h| IstioWorkload::requests(h, k.min(h / 20)))
+            .sum();
+        let key = ("istio_requests_total".to_string(), String::new());
+        assert_eq!(sums(&out)[&key], retained as f64, "scrape {k}");
     }
     // 100 live hosts + up to 1.1 windows (33 s: 7 scrapes x 20) of leavers.
     assert!(peak <= (100 + 7 * 20) * 25, "peak {peak}");

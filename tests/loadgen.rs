@@ -25,7 +25,7 @@ fn parse(body: &[u8]) -> (u64, Option<u64>) {
 
 #[tokio::test]
 async fn serves_every_target_and_counts_what_it_served() {
-    let loadgen = Loadgen::bind(Workload::storm(3, 2, 50), Duration::from_millis(100))
+    let loadgen = Loadgen::bind(Workload::storm(3, 0, 2, 50), Duration::from_millis(100))
         .await
         .expect("bind");
     let targets = loadgen.targets().to_vec();

@@ -29,6 +29,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_AGENTS = {
     "steady": ["levee", "prometheus", "vmagent"],
     "storm": list(agents.VARIANTS),
+    "churn": ["levee-series-budget", "prometheus", "vmagent"],
     "big": ["levee", "prometheus", "vmagent"],
     "calm": ["levee-series-budget"],
 }
@@ -37,6 +38,12 @@ WORKLOAD_TEXT = {
               "changing every scrape.",
     "storm": "One Istio-style target adding 200 new `destination_service` hosts × 25 series per "
              "scrape (it keeps every series it ever made), beside 10 ordinary targets × 1,000 series.",
+    "churn": "The storm with hosts that leave: each host's 25 series stay in the body for "
+             "{lifetime} scrapes, then the target drops them (as a sidecar with a metric expiry does), "
+             "so the target serves {live:,} series at a time while 200 new hosts arrive every scrape. "
+             "levee's members leave with the staleness window (5 min); its exactness is checked against "
+             "the sum where every host that left counts at its last values (what a fold keeps), the "
+             "others' against the body's sum.",
     "big": "One target with 1,000,000 series.",
     "calm": "The storm's targets with the storm target not growing (no hosts): the agent's idle "
             "RSS for the storm's configuration, the reference of the storm's memory target.",
@@ -106,13 +113,17 @@ def parse_args(argv):
                     "and their limit variants, one at a time on the same load-generated targets, each "
                     "remote-writing into a fresh VictoriaMetrics; everything on 127.0.0.1.")
     p.add_argument("--workloads", default="storm,calm,steady,big",
-                   help="comma-separated: storm, calm, steady, big (default: all four; calm runs "
-                        "levee-series-budget only unless --agents says otherwise)")
+                   help="comma-separated: storm, churn, calm, steady, big (default: storm, calm, "
+                        "steady, big; calm runs levee-series-budget only and churn levee-series-budget, "
+                        "prometheus and vmagent unless --agents says otherwise)")
     p.add_argument("--agents", default=None,
                    help="comma-separated agent variants for every workload (default: all six for the "
                         "storm, levee/prometheus/vmagent otherwise). Variants: " + ", ".join(agents.VARIANTS))
     p.add_argument("--duration", type=int, default=150, help="seconds per run (default 150)")
-    p.add_argument("--storm-duration", type=int, help="seconds per storm run (default: --duration)")
+    p.add_argument("--storm-duration", type=int,
+                   help="seconds per storm and churn run (default: --duration)")
+    p.add_argument("--host-lifetime", type=int, default=12,
+                   help="churn: scrapes each storm host stays in the body (default 12: one minute)")
     p.add_argument("--calm-duration", type=int,
                    help="seconds of the calm run (default: the storm's, so the storm's RSS is "
                         "compared with the idle RSS at the same time into the run)")
@@ -160,17 +171,18 @@ def main(argv):
             return 2
     base = args.duration if not args.full else 300
     storm_duration = args.storm_duration or (600 if args.full else args.duration)
-    durations = {"steady": base, "big": base, "storm": storm_duration,
+    durations = {"steady": base, "big": base, "storm": storm_duration, "churn": storm_duration,
                  "calm": args.calm_duration or storm_duration}
-    intervals = {"steady": args.interval, "storm": args.interval, "big": args.big_interval,
-                 "calm": args.interval}
+    intervals = {"steady": args.interval, "storm": args.interval, "churn": args.interval,
+                 "big": args.big_interval, "calm": args.interval}
     # The hourly limit is global: the storm target's budget plus every
     # ordinary target's series and synthetic series.
     hourly = args.budget + 10 * 1000 + 11 * 10
     opts = {
         "levee_bin": levee_bin, "loadgen_bin": loadgen_bin, "durations": durations,
         "intervals": intervals, "budget": args.budget, "hourly": hourly, "drain": args.drain,
-        "loadgen_extra": {"calm": ["--hosts-per-tick=0"]},
+        "loadgen_extra": {"calm": ["--hosts-per-tick=0"],
+                          "churn": [f"--host-lifetime={args.host_lifetime}"]},
     }
     out = args.out or tempfile.mkdtemp(prefix="levee-bench-")
     os.makedirs(out, exist_ok=True)
@@ -181,6 +193,8 @@ def main(argv):
     command = "scripts/bench-peers " + " ".join(shlex.quote(a) for a in argv)
     meta_path = os.path.join(out, "meta.json")
     meta = machine_meta(opts, command)
+    meta["workload_text"]["churn"] = meta["workload_text"]["churn"].format(
+        lifetime=args.host_lifetime, live=args.host_lifetime * 200 * 25)
     if os.path.exists(meta_path):
         # A later invocation into the same results dir (e.g. rerunning one
         # agent) adds its command; the docs list them all.

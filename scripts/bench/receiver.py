@@ -51,14 +51,18 @@ def series_count(url):
     return int(data[0]) if data else 0
 
 
-def storm_exactness(url, loadgen_report):
+def storm_exactness(url, loadgen_report, truth_key="istio_totals"):
     """Checks each scrape of the storm target that arrived: the sum of its
     `istio_requests_total` samples against the load generator's ground
-    truth for the tick the scrape saw (its `loadgen_tick` sample).
+    truth for the tick the scrape saw (its `loadgen_tick` sample):
+    `truth_key` "istio_totals" is the body's sum, "istio_retained_totals"
+    the sum where every host that left the body counts at its last values
+    (the same while no host has left; a report without it falls back to
+    the body's sum).
 
     Returns a dict: scrapes served, scrapes arrived, exact scrapes, the
     last arrived scrape's sum and truth, and the largest relative error."""
-    truth = {t["tick"]: t["istio_totals"]["istio_requests_total"]
+    truth = {t["tick"]: t.get(truth_key, t["istio_totals"])["istio_requests_total"]
              for t in loadgen_report["ticks"] if "istio_totals" in t}
     served = next((t["requests"] for t in loadgen_report["targets"] if t["job"] == "istio"), 0)
     match = '{job="istio",__name__=~"istio_requests_total|loadgen_tick"}'
@@ -99,6 +103,7 @@ def storm_exactness(url, loadgen_report):
         "last_sum": sums.get(last, 0.0) if last is not None else None,
         "last_truth": truth.get(tick_at[last]) if last is not None else None,
         "truth_final": truth[max(truth)] if truth else None,
+        "truth": truth_key,
     }
 
 

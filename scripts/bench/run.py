@@ -14,8 +14,9 @@ from procs import cpu_seconds, disk_bytes, free_port, http_get, memory, metric_s
 
 def loadgen_args(opts, workload, duration, interval, run_dir):
     # The calm workload is the storm's targets with a storm target that
-    # does not grow (loadgen_extra gives it no new hosts).
-    served = "storm" if workload == "calm" else workload
+    # does not grow (loadgen_extra gives it no new hosts); churn is the
+    # storm with hosts that leave (loadgen_extra gives them a lifetime).
+    served = "storm" if workload in ("calm", "churn") else workload
     args = [opts["loadgen_bin"], f"--workload={served}", f"--duration={duration}s",
             f"--interval={interval}s",
             f"--ready-file={os.path.join(run_dir, 'ready.json')}",
@@ -127,7 +128,13 @@ def run_one(procs, opts, workload, name, out_dir, log=print):
     window_end_unix = lg_report["ticks"][0]["published_unix_ms"] / 1000 + lg_report["duration_seconds"]
     series, samples_arrived = receiver.window_counts(vm_url, window_end_unix,
                                                      lg_report["duration_seconds"] + 60)
-    storm = receiver.storm_exactness(vm_url, lg_report) if workload == "storm" else None
+    storm = None
+    if workload in ("storm", "churn"):
+        # An agent that folds keeps what a host that left added; one that
+        # forwards the raw series sums what the body holds.
+        truth = "istio_retained_totals" if "series_budget" in variant.get("scrape", {}) \
+            else "istio_totals"
+        storm = receiver.storm_exactness(vm_url, lg_report, truth)
     procs.stop(vm, grace=20)
 
     window = [s for s in samples if s[0] <= window_end]

@@ -40,6 +40,10 @@ struct Cli {
     /// storm: new destination hosts per tick (25 series each).
     #[arg(long, default_value_t = 200)]
     hosts_per_tick: u64,
+    /// storm: ticks each destination host stays in the body before it
+    /// leaves (a sidecar with a metric expiry); 0: hosts stay for ever.
+    #[arg(long, default_value_t = 0)]
+    host_lifetime: u64,
     /// storm: ordinary targets beside the storm target.
     #[arg(long, default_value_t = 10)]
     innocent_targets: u64,
@@ -97,6 +101,7 @@ async fn run(cli: Cli) -> Result<(), levee::loadgen::LoadgenError> {
         WorkloadKind::Steady => Workload::steady(cli.targets, cli.series),
         WorkloadKind::Storm => Workload::storm(
             cli.hosts_per_tick,
+            cli.host_lifetime,
             cli.innocent_targets,
             cli.innocent_series,
         ),

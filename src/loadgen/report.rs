@@ -32,6 +32,10 @@ pub struct TickReport {
     /// series, keyed by sample name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub istio_totals: Option<BTreeMap<&'static str, f64>>,
+    /// Storm only: the same, with every host that left the body counted
+    /// at its last values (equal to `istio_totals` until a host leaves).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub istio_retained_totals: Option<BTreeMap<&'static str, f64>>,
 }
 
 impl TickReport {

@@ -170,6 +170,7 @@ fn tick_record(t: &TickBodies, build_seconds: f64) -> TickReport {
         series: t.total_series(),
         build_seconds,
         istio_totals: t.istio.as_ref().map(TickReport::totals_map),
+        istio_retained_totals: t.istio_retained.as_ref().map(TickReport::totals_map),
     }
 }
 

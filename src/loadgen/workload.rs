@@ -3,7 +3,7 @@
 //! built once per tick and shared by every request of that tick.
 
 use super::fleet::FleetTarget;
-use crate::synth::{IstioTotals, IstioWorkload, SERIES_PER_HOST};
+use crate::synth::{IstioTotals, IstioWorkload};
 use bytes::Bytes;
 use std::fmt;
 use std::io::Write;
@@ -60,10 +60,15 @@ pub enum TargetSpec {
     /// The leaking Istio sidecar: at tick `k` it serves destination hosts
     /// `0..hosts_per_tick * (k + 1)` (compact labels, values of scrape `k`)
     /// followed by the gauge `loadgen_tick k`, so a receiver can tell which
-    /// tick each scrape saw.
+    /// tick each scrape saw. With a `host_lifetime` of `L` ticks a host
+    /// leaves the body after `L` ticks (as a sidecar with a metric expiry
+    /// drops idle series): tick `k` serves only the hosts added in the last
+    /// `L` ticks.
     Storm {
         /// New destination hosts per tick.
         hosts_per_tick: u64,
+        /// Ticks a host stays in the body; 0: for ever.
+        host_lifetime: u64,
     },
 }
 
@@ -72,9 +77,7 @@ impl TargetSpec {
     pub fn series(&self, tick: u64) -> u64 {
         match self {
             TargetSpec::Fleet(t) => t.series,
-            TargetSpec::Storm { hosts_per_tick } => {
-                storm_hosts(*hosts_per_tick, tick) * SERIES_PER_HOST as u64 + 1
-            }
+            TargetSpec::Storm { .. } => self.storm(tick).series() + 1,
         }
     }
 
@@ -82,9 +85,8 @@ impl TargetSpec {
     pub fn body(&self, tick: u64) -> Vec<u8> {
         match self {
             TargetSpec::Fleet(t) => t.body(tick),
-            TargetSpec::Storm { hosts_per_tick } => {
-                let w = IstioWorkload::new(storm_hosts(*hosts_per_tick, tick));
-                let mut out = w.body(tick);
+            TargetSpec::Storm { .. } => {
+                let mut out = self.storm(tick).body(tick);
                 // Writing into a Vec cannot fail.
                 let _ = write!(
                     out,
@@ -95,11 +97,47 @@ impl TargetSpec {
             }
         }
     }
-}
 
-/// Destination hosts of the storm target at tick `tick`.
-fn storm_hosts(hosts_per_tick: u64, tick: u64) -> u64 {
-    hosts_per_tick.saturating_mul(tick.saturating_add(1))
+    /// The storm target's hosts at tick `tick` (none for a fleet target).
+    fn storm(&self, tick: u64) -> IstioWorkload {
+        let TargetSpec::Storm {
+            hosts_per_tick,
+            host_lifetime,
+        } = *self
+        else {
+            return IstioWorkload::new(0);
+        };
+        let end = hosts_per_tick.saturating_mul(tick.saturating_add(1));
+        let first = match host_lifetime {
+            0 => 0,
+            l => end.saturating_sub(hosts_per_tick.saturating_mul(l)),
+        };
+        IstioWorkload::new(end - first).with_first_host(first)
+    }
+
+    /// The storm target's ground truth at tick `tick`: the totals of its
+    /// body, and the totals where every host that left the body counts
+    /// with its values of its last tick (what an exact fold of
+    /// `destination_service` shows: a member that leaves keeps what it
+    /// added). The two are equal while no host has left.
+    fn storm_truth(&self, tick: u64) -> Option<(IstioTotals, IstioTotals)> {
+        let TargetSpec::Storm {
+            hosts_per_tick,
+            host_lifetime,
+        } = *self
+        else {
+            return None;
+        };
+        let body = self.storm(tick);
+        let served = body.totals(tick);
+        let mut retained = served;
+        for host in 0..body.first_host {
+            // Host `h` arrived at tick `h / hosts_per_tick` and was last
+            // served `host_lifetime - 1` ticks later.
+            retained.add_host(host, host / hosts_per_tick + host_lifetime - 1);
+        }
+        Some((served, retained))
+    }
 }
 
 /// A job: its name and its targets, in port order.
@@ -130,15 +168,24 @@ impl Workload {
     }
 
     /// The storm target (job `istio`, `hosts_per_tick` new hosts of 25
-    /// series per tick) plus `innocents` fleet targets of
-    /// `innocent_series` series (job `innocent`).
-    pub fn storm(hosts_per_tick: u64, innocents: u64, innocent_series: u64) -> Workload {
+    /// series per tick, each staying `host_lifetime` ticks, 0 for ever)
+    /// plus `innocents` fleet targets of `innocent_series` series (job
+    /// `innocent`).
+    pub fn storm(
+        hosts_per_tick: u64,
+        host_lifetime: u64,
+        innocents: u64,
+        innocent_series: u64,
+    ) -> Workload {
         Workload {
             kind: WorkloadKind::Storm,
             jobs: vec![
                 JobSpec {
                     job: "istio",
-                    targets: vec![TargetSpec::Storm { hosts_per_tick }],
+                    targets: vec![TargetSpec::Storm {
+                        hosts_per_tick,
+                        host_lifetime,
+                    }],
                 },
                 fleet_job("innocent", innocents, innocent_series),
             ],
@@ -164,12 +211,13 @@ impl Workload {
     pub fn build(&self, tick: u64) -> TickBodies {
         let mut bodies = Vec::new();
         let mut series = Vec::new();
-        let mut istio = None;
+        let (mut istio, mut istio_retained) = (None, None);
         for (_, target) in self.targets() {
             bodies.push(Bytes::from(target.body(tick)));
             series.push(target.series(tick));
-            if let TargetSpec::Storm { hosts_per_tick } = target {
-                istio = Some(IstioWorkload::new(storm_hosts(*hosts_per_tick, tick)).totals(tick));
+            if let Some((served, retained)) = target.storm_truth(tick) {
+                istio = Some(served);
+                istio_retained = Some(retained);
             }
         }
         TickBodies {
@@ -177,6 +225,7 @@ impl Workload {
             bodies,
             series,
             istio,
+            istio_retained,
         }
     }
 }
@@ -199,8 +248,13 @@ pub struct TickBodies {
     pub bodies: Vec<Bytes>,
     /// Series per target's body.
     pub series: Vec<u64>,
-    /// Ground truth of the storm target, if the workload has one.
+    /// Ground truth of the storm target, if the workload has one: the
+    /// totals of its body.
     pub istio: Option<IstioTotals>,
+    /// The same with every host that left the body counted at its last
+    /// values (see [`TargetSpec::Storm`]); equal to `istio` while no host
+    /// has left.
+    pub istio_retained: Option<IstioTotals>,
 }
 
 impl TickBodies {
@@ -214,6 +268,7 @@ impl TickBodies {
 mod tests {
     use super::*;
     use crate::exposition::{Entry, Format, ParserLimits, StreamParser};
+    use crate::synth::SERIES_PER_HOST;
 
     /// Parses a body; returns its sample count and the value of
     /// `loadgen_tick` and the sum of `istio_requests_total`.
@@ -250,7 +305,7 @@ mod tests {
 
     #[test]
     fn storm_grows_by_hosts_per_tick_and_carries_its_tick() {
-        let w = Workload::storm(4, 2, 100);
+        let w = Workload::storm(4, 0, 2, 100);
         for tick in [0, 1, 5] {
             let t = w.build(tick);
             assert_eq!(t.bodies.len(), 3);
@@ -261,12 +316,39 @@ mod tests {
             assert_eq!(seen_tick, Some(tick as f64));
             let truth = t.istio.expect("storm ground truth");
             assert_eq!(requests, truth.requests_total);
+            assert_eq!(t.istio_retained, t.istio, "no host has left");
             assert_eq!(parse(&t.bodies[1]).0, 100);
             assert_eq!(parse(&t.bodies[2]).0, 100);
         }
         assert!(
             w.build(3).istio.unwrap().requests_total > w.build(2).istio.unwrap().requests_total
         );
+    }
+
+    #[test]
+    fn hosts_leave_after_their_lifetime_and_the_retained_truth_keeps_them() {
+        // 4 new hosts a tick, each served for 3 ticks.
+        let w = Workload::storm(4, 3, 1, 10);
+        for tick in 0..9u64 {
+            let t = w.build(tick);
+            let (n, seen_tick, requests) = parse(&t.bodies[0]);
+            let live = 4 * (tick + 1).min(3);
+            assert_eq!(n, live * SERIES_PER_HOST as u64 + 1, "tick {tick}");
+            assert_eq!(t.series[0], n);
+            assert_eq!(seen_tick, Some(tick as f64));
+            assert_eq!(requests, t.istio.unwrap().requests_total);
+            // Every host ever served, at the values of the last tick it
+            // was served.
+            let mut retained = 0;
+            for host in 0..4 * (tick + 1) {
+                let last = tick.min(host / 4 + 2);
+                retained += IstioWorkload::requests(host, last);
+            }
+            let got = t.istio_retained.unwrap();
+            assert_eq!(got.requests_total, retained as f64, "tick {tick}");
+            assert!(got.response_bytes_sum >= t.istio.unwrap().response_bytes_sum);
+            assert_eq!(got == t.istio.unwrap(), tick < 3, "tick {tick}");
+        }
     }
 
     #[test]

@@ -105,6 +105,19 @@ pub struct IstioTotals {
 }
 
 impl IstioTotals {
+    /// Adds the series of `host` as they are at scrape `scrape`.
+    pub fn add_host(&mut self, host: u64, scrape: u64) {
+        let n = IstioWorkload::requests(host, scrape);
+        let sum = |i: usize| (n * (HISTOGRAMS[i].mean)(host)) as f64;
+        self.requests_total += n as f64;
+        self.duration_count += n as f64;
+        self.duration_sum += sum(0);
+        self.request_bytes_count += n as f64;
+        self.request_bytes_sum += sum(1);
+        self.response_bytes_count += n as f64;
+        self.response_bytes_sum += sum(2);
+    }
+
     /// The totals keyed by sample name.
     pub fn by_sample_name(&self) -> [(&'static str, f64); 7] {
         [
@@ -217,15 +230,7 @@ impl IstioWorkload {
     pub fn totals(&self, scrape: u64) -> IstioTotals {
         let mut t = IstioTotals::default();
         for host in self.host_range() {
-            let n = Self::requests(host, scrape);
-            let sums: Vec<u64> = HISTOGRAMS.iter().map(|h| n * (h.mean)(host)).collect();
-            t.requests_total += n as f64;
-            t.duration_count += n as f64;
-            t.duration_sum += sums[0] as f64;
-            t.request_bytes_count += n as f64;
-            t.request_bytes_sum += sums[1] as f64;
-            t.response_bytes_count += n as f64;
-            t.response_bytes_sum += sums[2] as f64;
+            t.add_host(host, scrape);
         }
         t
     }
