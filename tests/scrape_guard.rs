@@ -4,7 +4,9 @@
 //! series that were folded, the synthetic series untouched; the
 //! `__series_budget__` target label overrides the job's budget; folded
 //! members are merged by key with no label set in the cache; `fail`
-//! fails the scrape like `sample_limit`; the guard's self-metrics appear.
+//! fails the scrape like `sample_limit`; `drop` forwards the known series
+//! and counts the new ones past the budget; the guard's self-metrics
+//! appear.
 
 use levee::config::Config;
 use levee::labels::Labels;
@@ -156,6 +158,43 @@ async fn fail_fails_the_scrape_like_sample_limit() {
             .render()
             .contains("levee_scrape_failures_total{job=\"istio\",reason=\"series_budget\"} 1")
     );
+}
+
+#[tokio::test]
+async fn drop_forwards_known_series_and_counts_the_new_ones_past_the_budget() {
+    let (f, sink, mut lp, registry) = setup(
+        "scrape_configs:\n  - job_name: istio\n    series_budget: 60\n    budget_action: drop\n    static_configs: [{targets: ['sidecar:15090']}]\n",
+    );
+    for k in 0..3u64 {
+        f.push_body(TEXT, IstioWorkload::new(2 + k).body(k));
+    }
+    lp.scrape_once(1000).await.expect("50 series fit");
+    // Scrape 1: 25 new series, 10 fit under 60; scrape 2: 25 more, none fit.
+    for (k, forwarded) in [(1u64, 60), (2, 60)] {
+        lp.scrape_once(1000 * (k as i64 + 1))
+            .await
+            .expect("drop never fails a scrape");
+        let batch = sink.last();
+        let guarded = batch
+            .iter()
+            .filter(|s| s.labels.metric_name().is_some_and(|n| n.starts_with("istio_")))
+            .count();
+        assert_eq!(guarded, forwarded, "scrape {k}");
+        assert_eq!(value(&batch, "up"), Some(1.0));
+        // The two hosts of the first scrape flow on whole.
+        let first = IstioWorkload::new(2).totals(k);
+        assert!(sum_of(&batch, "istio_requests_total") >= first.requests_total);
+    }
+    // 40 distinct series dropped (15, then 25 more); samples: the 15 again
+    // in scrape 2, so 15 + 15 + 25.
+    let text = registry.render();
+    for line in [
+        "levee_target_active_series{job=\"istio\",instance=\"sidecar:15090\"} 60",
+        "levee_guard_dropped_series_total{job=\"istio\",instance=\"sidecar:15090\"} 40",
+        "levee_guard_dropped_samples_total{job=\"istio\",instance=\"sidecar:15090\",reason=\"budget\"} 55",
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
 }
 
 #[tokio::test]

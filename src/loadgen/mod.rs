@@ -7,6 +7,9 @@
 //!   histograms (50 × 2,000 series by default), values moving every tick;
 //! - `storm`: one Istio-style target adding new `destination_service` hosts
 //!   every tick ([`crate::synth::IstioWorkload`]) beside ordinary targets;
+//!   with a host lifetime, hosts also leave the body after that many ticks
+//!   (a sidecar with a metric expiry), and the ground truth gives both the
+//!   body's sums and the sums where a host that left keeps its last values;
 //! - `big`: one target with a very large body (1,000,000 series).
 //!
 //! Bodies are built once per tick, ahead of the tick, on a thread of their
