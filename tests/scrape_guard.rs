@@ -177,7 +177,11 @@ async fn drop_forwards_known_series_and_counts_the_new_ones_past_the_budget() {
         let batch = sink.last();
         let guarded = batch
             .iter()
-            .filter(|s| s.labels.metric_name().is_some_and(|n| n.starts_with("istio_")))
+            .filter(|s| {
+                s.labels
+                    .metric_name()
+                    .is_some_and(|n| n.starts_with("istio_"))
+            })
             .count();
         assert_eq!(guarded, forwarded, "scrape {k}");
         assert_eq!(value(&batch, "up"), Some(1.0));
