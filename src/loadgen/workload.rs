@@ -131,6 +131,7 @@ impl TargetSpec {
         let body = self.storm(tick);
         let served = body.totals(tick);
         let mut retained = served;
+        // Hosts have left only with a lifetime and new hosts (both > 0).
         for host in 0..body.first_host {
             // Host `h` arrived at tick `h / hosts_per_tick` and was last
             // served `host_lifetime - 1` ticks later.
