@@ -365,6 +365,34 @@ fn bitmap_naming_a_series_past_the_count() {
     ));
 }
 
+/// Found by the `block_index` fuzz target: one byte of a bitmap's offset
+/// header changed (behind valid CRCs). croaring's safe deserialiser reads
+/// containers in sequence and accepted it; the in-place view follows the
+/// header and read 9.9 MB past the bitmap (SIGSEGV on the first iteration).
+#[test]
+fn bitmap_offset_header_pointing_outside_its_bytes() {
+    let mut file = fixture_file();
+    let data = payload(&file, 2);
+    // {2, 3}: cookie 12346, one container, key 0, cardinality 2, then its
+    // offset (16) at bytes 12..16 and the two values.
+    let bitmap = Bitmap::of(&[2, 3]).serialize::<Portable>();
+    assert_eq!(&bitmap[12..16], &16u32.to_le_bytes());
+    let at = file[data.clone()]
+        .windows(bitmap.len())
+        .position(|w| w == bitmap.as_slice())
+        .expect("bitmap {2, 3} is in the data")
+        + data.start;
+    file[at + 14] = 0x97; // offset 16 -> 0x0097_0010
+    fix_crcs(&mut file);
+    assert!(matches!(
+        IndexReader::open(&file).unwrap_err(),
+        BlockIndexError::BadBitmap {
+            reason: "bytes differ from the bitmap's serialization",
+            ..
+        }
+    ));
+}
+
 #[test]
 fn unsorted_symbols_behind_valid_checksums() {
     let mut file = fixture_file();

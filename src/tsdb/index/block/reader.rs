@@ -369,9 +369,9 @@ impl<'a> IndexReader<'a> {
         let bytes = self.bitmap_bytes(&self.entry(i));
         // SAFETY: `open` checked with croaring's bounds-checked portable
         // deserialiser (which also runs its internal validation) that the
-        // bytes of every entry hold one valid portable bitmap whose
-        // serialized size is exactly their length, which is what the view
-        // requires.
+        // bytes of every entry hold one valid portable bitmap, and that they
+        // are exactly that bitmap's serialization (offset header included,
+        // which the view trusts), which is what the view requires.
         unsafe { BitmapView::deserialize::<Portable>(bytes) }
     }
 
@@ -480,6 +480,14 @@ impl<'a> IndexReader<'a> {
         };
         if bitmap.get_serialized_size_in_bytes::<Portable>() != bytes.len() {
             return Err(bad("recorded length differs from the bitmap's size"));
+        }
+        // The in-place view (`view_at`) finds each container through the
+        // offset header, which the deserialiser above does not read: a
+        // header pointing elsewhere passes it and then sends the view out
+        // of bounds. Bytes that are exactly the bitmap's own serialization
+        // have the header croaring computes.
+        if bitmap.serialize::<Portable>() != bytes {
+            return Err(bad("bytes differ from the bitmap's serialization"));
         }
         match bitmap.maximum() {
             None => Err(bad("empty postings list")),
