@@ -425,6 +425,7 @@ impl<'a> IndexReader<'a> {
         let symbols = self.symbols.count as u64;
         let mut previous: Option<(u32, u32)> = None;
         let mut has_all = false;
+        let mut scratch = Vec::new();
         for i in 0..count {
             let e = entry_at(entries, i);
             let at = 4 + i * ENTRY_LEN;
@@ -453,7 +454,7 @@ impl<'a> IndexReader<'a> {
                     file_len: self.postings_data_offset + self.postings_data.len(),
                 });
             }
-            self.check_bitmap(i, &e)?;
+            self.check_bitmap(i, &e, &mut scratch)?;
         }
         if has_all != (self.series.count > 0) {
             return Err(corrupt(
@@ -467,7 +468,13 @@ impl<'a> IndexReader<'a> {
         Ok(entries)
     }
 
-    fn check_bitmap(&self, entry: usize, e: &Entry) -> Result<(), BlockIndexError> {
+    /// Checks the bitmap of entry `e`; `scratch` is a reused buffer.
+    fn check_bitmap(
+        &self,
+        entry: usize,
+        e: &Entry,
+        scratch: &mut Vec<u8>,
+    ) -> Result<(), BlockIndexError> {
         let bad = |reason| BlockIndexError::BadBitmap {
             entry,
             offset: self.postings_data_offset as u64 + e.offset,
@@ -486,7 +493,8 @@ impl<'a> IndexReader<'a> {
         // header pointing elsewhere passes it and then sends the view out
         // of bounds. Bytes that are exactly the bitmap's own serialization
         // have the header croaring computes.
-        if bitmap.serialize::<Portable>() != bytes {
+        scratch.clear();
+        if bitmap.serialize_into_vec::<Portable>(scratch) != bytes {
             return Err(bad("bytes differ from the bitmap's serialization"));
         }
         match bitmap.maximum() {
