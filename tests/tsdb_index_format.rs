@@ -393,6 +393,28 @@ fn bitmap_offset_header_pointing_outside_its_bytes() {
     ));
 }
 
+/// Found by the `block_index` fuzz target: a postings table entry whose
+/// bitmap offset is near `u64::MAX` overflowed while the out-of-bounds
+/// error was being built (a panic with overflow checks on, a wrong offset
+/// in the message without).
+#[test]
+fn postings_offset_near_u64_max() {
+    let mut file = fixture_file();
+    let table = payload(&file, 3);
+    // The first entry's offset field: after the count, name and value refs.
+    let at = table.start + 4 + 8;
+    file[at..at + 8].copy_from_slice(&(u64::MAX - 1).to_le_bytes());
+    fix_crcs(&mut file);
+    assert!(matches!(
+        IndexReader::open(&file).unwrap_err(),
+        BlockIndexError::OutOfBounds {
+            section: "postings list",
+            offset: u64::MAX,
+            ..
+        }
+    ));
+}
+
 #[test]
 fn unsorted_symbols_behind_valid_checksums() {
     let mut file = fixture_file();

@@ -449,7 +449,7 @@ impl<'a> IndexReader<'a> {
             if end.is_none_or(|end| end > self.postings_data.len() as u64) {
                 return Err(BlockIndexError::OutOfBounds {
                     section: "postings list",
-                    offset: self.postings_data_offset as u64 + e.offset,
+                    offset: (self.postings_data_offset as u64).saturating_add(e.offset),
                     len: u64::from(e.len),
                     file_len: self.postings_data_offset + self.postings_data.len(),
                 });
