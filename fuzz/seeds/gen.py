@@ -238,6 +238,17 @@ def main():
            ((1 << 41), fbits(1e-300)), ((1 << 41) + 1, fbits(1e-300))]
     write("xor_chunk", "odd_values", b"\x02" + xor_chunk(odd))
 
+    # chunk_files: control byte (bit 0: fix CRCs; bits 1-2: first sequence
+    # number - 1), then the files back to back.
+    files = fixture("tsdb", "chunk-files-v1", "000001")
+    write("chunk_files", "fixture_v1", b"\x01" + files)
+    chunk = xor_chunk([(1_000, fbits(1.5)), (2_000, fbits(2.5)), (3_000, STALE_NAN)])
+    entry = uvarint(7) + uvarint(zigzag(1_000)) + uvarint(2_000) + b"\x01" + uvarint(len(chunk)) + chunk
+    entry += struct.pack("<I", crc32c(entry))
+    two = b"LVCF\x01\x00\x00\x00" + entry + entry + b"LVCF\x01\x00\x00\x00" + entry
+    write("chunk_files", "two_files", b"\x03" + two)
+    write("chunk_files", "torn_tail", b"\x00" + two[:-3])
+
     # block_index: control byte (odd: fix checksums), then the file.
     write("block_index", "fixture_v1", b"\x01" + fixture("tsdb_index", "index-v1.bin"))
     write("block_index", "block_v1", b"\x01" + fixture("tsdb", "block-v1", "01M8K6RADCJNZGN15DRQQSDCW5", "index"))
