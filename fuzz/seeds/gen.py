@@ -220,6 +220,17 @@ def main():
     write("record", "samples_empty", samples_record([]))
     write("record", "samples_negative", samples_record([(7, -5, fbits(-0.0)), (3, -9_000_000_000_000, 0)]))
 
+    # db_replay: control byte (bit 0: 1 s block range; bit 1: compact), then
+    # records, each a u16 LE length and the record.
+    def records(*recs):
+        return b"".join(struct.pack("<H", len(r)) + r for r in recs)
+    write("db_replay", "series_and_samples", b"\x00" + records(series, samples))
+    spread = samples_record([(1, 1_000 * i, fbits(float(i))) for i in range(0, 40, 3)]
+                            + [(2, 1_000 * i + 500, fbits(-float(i))) for i in range(0, 40, 7)])
+    write("db_replay", "compact_small_range", b"\x03" + records(series, spread, samples))
+    write("db_replay", "unknown_ref_and_stale", b"\x02" + records(
+        series, samples_record([(9, 5, fbits(1.0)), (1, 5, STALE_NAN), (1, 4, fbits(2.0))])))
+
     # wal: control byte, then segments back to back (bit 0: fix checksums).
     write("wal", "fixture_v1", b"\x01" + fixture("tsdb", "wal-v1", "00000000"))
     write("wal", "checkpoint_v1", b"\x01" + fixture("tsdb", "wal-checkpoint-v1", "checkpoint.00000000", "00000000"))
