@@ -91,7 +91,10 @@ pub struct HeadCounters {
 /// The mutable state behind the head's lock.
 pub(crate) struct HeadState {
     pub index: HeadIndex,
-    series: Vec<Option<MemSeries>>,
+    /// Per-series state by id. A map, not a vector indexed by id: replay
+    /// takes ids from WAL records, and one record naming id 2³¹ must not
+    /// make the head allocate a slot for every id below it.
+    series: FxHashMap<SeriesId, MemSeries>,
     next_seq: u32,
     pub chunks: HeadChunks,
     pub wal: Wal,
@@ -173,7 +176,7 @@ impl HeadState {
     pub fn new(wal: Wal, chunks: HeadChunks, block_range: i64, min_valid_time: i64) -> Self {
         HeadState {
             index: HeadIndex::new(),
-            series: Vec::new(),
+            series: FxHashMap::default(),
             next_seq: 0,
             chunks,
             wal,
@@ -186,11 +189,11 @@ impl HeadState {
     }
 
     fn series(&self, id: SeriesId) -> Option<&MemSeries> {
-        self.series.get(id as usize)?.as_ref()
+        self.series.get(&id)
     }
 
     fn series_mut(&mut self, id: SeriesId) -> Option<&mut MemSeries> {
-        self.series.get_mut(id as usize)?.as_mut()
+        self.series.get_mut(&id)
     }
 
     /// The live series `r` names, if it still does.
@@ -212,11 +215,7 @@ impl HeadState {
     }
 
     fn put_series(&mut self, id: SeriesId, s: MemSeries) {
-        let i = id as usize;
-        if self.series.len() <= i {
-            self.series.resize_with(i + 1, || None);
-        }
-        self.series[i] = Some(s);
+        self.series.insert(id, s);
     }
 
     /// Restores a series from a WAL series record (replay). Records are
@@ -247,9 +246,7 @@ impl HeadState {
     }
 
     fn remove_series(&mut self, id: SeriesId) {
-        if let Some(slot) = self.series.get_mut(id as usize) {
-            *slot = None;
-        }
+        self.series.remove(&id);
         self.index.remove(id);
         self.counters.series_removed += 1;
     }
@@ -259,7 +256,7 @@ impl HeadState {
     /// sample starts a new block range.
     pub(crate) fn apply(&mut self, id: SeriesId, t: i64, v: f64) -> Result<(), DbError> {
         let block_range = self.block_range;
-        let Some(s) = self.series.get_mut(id as usize).and_then(Option::as_mut) else {
+        let Some(s) = self.series.get_mut(&id) else {
             return Ok(());
         };
         if s.needs_cut(t) {
@@ -295,7 +292,7 @@ impl HeadState {
     /// Oldest and newest sample time in the head, if it has samples.
     pub fn time_range(&self) -> Option<(i64, i64)> {
         let mut range: Option<(i64, i64)> = None;
-        for s in self.series.iter().flatten() {
+        for s in self.series.values() {
             let (Some(min), max) = (s.min_time(), s.last_t) else {
                 continue;
             };
@@ -315,8 +312,7 @@ impl HeadState {
     /// Number of chunks held (full and open).
     pub fn num_chunks(&self) -> usize {
         self.series
-            .iter()
-            .flatten()
+            .values()
             .map(|s| s.mapped.len() + usize::from(s.open.is_some()))
             .sum()
     }
@@ -324,11 +320,10 @@ impl HeadState {
     /// Heap bytes of the index plus per-series state (estimate).
     pub fn heap_bytes(&self) -> usize {
         self.index.heap_bytes()
-            + self.series.capacity() * std::mem::size_of::<Option<MemSeries>>()
+            + self.series.capacity() * (std::mem::size_of::<(SeriesId, MemSeries)>() + 1)
             + self
                 .series
-                .iter()
-                .flatten()
+                .values()
                 .map(MemSeries::heap_bytes)
                 .sum::<usize>()
     }
@@ -396,11 +391,10 @@ impl HeadState {
     pub fn truncate_before(&mut self, t: i64) -> (usize, usize) {
         let mut chunks = 0;
         let mut gone = Vec::new();
-        for (id, slot) in self.series.iter_mut().enumerate() {
-            let Some(s) = slot else { continue };
+        for (&id, s) in self.series.iter_mut() {
             chunks += s.truncate_before(t);
             if s.is_empty() && s.pending == 0 {
-                gone.push(id as SeriesId);
+                gone.push(id);
             }
         }
         for &id in &gone {
