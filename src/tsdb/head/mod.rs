@@ -15,6 +15,7 @@ mod appender;
 mod chunk_store;
 mod replay;
 mod series;
+mod table;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use appender::{AppendError, Appender, CommitStats};
 pub(crate) use chunk_store::HeadChunks;
 pub(crate) use replay::{ReplayOptions, ReplayStats, replay};
 use series::{MappedChunk, MemSeries};
+use table::SeriesTable;
 
 use crate::labels::Labels;
 use crate::tsdb::chunkenc::{Encoding, XorChunk};
@@ -91,10 +93,7 @@ pub struct HeadCounters {
 /// The mutable state behind the head's lock.
 pub(crate) struct HeadState {
     pub index: HeadIndex,
-    /// Per-series state by id. A map, not a vector indexed by id: replay
-    /// takes ids from WAL records, and one record naming id 2³¹ must not
-    /// make the head allocate a slot for every id below it.
-    series: FxHashMap<SeriesId, MemSeries>,
+    series: SeriesTable,
     next_seq: u32,
     pub chunks: HeadChunks,
     pub wal: Wal,
@@ -176,7 +175,7 @@ impl HeadState {
     pub fn new(wal: Wal, chunks: HeadChunks, block_range: i64, min_valid_time: i64) -> Self {
         HeadState {
             index: HeadIndex::new(),
-            series: FxHashMap::default(),
+            series: SeriesTable::default(),
             next_seq: 0,
             chunks,
             wal,
@@ -189,11 +188,11 @@ impl HeadState {
     }
 
     fn series(&self, id: SeriesId) -> Option<&MemSeries> {
-        self.series.get(&id)
+        self.series.get(id)
     }
 
     fn series_mut(&mut self, id: SeriesId) -> Option<&mut MemSeries> {
-        self.series.get_mut(&id)
+        self.series.get_mut(id)
     }
 
     /// The live series `r` names, if it still does.
@@ -246,7 +245,7 @@ impl HeadState {
     }
 
     fn remove_series(&mut self, id: SeriesId) {
-        self.series.remove(&id);
+        self.series.remove(id);
         self.index.remove(id);
         self.counters.series_removed += 1;
     }
@@ -256,7 +255,7 @@ impl HeadState {
     /// sample starts a new block range.
     pub(crate) fn apply(&mut self, id: SeriesId, t: i64, v: f64) -> Result<(), DbError> {
         let block_range = self.block_range;
-        let Some(s) = self.series.get_mut(&id) else {
+        let Some(s) = self.series.get_mut(id) else {
             return Ok(());
         };
         if s.needs_cut(t) {
@@ -320,7 +319,7 @@ impl HeadState {
     /// Heap bytes of the index plus per-series state (estimate).
     pub fn heap_bytes(&self) -> usize {
         self.index.heap_bytes()
-            + self.series.capacity() * (std::mem::size_of::<(SeriesId, MemSeries)>() + 1)
+            + self.series.heap_bytes()
             + self
                 .series
                 .values()
@@ -391,7 +390,7 @@ impl HeadState {
     pub fn truncate_before(&mut self, t: i64) -> (usize, usize) {
         let mut chunks = 0;
         let mut gone = Vec::new();
-        for (&id, s) in self.series.iter_mut() {
+        for (id, s) in self.series.iter_mut() {
             chunks += s.truncate_before(t);
             if s.is_empty() && s.pending == 0 {
                 gone.push(id);
