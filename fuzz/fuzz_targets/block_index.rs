@@ -57,8 +57,12 @@ fn fix_checksums(file: &mut [u8]) {
     file[toc + 32..toc + 36].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// Everything a reader answers: each series (or its error), and each label
+/// name with its values.
+type Answers = (Vec<Result<SeriesEntry, String>>, Vec<(String, Vec<String>)>);
+
 /// Everything the reader answers, as comparable values.
-fn survey(r: &IndexReader<'_>) -> (Vec<Result<SeriesEntry, String>>, Vec<(String, Vec<String>)>) {
+fn survey(r: &IndexReader<'_>) -> Answers {
     let n = r.num_series();
     let series: Vec<_> = (0..n)
         .map(|id| r.series(id).map_err(|e| e.to_string()))

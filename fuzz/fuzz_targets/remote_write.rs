@@ -23,8 +23,11 @@ use levee::labels::Labels;
 use levee::remote::{DecodeError, Sample, WriteRequestEncoder, decode_write_request};
 use libfuzzer_sys::fuzz_target;
 
-/// Label pairs and (timestamp, value bits) of each series, in order.
-type Bits = Vec<(Vec<(String, String)>, Vec<(i64, u64)>)>;
+/// (timestamp, value bits) of a series' samples.
+type Samples = Vec<(i64, u64)>;
+
+/// Label pairs and samples of each series, in order.
+type Bits = Vec<(Vec<(String, String)>, Samples)>;
 
 fn bits(req: &levee::proto::WriteRequest) -> Bits {
     req.timeseries
@@ -62,10 +65,10 @@ fuzz_target!(|input: &[u8]| {
         Ok(req) => req,
         Err(e) => {
             let _ = e.to_string();
-            if let Ok(claimed) = snap::raw::decompress_len(&body) {
-                if claimed > limit {
-                    assert!(matches!(e, DecodeError::TooLarge { .. }), "{e}");
-                }
+            if let Ok(claimed) = snap::raw::decompress_len(&body)
+                && claimed > limit
+            {
+                assert!(matches!(e, DecodeError::TooLarge { .. }), "{e}");
             }
             return;
         }
@@ -77,7 +80,7 @@ fuzz_target!(|input: &[u8]| {
     // a receiver builds it (sorted, later duplicates win, empty values
     // dropped), and what the encoder must send back for them.
     let mut samples = Vec::new();
-    let mut want: Vec<(Arc<Labels>, Vec<(i64, u64)>)> = Vec::new();
+    let mut want: Vec<(Arc<Labels>, Samples)> = Vec::new();
     for ts in &req.timeseries {
         let labels = Arc::new(Labels::from_pairs(
             ts.labels
