@@ -90,7 +90,10 @@ fn read_all(r: &mut WalReader) -> (Vec<Vec<u8>>, Result<(), WalError>) {
     }
 }
 
-#[expect(clippy::type_complexity, reason = "the WAL, its records and how replay ended, used once")]
+#[expect(
+    clippy::type_complexity,
+    reason = "the WAL, its records and how replay ended, used once"
+)]
 fn open_and_replay(
     dir: &Arc<dyn Directory>,
     opts: WalOptions,
