@@ -393,3 +393,49 @@ fn a_huge_commit_is_logged_in_bounded_records() {
     assert_eq!(db.stats().head_series, 30_000);
     assert_eq!(db.replay_stats().samples, 270_000);
 }
+
+/// Found by the `db_replay` fuzz target: a series record naming ref
+/// 0x0200_0001 made replay size the head's per-series table by id (144
+/// bytes per id below it: 4.8 GB, an out-of-memory abort at every open).
+/// Ids from the WAL now cost memory per series, not per id.
+#[test]
+fn a_wal_series_ref_near_u32_max_replays_without_a_table_that_size() {
+    use levee::tsdb::record::{self, RefSample, RefSeries};
+    use levee::tsdb::wal::Wal;
+    let dir: Arc<dyn Directory> = MemDirectory::new();
+    let labels = series("far", 0);
+    let (mut wal, _) =
+        Wal::open(dir.subdir("wal").expect("wal dir"), WalOptions::default()).expect("new wal");
+    let (mut series_rec, mut samples_rec) = (Vec::new(), Vec::new());
+    for (r, t) in [(0x0200_0001, 1_000), (u32::MAX - 1, 2_000)] {
+        series_rec.clear();
+        samples_rec.clear();
+        let l = Labels::from_pairs([("__name__", "far"), ("ref", &r.to_string())]);
+        record::encode_series(
+            &[RefSeries {
+                series: r,
+                labels: l,
+            }],
+            &mut series_rec,
+        );
+        record::encode_samples(
+            &[RefSample {
+                series: r,
+                t,
+                v: 1.5,
+            }],
+            &mut samples_rec,
+        );
+        wal.log(&[&series_rec, &samples_rec]).expect("log");
+    }
+    wal.close().expect("close");
+    let db = Db::open_in(Arc::clone(&dir), opts(7_200_000)).expect("opens");
+    let got = dump(&db, 0, 10_000);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|(_, s)| s.len() == 1), "{got:?}");
+    // New series still get ids and append next to them.
+    let mut app = db.appender();
+    app.append(&labels, 3_000, 2.0).expect("append");
+    app.commit().expect("commit");
+    assert_eq!(dump(&db, 0, 10_000).len(), 3);
+}

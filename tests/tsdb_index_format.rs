@@ -365,6 +365,56 @@ fn bitmap_naming_a_series_past_the_count() {
     ));
 }
 
+/// Found by the `block_index` fuzz target: one byte of a bitmap's offset
+/// header changed (behind valid CRCs). croaring's safe deserialiser reads
+/// containers in sequence and accepted it; the in-place view follows the
+/// header and read 9.9 MB past the bitmap (SIGSEGV on the first iteration).
+#[test]
+fn bitmap_offset_header_pointing_outside_its_bytes() {
+    let mut file = fixture_file();
+    let data = payload(&file, 2);
+    // {2, 3}: cookie 12346, one container, key 0, cardinality 2, then its
+    // offset (16) at bytes 12..16 and the two values.
+    let bitmap = Bitmap::of(&[2, 3]).serialize::<Portable>();
+    assert_eq!(&bitmap[12..16], &16u32.to_le_bytes());
+    let at = file[data.clone()]
+        .windows(bitmap.len())
+        .position(|w| w == bitmap.as_slice())
+        .expect("bitmap {2, 3} is in the data")
+        + data.start;
+    file[at + 14] = 0x97; // offset 16 -> 0x0097_0010
+    fix_crcs(&mut file);
+    assert!(matches!(
+        IndexReader::open(&file).unwrap_err(),
+        BlockIndexError::BadBitmap {
+            reason: "bytes differ from the bitmap's serialization",
+            ..
+        }
+    ));
+}
+
+/// Found by the `block_index` fuzz target: a postings table entry whose
+/// bitmap offset is near `u64::MAX` overflowed while the out-of-bounds
+/// error was being built (a panic with overflow checks on, a wrong offset
+/// in the message without).
+#[test]
+fn postings_offset_near_u64_max() {
+    let mut file = fixture_file();
+    let table = payload(&file, 3);
+    // The first entry's offset field: after the count, name and value refs.
+    let at = table.start + 4 + 8;
+    file[at..at + 8].copy_from_slice(&(u64::MAX - 1).to_le_bytes());
+    fix_crcs(&mut file);
+    assert!(matches!(
+        IndexReader::open(&file).unwrap_err(),
+        BlockIndexError::OutOfBounds {
+            section: "postings list",
+            offset: u64::MAX,
+            ..
+        }
+    ));
+}
+
 #[test]
 fn unsorted_symbols_behind_valid_checksums() {
     let mut file = fixture_file();

@@ -65,7 +65,9 @@ fuzz_target!(|data: &[u8]| {
     cuts.sort_unstable();
     // A limit no line of a fuzz input reaches, so splitting cannot change
     // which entries come before a limit error.
-    let limits = ParserLimits { max_line_bytes: 1 << 20 };
+    let limits = ParserLimits {
+        max_line_bytes: 1 << 20,
+    };
     let whole = run(format, body, &[], limits);
     let split = run(format, body, &cuts, limits);
     assert_eq!(whole, split, "result depends on chunking: cuts {cuts:?}");

@@ -15,6 +15,7 @@ mod appender;
 mod chunk_store;
 mod replay;
 mod series;
+mod table;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use appender::{AppendError, Appender, CommitStats};
 pub(crate) use chunk_store::HeadChunks;
 pub(crate) use replay::{ReplayOptions, ReplayStats, replay};
 use series::{MappedChunk, MemSeries};
+use table::SeriesTable;
 
 use crate::labels::Labels;
 use crate::tsdb::chunkenc::{Encoding, XorChunk};
@@ -91,7 +93,7 @@ pub struct HeadCounters {
 /// The mutable state behind the head's lock.
 pub(crate) struct HeadState {
     pub index: HeadIndex,
-    series: Vec<Option<MemSeries>>,
+    series: SeriesTable,
     next_seq: u32,
     pub chunks: HeadChunks,
     pub wal: Wal,
@@ -173,7 +175,7 @@ impl HeadState {
     pub fn new(wal: Wal, chunks: HeadChunks, block_range: i64, min_valid_time: i64) -> Self {
         HeadState {
             index: HeadIndex::new(),
-            series: Vec::new(),
+            series: SeriesTable::default(),
             next_seq: 0,
             chunks,
             wal,
@@ -186,11 +188,11 @@ impl HeadState {
     }
 
     fn series(&self, id: SeriesId) -> Option<&MemSeries> {
-        self.series.get(id as usize)?.as_ref()
+        self.series.get(id)
     }
 
     fn series_mut(&mut self, id: SeriesId) -> Option<&mut MemSeries> {
-        self.series.get_mut(id as usize)?.as_mut()
+        self.series.get_mut(id)
     }
 
     /// The live series `r` names, if it still does.
@@ -212,11 +214,7 @@ impl HeadState {
     }
 
     fn put_series(&mut self, id: SeriesId, s: MemSeries) {
-        let i = id as usize;
-        if self.series.len() <= i {
-            self.series.resize_with(i + 1, || None);
-        }
-        self.series[i] = Some(s);
+        self.series.insert(id, s);
     }
 
     /// Restores a series from a WAL series record (replay). Records are
@@ -247,9 +245,7 @@ impl HeadState {
     }
 
     fn remove_series(&mut self, id: SeriesId) {
-        if let Some(slot) = self.series.get_mut(id as usize) {
-            *slot = None;
-        }
+        self.series.remove(id);
         self.index.remove(id);
         self.counters.series_removed += 1;
     }
@@ -259,7 +255,7 @@ impl HeadState {
     /// sample starts a new block range.
     pub(crate) fn apply(&mut self, id: SeriesId, t: i64, v: f64) -> Result<(), DbError> {
         let block_range = self.block_range;
-        let Some(s) = self.series.get_mut(id as usize).and_then(Option::as_mut) else {
+        let Some(s) = self.series.get_mut(id) else {
             return Ok(());
         };
         if s.needs_cut(t) {
@@ -295,7 +291,7 @@ impl HeadState {
     /// Oldest and newest sample time in the head, if it has samples.
     pub fn time_range(&self) -> Option<(i64, i64)> {
         let mut range: Option<(i64, i64)> = None;
-        for s in self.series.iter().flatten() {
+        for s in self.series.values() {
             let (Some(min), max) = (s.min_time(), s.last_t) else {
                 continue;
             };
@@ -315,8 +311,7 @@ impl HeadState {
     /// Number of chunks held (full and open).
     pub fn num_chunks(&self) -> usize {
         self.series
-            .iter()
-            .flatten()
+            .values()
             .map(|s| s.mapped.len() + usize::from(s.open.is_some()))
             .sum()
     }
@@ -324,11 +319,10 @@ impl HeadState {
     /// Heap bytes of the index plus per-series state (estimate).
     pub fn heap_bytes(&self) -> usize {
         self.index.heap_bytes()
-            + self.series.capacity() * std::mem::size_of::<Option<MemSeries>>()
+            + self.series.heap_bytes()
             + self
                 .series
-                .iter()
-                .flatten()
+                .values()
                 .map(MemSeries::heap_bytes)
                 .sum::<usize>()
     }
@@ -396,11 +390,10 @@ impl HeadState {
     pub fn truncate_before(&mut self, t: i64) -> (usize, usize) {
         let mut chunks = 0;
         let mut gone = Vec::new();
-        for (id, slot) in self.series.iter_mut().enumerate() {
-            let Some(s) = slot else { continue };
+        for (id, s) in self.series.iter_mut() {
             chunks += s.truncate_before(t);
             if s.is_empty() && s.pending == 0 {
-                gone.push(id as SeriesId);
+                gone.push(id);
             }
         }
         for &id in &gone {

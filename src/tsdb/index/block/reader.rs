@@ -369,9 +369,9 @@ impl<'a> IndexReader<'a> {
         let bytes = self.bitmap_bytes(&self.entry(i));
         // SAFETY: `open` checked with croaring's bounds-checked portable
         // deserialiser (which also runs its internal validation) that the
-        // bytes of every entry hold one valid portable bitmap whose
-        // serialized size is exactly their length, which is what the view
-        // requires.
+        // bytes of every entry hold one valid portable bitmap, and that they
+        // are exactly that bitmap's serialization (offset header included,
+        // which the view trusts), which is what the view requires.
         unsafe { BitmapView::deserialize::<Portable>(bytes) }
     }
 
@@ -425,6 +425,7 @@ impl<'a> IndexReader<'a> {
         let symbols = self.symbols.count as u64;
         let mut previous: Option<(u32, u32)> = None;
         let mut has_all = false;
+        let mut scratch = Vec::new();
         for i in 0..count {
             let e = entry_at(entries, i);
             let at = 4 + i * ENTRY_LEN;
@@ -448,12 +449,12 @@ impl<'a> IndexReader<'a> {
             if end.is_none_or(|end| end > self.postings_data.len() as u64) {
                 return Err(BlockIndexError::OutOfBounds {
                     section: "postings list",
-                    offset: self.postings_data_offset as u64 + e.offset,
+                    offset: (self.postings_data_offset as u64).saturating_add(e.offset),
                     len: u64::from(e.len),
                     file_len: self.postings_data_offset + self.postings_data.len(),
                 });
             }
-            self.check_bitmap(i, &e)?;
+            self.check_bitmap(i, &e, &mut scratch)?;
         }
         if has_all != (self.series.count > 0) {
             return Err(corrupt(
@@ -467,7 +468,13 @@ impl<'a> IndexReader<'a> {
         Ok(entries)
     }
 
-    fn check_bitmap(&self, entry: usize, e: &Entry) -> Result<(), BlockIndexError> {
+    /// Checks the bitmap of entry `e`; `scratch` is a reused buffer.
+    fn check_bitmap(
+        &self,
+        entry: usize,
+        e: &Entry,
+        scratch: &mut Vec<u8>,
+    ) -> Result<(), BlockIndexError> {
         let bad = |reason| BlockIndexError::BadBitmap {
             entry,
             offset: self.postings_data_offset as u64 + e.offset,
@@ -480,6 +487,15 @@ impl<'a> IndexReader<'a> {
         };
         if bitmap.get_serialized_size_in_bytes::<Portable>() != bytes.len() {
             return Err(bad("recorded length differs from the bitmap's size"));
+        }
+        // The in-place view (`view_at`) finds each container through the
+        // offset header, which the deserialiser above does not read: a
+        // header pointing elsewhere passes it and then sends the view out
+        // of bounds. Bytes that are exactly the bitmap's own serialization
+        // have the header croaring computes.
+        scratch.clear();
+        if bitmap.serialize_into_vec::<Portable>(scratch) != bytes {
+            return Err(bad("bytes differ from the bitmap's serialization"));
         }
         match bitmap.maximum() {
             None => Err(bad("empty postings list")),
