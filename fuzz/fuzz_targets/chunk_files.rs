@@ -27,21 +27,12 @@ use levee::tsdb::chunks::{
 use levee::tsdb::fs::{Directory, MemDirectory};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "split.rs"]
+mod split;
+use split::split_at_magic;
+
 const MAGIC: &[u8] = b"LVCF";
 const MAX_FILES: usize = 8;
-
-fn split_files(data: &[u8]) -> Vec<&[u8]> {
-    let mut starts = vec![0];
-    starts.extend(
-        data.windows(MAGIC.len())
-            .enumerate()
-            .skip(1)
-            .filter(|(_, w)| *w == MAGIC)
-            .map(|(i, _)| i),
-    );
-    starts.push(data.len());
-    starts.windows(2).map(|w| &data[w[0]..w[1]]).collect()
-}
 
 /// Reads an unsigned LEB128 varint at `pos`: value and the next position.
 fn uvarint(b: &[u8], mut pos: usize) -> Option<(u64, usize)> {
@@ -102,7 +93,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&control, rest)) = input.split_first() else {
         return;
     };
-    let files = split_files(rest);
+    let files = split_at_magic(rest, MAGIC);
     if files.len() > MAX_FILES {
         return;
     }

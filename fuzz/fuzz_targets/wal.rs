@@ -32,24 +32,14 @@ use levee::tsdb::wal::{
 };
 use libfuzzer_sys::fuzz_target;
 
+#[path = "split.rs"]
+mod split;
+use split::split_at_magic;
+
 const FRAME_HEADER_LEN: usize = 13;
 const MAGIC: &[u8] = b"LWAL";
 /// More segments than this only slow the fuzzer down.
 const MAX_SEGMENTS: usize = 8;
-
-/// Splits `data` into segment files at every `LWAL` but a leading one.
-fn split_segments(data: &[u8]) -> Vec<&[u8]> {
-    let mut starts = vec![0];
-    starts.extend(
-        data.windows(MAGIC.len())
-            .enumerate()
-            .skip(1)
-            .filter(|(_, w)| *w == MAGIC)
-            .map(|(i, _)| i),
-    );
-    starts.push(data.len());
-    starts.windows(2).map(|w| &data[w[0]..w[1]]).collect()
-}
 
 /// Rewrites the payload and header checksums of every frame of `seg`
 /// whose header is whole, walking frames as the reader does.
@@ -180,7 +170,7 @@ fuzz_target!(|input: &[u8]| {
     let Some((&control, rest)) = input.split_first() else {
         return;
     };
-    let segments = split_segments(rest);
+    let segments = split_at_magic(rest, MAGIC);
     if segments.len() > MAX_SEGMENTS {
         return;
     }
