@@ -86,10 +86,7 @@ fn wal_records() -> Vec<Record> {
 
 fn encode(rec: &Record) -> Vec<u8> {
     let mut buf = Vec::new();
-    match rec {
-        Record::Series(s) => record::encode_series(s, &mut buf),
-        Record::Samples(s) => record::encode_samples(s, &mut buf),
-    }
+    record::encode(rec, &mut buf);
     buf
 }
 

@@ -1,6 +1,6 @@
 //! Encoding series and samples records (`docs/format/record.md`).
 
-use super::{RECORD_VERSION, RecordType, RefSample, RefSeries};
+use super::{RECORD_VERSION, Record, RecordType, RefSample, RefSeries};
 
 pub(super) use crate::varint::put_uvarint;
 
@@ -11,6 +11,14 @@ pub(super) fn put_varint(buf: &mut Vec<u8>, v: i64) {
 fn put_str(buf: &mut Vec<u8>, s: &str) {
     put_uvarint(buf, s.len() as u64);
     buf.extend_from_slice(s.as_bytes());
+}
+
+/// Appends `rec` to `buf`: the inverse of [`super::decode`].
+pub fn encode(rec: &Record, buf: &mut Vec<u8>) {
+    match rec {
+        Record::Series(s) => encode_series(s, buf),
+        Record::Samples(s) => encode_samples(s, buf),
+    }
 }
 
 /// Appends a series record holding `series` to `buf`.

@@ -26,7 +26,7 @@ mod error;
 mod tests;
 
 pub use decode::{decode, decode_samples, decode_series, record_type};
-pub use encode::{encode_samples, encode_series};
+pub use encode::{encode, encode_samples, encode_series};
 pub use error::RecordError;
 
 use crate::labels::Labels;
