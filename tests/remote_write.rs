@@ -159,6 +159,19 @@ fn dropped(reg: &Registry, s: &EndpointSettings, reason: &str) -> f64 {
     )
 }
 
+/// The endpoint counters as rendered (what was sent, dropped and why),
+/// for an assertion's message: a batch the receiver refused shows here.
+fn remote_write_counters(reg: &Registry) -> String {
+    reg.render()
+        .lines()
+        .filter(|l| {
+            l.starts_with("levee_remote_write_samples")
+                || l.starts_with("levee_remote_write_failed")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Waits (up to a generous limit, failing with `what`) until `done()`.
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -203,7 +216,9 @@ async fn prometheus_receives_exact_series_values_and_timestamps() {
     writer.shutdown(Duration::from_secs(60)).await;
     assert_eq!(
         ep_metric(&reg, "levee_remote_write_samples_total", &s),
-        600.0
+        600.0,
+        "{}",
+        remote_write_counters(&reg)
     );
     assert_eq!(ep_metric(&reg, "levee_remote_write_queue_samples", &s), 0.0);
     assert!(ep_metric(&reg, "levee_remote_write_bytes_sent_total", &s) > 0.0);
