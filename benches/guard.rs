@@ -23,7 +23,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use levee::exposition::{Entry, Format, MetricType, ParserLimits, StreamParser};
 use levee::guard::{FoldRule, GuardSettings, TargetGuard};
 use levee::labels::LabelsBuilder;
-use levee::remote::Sample;
+use levee::pipeline::Sample;
 use levee::synth::IstioWorkload;
 use std::sync::Arc;
 

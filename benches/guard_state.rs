@@ -31,7 +31,7 @@ use levee::exposition::{Entry, Format, ParserLimits, StreamParser};
 use levee::guard::persist::{self, Encoder, TargetState};
 use levee::guard::{GroupState, GuardSettings, GuardState, MemberState, Role, TargetGuard};
 use levee::labels::{Labels, LabelsBuilder};
-use levee::remote::Sample;
+use levee::pipeline::Sample;
 use levee::synth::IstioWorkload;
 use std::sync::Arc;
 

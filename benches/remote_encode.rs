@@ -11,7 +11,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use levee::labels::Labels;
-use levee::remote::{Sample, WriteRequestEncoder, decode_write_request};
+use levee::pipeline::Sample;
+use levee::remote::{WriteRequestEncoder, decode_write_request};
 use prost::Message;
 use std::hint::black_box;
 use std::sync::Arc;

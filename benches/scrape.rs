@@ -20,7 +20,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use istio_scrape::{Discard, guard_cases, job, scrape_loop};
-use levee::scrape::{MemoryFetcher, SampleSink, ScrapeLoop};
+use levee::pipeline::SampleSink;
+use levee::scrape::{MemoryFetcher, ScrapeLoop};
 use levee::synth::IstioWorkload;
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ pub mod exposition;
 pub mod guard;
 pub mod labels;
 pub mod loadgen;
+pub mod pipeline;
 pub mod relabel;
 pub mod remote;
 pub mod scrape;

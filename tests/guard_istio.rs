@@ -9,7 +9,7 @@
 use levee::exposition::{Entry, Format, MetricType, ParserLimits, StreamParser};
 use levee::guard::{GuardSettings, TargetGuard};
 use levee::labels::{Labels, LabelsBuilder};
-use levee::remote::Sample;
+use levee::pipeline::Sample;
 use levee::synth::IstioWorkload;
 use levee::value::is_stale_nan;
 use std::collections::{BTreeMap, HashMap};

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use levee::exposition::MetricType;
 use levee::guard::{FoldRule, GuardSettings, TargetGuard};
 use levee::labels::Labels;
-use levee::remote::Sample;
+use levee::pipeline::Sample;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;

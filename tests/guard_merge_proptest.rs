@@ -9,7 +9,7 @@
 use levee::exposition::MetricType;
 use levee::guard::{FoldRule, GuardSettings, TargetGuard};
 use levee::labels::Labels;
-use levee::remote::Sample;
+use levee::pipeline::Sample;
 use levee::value::is_stale_nan;
 use proptest::prelude::*;
 use std::sync::Arc;

@@ -26,7 +26,7 @@ use levee::exposition::MetricType;
 use levee::guard::persist::{self, Encoder, STATE_FILE, TargetState};
 use levee::guard::{FoldRule, GuardSettings, TargetGuard};
 use levee::labels::Labels;
-use levee::remote::Sample;
+use levee::pipeline::Sample;
 use levee::tsdb::fs::DiskDirectory;
 
 #[path = "support/counting_alloc.rs"]

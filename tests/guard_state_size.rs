@@ -11,7 +11,7 @@ use levee::exposition::{Entry, Format, MetricType, ParserLimits, StreamParser};
 use levee::guard::persist::{self, STATE_FILE, TargetState};
 use levee::guard::{GuardSettings, TargetGuard};
 use levee::labels::{Labels, LabelsBuilder};
-use levee::remote::Sample;
+use levee::pipeline::Sample;
 use levee::synth::IstioWorkload;
 use levee::tsdb::fs::DiskDirectory;
 use std::collections::HashMap;

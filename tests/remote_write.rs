@@ -5,7 +5,8 @@
 mod support;
 
 use levee::labels::Labels;
-use levee::remote::{EndpointSettings, RemoteWriter, Sample};
+use levee::pipeline::{MetadataSink, Sample};
+use levee::remote::{EndpointSettings, RemoteWriter};
 use levee::selfmon::Registry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -599,7 +600,7 @@ async fn appends_after_shutdown_are_counted_as_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_is_sent_in_rounds_of_bounded_requests() {
     use levee::exposition::MetricType;
-    use levee::remote::Metadata;
+    use levee::pipeline::Metadata;
     let proxy = FaultyProxy::start(None).await;
     let reg = Registry::new();
     let mut s = settings("meta", &proxy.url_write());
@@ -612,7 +613,7 @@ async fn metadata_is_sent_in_rounds_of_bounded_requests() {
         help: help.into(),
         unit: unit.into(),
     };
-    writer.update_metadata(&[
+    writer.update(&[
         md(
             "node_cpu_seconds_total",
             MetricType::Counter,

@@ -5,7 +5,8 @@
 mod support;
 
 use levee::labels::Labels;
-use levee::remote::{EndpointSettings, RemoteError, RemoteWriter, Sample};
+use levee::pipeline::Sample;
+use levee::remote::{EndpointSettings, RemoteError, RemoteWriter};
 use levee::selfmon::Registry;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -10,10 +10,8 @@
 
 use levee::config::Config;
 use levee::labels::Labels;
-use levee::remote::Sample;
-use levee::scrape::{
-    Job, MemoryFetcher, SampleSink, ScrapeError, ScrapeLoop, ScrapeMetrics, populate,
-};
+use levee::pipeline::{Sample, SampleSink, Sinks};
+use levee::scrape::{Job, MemoryFetcher, ScrapeError, ScrapeLoop, ScrapeMetrics, populate};
 use levee::selfmon::Registry;
 use levee::synth::IstioWorkload;
 use levee::value::is_stale_nan;
@@ -55,7 +53,12 @@ fn setup(
     let sink = Arc::new(Recorder::default());
     let registry = Registry::new();
     let metrics = Arc::new(ScrapeMetrics::new(&registry));
-    let lp = ScrapeLoop::new(Arc::new(target), fetcher.clone(), sink.clone(), metrics);
+    let lp = ScrapeLoop::new(
+        Arc::new(target),
+        fetcher.clone(),
+        Sinks::samples(sink.clone()),
+        metrics,
+    );
     (fetcher, sink, lp, registry)
 }
 

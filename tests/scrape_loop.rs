@@ -4,11 +4,11 @@
 //! series) one scrape produced.
 
 use levee::labels::Labels;
+use levee::pipeline::{Sample, SampleSink, Sinks};
 use levee::relabel::{RelabelConfig, Rules};
-use levee::remote::Sample;
 use levee::scrape::{
-    HttpFetcher, Job, Limits, MemoryFetcher, SampleSink, ScrapeError, ScrapeLoop, ScrapeMetrics,
-    Target, TargetGroup,
+    HttpFetcher, Job, Limits, MemoryFetcher, ScrapeError, ScrapeLoop, ScrapeMetrics, Target,
+    TargetGroup,
 };
 use levee::selfmon::Registry;
 use levee::value::is_stale_nan;
@@ -83,7 +83,12 @@ fn setup(job: Arc<Job>) -> (MemoryFetcher, Arc<Recorder>, ScrapeLoop<MemoryFetch
     let fetcher = MemoryFetcher::new(7);
     let sink = Arc::new(Recorder::default());
     let metrics = Arc::new(ScrapeMetrics::new(&Registry::new()));
-    let lp = ScrapeLoop::new(target(job), fetcher.clone(), sink.clone(), metrics);
+    let lp = ScrapeLoop::new(
+        target(job),
+        fetcher.clone(),
+        Sinks::samples(sink.clone()),
+        metrics,
+    );
     (fetcher, sink, lp)
 }
 

@@ -5,11 +5,10 @@
 
 use levee::config::JobGuardConfig;
 use levee::labels::Labels;
+use levee::pipeline::{Sample, SampleSink, Sinks};
 use levee::relabel::Rules;
-use levee::remote::Sample;
 use levee::scrape::{
-    HttpFetcher, Job, Limits, MemoryFetcher, SampleSink, ScrapeLoop, ScrapeMetrics, TargetGroup,
-    populate,
+    HttpFetcher, Job, Limits, MemoryFetcher, ScrapeLoop, ScrapeMetrics, TargetGroup, populate,
 };
 use levee::selfmon::Registry;
 use std::sync::Arc;
@@ -93,7 +92,7 @@ pub fn scrape_loop(
     ScrapeLoop::new(
         target,
         fetcher,
-        sink,
+        Sinks::samples(sink),
         Arc::new(ScrapeMetrics::new(&Registry::new())),
     )
 }

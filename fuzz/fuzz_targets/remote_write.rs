@@ -20,7 +20,8 @@
 use std::sync::Arc;
 
 use levee::labels::Labels;
-use levee::remote::{DecodeError, Sample, WriteRequestEncoder, decode_write_request};
+use levee::remote::{DecodeError, WriteRequestEncoder, decode_write_request};
+use levee::pipeline::Sample;
 use libfuzzer_sys::fuzz_target;
 
 /// (timestamp, value bits) of a series' samples.

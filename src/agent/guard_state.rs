@@ -178,7 +178,8 @@ impl Saver {
 mod tests {
     use super::*;
     use crate::guard::persist::encode;
-    use crate::scrape::{CountingSink, ScrapeManager};
+    use crate::pipeline::{Sample, SampleSink, Sinks};
+    use crate::scrape::ScrapeManager;
     use crate::tsdb::fs::MemDirectory;
 
     #[test]
@@ -197,11 +198,17 @@ mod tests {
         assert!(load(&*dir).is_empty());
     }
 
+    struct Discard;
+
+    impl SampleSink for Discard {
+        fn append(&self, _: &[Sample]) {}
+    }
+
     #[tokio::test]
     async fn no_guarded_target_and_no_file_writes_nothing() {
         let dir = MemDirectory::new();
         let reg = Registry::new();
-        let manager = ScrapeManager::new(Arc::new(CountingSink::default()), &reg);
+        let manager = ScrapeManager::new(Sinks::samples(Arc::new(Discard)), &reg);
         let stats = save(&*dir, &manager.guard_states()).expect("save");
         assert_eq!(stats.bytes, 0);
         assert!(!dir.exists(STATE_FILE).expect("exists"));

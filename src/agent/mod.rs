@@ -8,8 +8,9 @@ pub mod memory;
 pub mod storage;
 
 use crate::config::Config;
+use crate::pipeline::Sinks;
 use crate::remote::RemoteWriter;
-use crate::scrape::{Job, JobError, SampleSink, ScrapeManager};
+use crate::scrape::{Job, JobError, ScrapeManager};
 use crate::selfmon::Registry;
 use crate::web::{WebServer, WebState};
 use std::net::SocketAddr;
@@ -151,11 +152,8 @@ impl Agent {
         tokio::spawn(memory::Trimmer::new(&registry).run(stop_rx));
         // Samples go to the TSDB (remote write reads them from its WAL);
         // metadata goes to remote write directly.
-        let sink: Arc<dyn SampleSink> = Arc::new(crate::scrape::FanoutSink(vec![
-            tsdb_sink as Arc<dyn SampleSink>,
-            Arc::new(MetadataOnly(writer.clone())),
-        ]));
-        let mut manager = ScrapeManager::new(sink, &registry);
+        let sinks = Sinks::samples(tsdb_sink).with_metadata(Arc::new(writer.clone()));
+        let mut manager = ScrapeManager::new(sinks, &registry);
         // Guard state saved before the restart goes to the targets' new
         // loops before their first scrape.
         let guard_dir: Arc<dyn crate::tsdb::fs::Directory> = crate::tsdb::fs::DiskDirectory::open(
@@ -280,17 +278,6 @@ impl Agent {
     /// The agent's TSDB.
     pub fn db(&self) -> &Arc<crate::tsdb::db::Db> {
         &self.db
-    }
-}
-
-/// Hands scraped metadata to remote write; samples reach it through the WAL.
-struct MetadataOnly(RemoteWriter);
-
-impl SampleSink for MetadataOnly {
-    fn append(&self, _batch: &[crate::remote::Sample]) {}
-
-    fn metadata(&self, items: &[crate::remote::Metadata]) {
-        self.0.update_metadata(items);
     }
 }
 

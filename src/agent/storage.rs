@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::config::{StorageConfig, WalSync};
-use crate::remote::Sample;
+use crate::pipeline::Sample;
+use crate::pipeline::SampleSink;
 use crate::remote::wal::{WalCap, WalPins, WalWatch};
-use crate::scrape::SampleSink;
 use crate::selfmon::Registry;
 use crate::tsdb::db::{Db, DbError, DbStats, Options, WalObserver};
 use crate::tsdb::fs::Directory;

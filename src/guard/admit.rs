@@ -11,7 +11,7 @@ use super::settings::BudgetAction;
 use super::table::{DropReason, NONE, Route, Series};
 use crate::exposition::MetricType;
 use crate::labels::Labels;
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use crate::series_key::SeriesKey;
 use std::sync::Arc;
 

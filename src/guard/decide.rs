@@ -27,7 +27,7 @@ use super::role::{Role, counts_events};
 use super::settings::BudgetAction;
 use super::table::{DropReason, NONE, Route};
 use crate::labels::Labels;
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Label names tried per breach.

@@ -9,7 +9,7 @@ use super::report::ScrapeReport;
 use super::role::{Role, counts_events};
 use super::table::{DropReason, NONE, Route, shrink_vec};
 use crate::labels::Labels;
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use crate::value::stale_nan;
 use std::sync::Arc;
 

@@ -23,7 +23,7 @@ use super::stats::LabelStats;
 use super::table::{GroupTable, NONE, SeriesTable};
 use super::tuples::TupleTable;
 use crate::exposition::MetricType;
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use crate::series_key::{SeriesKey, SeriesKeyer};
 use crate::value::is_stale_nan;
 

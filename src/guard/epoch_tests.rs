@@ -9,7 +9,7 @@ use super::persist::{self, TargetState};
 use super::*;
 use crate::exposition::MetricType;
 use crate::labels::Labels;
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use crate::series_key::SeriesKey;
 use std::collections::BTreeMap;
 use std::sync::Arc;

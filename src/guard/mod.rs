@@ -12,7 +12,7 @@
 //! use levee::exposition::MetricType;
 //! use levee::guard::{GuardSettings, TargetGuard};
 //! use levee::labels::Labels;
-//! use levee::remote::Sample;
+//! use levee::pipeline::Sample;
 //! use std::sync::Arc;
 //!
 //! let mut guard = TargetGuard::new(GuardSettings { series_budget: 4, ..Default::default() });

@@ -7,7 +7,7 @@ use super::state::MemberState;
 use super::*;
 use crate::exposition::{Entry, Format, MetricType, ParserLimits, StreamParser};
 use crate::labels::{Labels, LabelsBuilder};
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use crate::synth::IstioWorkload;
 use crate::tsdb::fs::{Directory, MemDirectory};
 use std::collections::HashMap;

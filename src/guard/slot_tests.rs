@@ -7,7 +7,7 @@
 use super::*;
 use crate::exposition::MetricType;
 use crate::labels::Labels;
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use crate::series_key::SeriesKey;
 use crate::value::is_stale_nan;
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 use super::*;
 use crate::exposition::MetricType;
 use crate::labels::Labels;
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use crate::value::is_stale_nan;
 use std::collections::BTreeMap;
 use std::sync::Arc;

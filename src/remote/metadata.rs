@@ -1,6 +1,6 @@
 //! Metric metadata (HELP, TYPE, UNIT) for remote write 1.0: the latest
 //! metadata of every family the scrapes reported
-//! ([`RemoteWriter::update_metadata`](super::RemoteWriter::update_metadata)),
+//! (the [`MetadataSink`](crate::pipeline::MetadataSink) of [`RemoteWriter`](super::RemoteWriter)),
 //! sent to each endpoint as `WriteRequest.metadata` (requests without
 //! samples), as Prometheus' `metadata_config` does.
 //!
@@ -14,6 +14,7 @@
 use super::client::SendOutcome;
 use super::shard::Shared;
 use crate::exposition::MetricType;
+use crate::pipeline::Metadata;
 use crate::proto;
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -21,19 +22,6 @@ use prost::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::time::Instant;
-
-/// The metadata of one metric family.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Metadata {
-    /// The metric family name (`# HELP <family> …`).
-    pub family: String,
-    /// Its type (`# TYPE`).
-    pub kind: MetricType,
-    /// Its help text.
-    pub help: String,
-    /// Its unit (OpenMetrics `# UNIT`; empty when none).
-    pub unit: String,
-}
 
 /// The latest metadata per family, shared by all endpoints.
 #[derive(Debug, Default)]

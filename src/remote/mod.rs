@@ -35,13 +35,13 @@ pub(crate) use client::{base64_encode, tls as tls_client_builder};
 pub use codec::{
     DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request,
 };
-pub use metadata::Metadata;
 pub use metrics::DropReason;
 pub use settings::{EndpointSettings, TlsSettings, endpoints_from_config};
 pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
 pub use source::{MemoryQueue, PushResult, SampleSource};
 
 use crate::labels::Labels;
+use crate::pipeline::{Metadata, MetadataSink, Sample, SampleSink};
 use crate::selfmon::Registry;
 use metrics::{EndpointMetrics, Families};
 use parking_lot::Mutex;
@@ -49,18 +49,6 @@ use shard::{Health, Shared};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// One sample on its way out: a series, a timestamp and a value. The value
-/// travels as its exact bit pattern (StaleNaN `0x7ff0000000000002` included).
-#[derive(Clone, Debug)]
-pub struct Sample {
-    /// The series' labels (sorted, as [`Labels`] always is).
-    pub labels: Arc<Labels>,
-    /// Milliseconds since the Unix epoch.
-    pub timestamp_ms: i64,
-    /// The value.
-    pub value: f64,
-}
 
 /// Why the remote writer could not start.
 #[derive(Debug, thiserror::Error)]
@@ -324,14 +312,6 @@ impl RemoteWriter {
         }
     }
 
-    /// Records the metadata (HELP, TYPE, UNIT) of metric families, replacing
-    /// what was known of them; every endpoint with `send_metadata` sends
-    /// all of it once per `metadata_send_interval`. Cheap: call it with a
-    /// scrape's metadata entries.
-    pub fn update_metadata(&self, items: &[Metadata]) {
-        self.metadata.update(items);
-    }
-
     /// The state of every endpoint in WAL mode (none in memory mode).
     pub fn wal_status(&self) -> Vec<wal::WalEndpointStatus> {
         self.endpoints
@@ -462,4 +442,21 @@ fn validate(s: &EndpointSettings) -> Result<(), RemoteError> {
         return bad("remote_timeout", "must be positive");
     }
     Ok(())
+}
+
+/// Samples in memory mode: see [`RemoteWriter::append`].
+impl SampleSink for RemoteWriter {
+    fn append(&self, batch: &[Sample]) {
+        RemoteWriter::append(self, batch);
+    }
+}
+
+/// Records the metadata (HELP, TYPE, UNIT) of metric families, replacing
+/// what was known of them; every endpoint with `send_metadata` sends all of
+/// it once per `metadata_send_interval`. Cheap: a scrape's metadata entries
+/// go here directly.
+impl MetadataSink for RemoteWriter {
+    fn update(&self, items: &[Metadata]) {
+        self.metadata.update(items);
+    }
 }

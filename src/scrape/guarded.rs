@@ -7,7 +7,7 @@
 use super::target::Target;
 use crate::exposition::MetricType;
 use crate::guard::{GuardError, Offender, ScrapeReport, TargetGuard};
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use crate::selfmon::{Counter, Family, Gauge, Registry};
 use crate::series_key::{SeriesKey, SeriesKeyer};
 use parking_lot::Mutex;

@@ -5,11 +5,11 @@
 use super::job::Job;
 use super::metrics::ScrapeMetrics;
 use super::scrape_loop::{ScrapeLoop, StopReason};
-use super::sink::SampleSink;
 use super::target::{Target, TargetError, populate};
 use crate::guard::persist::{Encoder, Sink, TargetState};
 use crate::guard::{GuardState, TargetGuard};
 use crate::labels::Labels;
+use crate::pipeline::Sinks;
 use crate::selfmon::Registry;
 use crate::web::{CardinalityTarget, TargetStatus, TargetsView};
 use parking_lot::Mutex;
@@ -38,7 +38,7 @@ struct GuardEntry {
 
 /// Owns the scrape loops.
 pub struct ScrapeManager {
-    sink: Arc<dyn SampleSink>,
+    sinks: Sinks,
     metrics: Arc<ScrapeMetrics>,
     running: HashMap<TargetKey, Running>,
     view: Arc<StatusList>,
@@ -80,10 +80,10 @@ impl TargetsView for StatusList {
 }
 
 impl ScrapeManager {
-    /// A manager appending every scrape to `sink`.
-    pub fn new(sink: Arc<dyn SampleSink>, registry: &Registry) -> Self {
+    /// A manager sending every scrape to `sinks`.
+    pub fn new(sinks: Sinks, registry: &Registry) -> Self {
         ScrapeManager {
-            sink,
+            sinks,
             metrics: Arc::new(ScrapeMetrics::new(registry)),
             running: HashMap::new(),
             view: Arc::default(),
@@ -169,7 +169,7 @@ impl ScrapeManager {
             let mut lp = ScrapeLoop::new(
                 Arc::new(target),
                 fetcher,
-                self.sink.clone(),
+                self.sinks.clone(),
                 self.metrics.clone(),
             );
             if let Some(state) = self.restored.remove(&key) {

@@ -6,7 +6,7 @@
 //! a hash per line.
 
 use crate::exposition::MetricType;
-use crate::remote::Metadata;
+use crate::pipeline::Metadata;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0100_0000_01b3;

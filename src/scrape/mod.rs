@@ -3,8 +3,9 @@
 //! target.
 //!
 //! The loop is generic over a [`Fetcher`] (HTTP in production) and appends
-//! each scrape as one batch to a [`SampleSink`] (remote write now, the TSDB
-//! later), so it is tested without sockets where sockets are not the point.
+//! each scrape as one batch to a [`SampleSink`](crate::pipeline::SampleSink)
+//! (the TSDB in `levee run`), so it is tested without sockets where sockets
+//! are not the point.
 
 mod cache;
 mod error;
@@ -16,7 +17,6 @@ mod memory_fetch;
 mod metadata;
 mod metrics;
 mod scrape_loop;
-mod sink;
 mod target;
 
 pub use cache::ScrapeCache;
@@ -28,5 +28,4 @@ pub use manager::{GuardStates, ScrapeManager, StatusList};
 pub use memory_fetch::{MemoryBody, MemoryFetcher, MemoryResponse};
 pub use metrics::ScrapeMetrics;
 pub use scrape_loop::{ScrapeLoop, ScrapeStats, StopReason, initial_delay, merge_target_labels};
-pub use sink::{CountingSink, FanoutSink, SampleSink};
 pub use target::{Target, TargetError, populate};

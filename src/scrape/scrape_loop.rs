@@ -34,12 +34,12 @@ use super::error::ScrapeError;
 use super::fetch::{BodyStream, FetchRequest, Fetcher};
 use super::guarded::{GuardCeiling, GuardedTarget};
 use super::metrics::ScrapeMetrics;
-use super::sink::SampleSink;
 use super::target::Target;
 use crate::exposition::{Entry, Format, ParserLimits, Sample as ParsedSample, StreamParser};
 use crate::guard::{MemberHit, NO_SLOT, TargetGuard};
 use crate::labels::{Labels, LabelsBuilder, METRIC_NAME};
-use crate::remote::Sample;
+use crate::pipeline::Sample;
+use crate::pipeline::Sinks;
 use crate::series_key::SeriesKeyer;
 use crate::value::stale_nan;
 use crate::web::{TargetHealth, TargetStatus};
@@ -85,7 +85,7 @@ const REPORT_NAMES: [&str; 5] = [
 pub struct ScrapeLoop<F: Fetcher> {
     target: Arc<Target>,
     fetcher: F,
-    sink: Arc<dyn SampleSink>,
+    sinks: Sinks,
     metrics: Arc<ScrapeMetrics>,
     status: Arc<Mutex<TargetStatus>>,
     cache: ScrapeCache,
@@ -102,13 +102,8 @@ pub struct ScrapeLoop<F: Fetcher> {
 }
 
 impl<F: Fetcher> ScrapeLoop<F> {
-    /// A loop for `target` fetching with `fetcher` into `sink`.
-    pub fn new(
-        target: Arc<Target>,
-        fetcher: F,
-        sink: Arc<dyn SampleSink>,
-        metrics: Arc<ScrapeMetrics>,
-    ) -> Self {
+    /// A loop for `target` fetching with `fetcher` into `sinks`.
+    pub fn new(target: Arc<Target>, fetcher: F, sinks: Sinks, metrics: Arc<ScrapeMetrics>) -> Self {
         let report = REPORT_NAMES.map(|name| {
             let mut b = target.labels.to_builder();
             b.set(METRIC_NAME, name);
@@ -133,7 +128,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
         ScrapeLoop {
             target,
             fetcher,
-            sink,
+            sinks,
             metrics,
             status,
             cache: ScrapeCache::default(),
@@ -295,9 +290,11 @@ impl<F: Fetcher> ScrapeLoop<F> {
             .cached_series
             .with(&[&job])
             .add(self.cache.len() as f64 - cached_before as f64);
-        self.sink.append(&self.batch);
-        if let Some(items) = self.metadata.end(outcome.is_ok()) {
-            self.sink.metadata(&items);
+        self.sinks.samples.append(&self.batch);
+        if let Some(items) = self.metadata.end(outcome.is_ok())
+            && let Some(sink) = &self.sinks.metadata
+        {
+            sink.update(&items);
         }
 
         let mut status = self.status.lock();
@@ -334,7 +331,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
             .stale_markers
             .with(&[&self.target.job.name])
             .add(self.batch.len() as u64);
-        self.sink.append(&self.batch);
+        self.sinks.samples.append(&self.batch);
         self.batch.clear();
     }
 
@@ -594,7 +591,8 @@ pub fn initial_delay(target: &Target, now: SystemTime) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scrape::{Job, MemoryFetcher, SampleSink, ScrapeMetrics, populate};
+    use crate::pipeline::SampleSink;
+    use crate::scrape::{Job, MemoryFetcher, ScrapeMetrics, populate};
     use crate::selfmon::Registry;
 
     struct Discard;
@@ -617,7 +615,7 @@ mod tests {
         let lp = ScrapeLoop::new(
             Arc::new(target),
             fetcher.clone(),
-            Arc::new(Discard),
+            Sinks::samples(Arc::new(Discard)),
             metrics,
         );
         (fetcher, lp)
@@ -705,7 +703,12 @@ mod tests {
             .expect("kept");
         let f = MemoryFetcher::new(5);
         let metrics = Arc::new(ScrapeMetrics::new(&Registry::new()));
-        let mut lp = ScrapeLoop::new(Arc::new(target), f.clone(), Arc::new(Discard), metrics);
+        let mut lp = ScrapeLoop::new(
+            Arc::new(target),
+            f.clone(),
+            Sinks::samples(Arc::new(Discard)),
+            metrics,
+        );
         assert!(lp.guard.is_none());
         let keyer = lp.keyer;
         f.push_body("text/plain; version=0.0.4", "a 1\n");

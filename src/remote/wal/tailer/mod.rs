@@ -11,7 +11,7 @@ use super::WalSourceOptions;
 use super::counter::SegmentCounts;
 use super::series::{Resolved, SeriesCache, wal_bounds};
 use super::source::WalSource;
-use crate::remote::Sample;
+use crate::pipeline::Sample;
 use crate::remote::metrics::DropReason;
 use crate::remote::shard::Shared;
 use crate::remote::source::SampleSource;
