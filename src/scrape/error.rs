@@ -7,12 +7,13 @@ pub enum ScrapeError {
     /// The whole scrape (request and body) took longer than scrape_timeout.
     #[error("scrape timed out after {0:?}")]
     Timeout(std::time::Duration),
-    /// Connecting or reading failed.
-    #[error("{0}")]
-    Connection(String),
+    /// Connecting or reading failed: the HTTP client's error (a
+    /// `reqwest::Error` for HTTP targets), shown with its causes.
+    #[error("{}", crate::http_client::error_chain(.0.as_ref()))]
+    Connection(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The target answered with a status other than 200.
     #[error("server returned HTTP status {0}")]
-    HttpStatus(String),
+    HttpStatus(reqwest::StatusCode),
     /// The (decompressed) body grew past body_size_limit.
     #[error("body size limit exceeded: more than {limit} bytes")]
     BodySizeLimit {
@@ -21,7 +22,7 @@ pub enum ScrapeError {
     },
     /// The body is not valid exposition text.
     #[error("parse error: {0}")]
-    Parse(String),
+    Parse(#[source] crate::exposition::ParseError),
     /// More samples than sample_limit after metric relabeling.
     #[error("sample_limit exceeded: more than {limit} samples")]
     SampleLimit {
