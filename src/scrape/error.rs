@@ -83,3 +83,33 @@ impl ScrapeError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::{ErrorKind, ParseError};
+    use std::error::Error as _;
+
+    #[test]
+    fn causes_stay_typed_and_messages_stay_as_they_were() {
+        let e = ScrapeError::Parse(ParseError {
+            line: 12,
+            column: 5,
+            kind: ErrorKind::WhitespaceBeforeName,
+        });
+        assert_eq!(
+            e.to_string(),
+            "parse error: line 12, column 5: whitespace before the metric name"
+        );
+        let source = e.source().and_then(|s| s.downcast_ref::<ParseError>());
+        assert_eq!(source.map(|p| (p.line, p.column)), Some((12, 5)));
+
+        let e = ScrapeError::HttpStatus(reqwest::StatusCode::NOT_FOUND);
+        assert_eq!(e.to_string(), "server returned HTTP status 404 Not Found");
+        assert_eq!(e.reason(), "http_status");
+
+        let e = ScrapeError::Connection("connection refused".into());
+        assert_eq!(e.to_string(), "connection refused");
+        assert_eq!(e.reason(), "connection");
+    }
+}
