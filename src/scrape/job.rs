@@ -2,7 +2,7 @@
 //! compiled, limits resolved, the HTTP client built once for all targets.
 
 use super::fetch::HttpFetcher;
-use crate::config::{GlobalConfig, ScrapeConfig};
+use crate::config::{GlobalConfig, Scheme, ScrapeConfig};
 use crate::http_client::{self, HttpClientError, HttpSettings, Owner};
 use crate::labels::Labels;
 use crate::relabel::Rules;
@@ -102,7 +102,7 @@ impl Job {
         let metric_relabel = relabel("metric_relabel_configs", &cfg.metric_relabel_configs)?;
         let settings = HttpSettings::from_config(&cfg.http, cfg.scrape_timeout.as_std());
         let owner = Owner::ScrapeJob(cfg.job_name.clone());
-        let http = http_client::build(&owner, cfg.scheme.as_str() == "https", &settings)?;
+        let http = http_client::build(&owner, cfg.scheme == Scheme::Https, &settings)?;
         let params = cfg
             .params
             .iter()
