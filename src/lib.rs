@@ -8,6 +8,7 @@ pub mod agent;
 pub mod config;
 pub mod exposition;
 pub mod guard;
+pub mod http_client;
 pub mod labels;
 pub mod loadgen;
 pub mod pipeline;

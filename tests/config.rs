@@ -6,10 +6,19 @@
 use std::path::{Path, PathBuf};
 
 use levee::config::{Config, ConfigError, Duration, ProblemKind, Scheme};
+use levee::http_client::{self, HttpSettings, Owner};
 use levee::labels::Labels;
 
 fn data(name: &str) -> PathBuf {
     Path::new("tests/data/config").join(name)
+}
+
+/// The `Authorization` value a client built from `http` sends.
+fn auth_header(http: &levee::config::HttpClientConfig) -> String {
+    let settings = HttpSettings::from_config(http, std::time::Duration::from_secs(1));
+    let client = http_client::build(&Owner::ScrapeJob("t".into()), false, &settings).unwrap();
+    let value = client.auth.expect("credentials").value();
+    value.to_str().unwrap().to_owned()
 }
 
 fn d(text: &str) -> Duration {
@@ -102,8 +111,7 @@ fn realistic_prometheus_yml_loads() {
         (d("15s"), d("10s"))
     );
     assert_eq!(bb.metrics_path, "/probe");
-    let authz = bb.http.authorization.as_ref().unwrap();
-    assert_eq!(authz.header_value(), "Bearer tok3n");
+    assert_eq!(auth_header(&bb.http), "Bearer tok3n");
     assert!(!bb.http.follow_redirects);
     assert!(!bb.http.enable_http2);
     assert_eq!(bb.metric_relabel_configs, node.metric_relabel_configs);
@@ -134,10 +142,7 @@ fn realistic_prometheus_yml_loads() {
 
     let vm = &config.remote_write[1];
     assert_eq!(vm.name.len(), 6);
-    assert_eq!(
-        vm.http.authorization.as_ref().unwrap().header_value(),
-        "Bearer abc"
-    );
+    assert_eq!(auth_header(&vm.http), "Bearer abc");
 }
 
 #[test]

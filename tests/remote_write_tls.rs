@@ -4,6 +4,7 @@
 
 mod support;
 
+use levee::http_client::{ErrorKind, HttpClientError, Owner};
 use levee::labels::Labels;
 use levee::pipeline::Sample;
 use levee::remote::{EndpointSettings, RemoteError, RemoteWriter};
@@ -157,7 +158,12 @@ async fn bad_tls_settings_are_start_errors_naming_the_field() {
     let mut s = settings("a", url);
     s.tls.ca_file = Some(tls_file("missing.pem"));
     match start(s) {
-        Some(RemoteError::Tls { field, path, .. }) => {
+        Some(RemoteError::Http(HttpClientError {
+            owner,
+            field,
+            kind: ErrorKind::ReadFile { path, .. },
+        })) => {
+            assert_eq!(owner, Owner::RemoteWrite("a".into()));
             assert_eq!(field, "tls_config.ca_file");
             assert_eq!(path, tls_file("missing.pem"));
         }
@@ -166,19 +172,30 @@ async fn bad_tls_settings_are_start_errors_naming_the_field() {
 
     let mut s = settings("a", url);
     s.tls.cert_file = Some(tls_file("client.pem"));
-    assert!(matches!(start(s), Some(RemoteError::Tls { field, .. }) if field == "tls_config"));
+    assert!(matches!(
+        start(s),
+        Some(RemoteError::Http(HttpClientError { field, kind: ErrorKind::CertWithoutKey { .. }, .. }))
+            if field == "tls_config"
+    ));
 
     let mut s = settings("a", url);
     s.tls.ca_file = Some(tls_file("README.md"));
-    assert!(
-        matches!(start(s), Some(RemoteError::Tls { field, .. }) if field == "tls_config.ca_file")
-    );
+    assert!(matches!(
+        start(s),
+        Some(RemoteError::Http(HttpClientError {
+            field,
+            kind: ErrorKind::NoCertificate { .. } | ErrorKind::Pem { .. },
+            ..
+        })) if field == "tls_config.ca_file"
+    ));
 
     let mut s = settings("a", url);
     s.tls.server_name = Some("other".into());
-    assert!(
-        matches!(start(s), Some(RemoteError::Settings { field, .. }) if field == "tls_config.server_name")
-    );
+    assert!(matches!(
+        start(s),
+        Some(RemoteError::Http(HttpClientError { field, kind: ErrorKind::Unsupported, .. }))
+            if field == "tls_config.server_name"
+    ));
 
     let dup = vec![settings("same", url), settings("same", url)];
     assert!(matches!(

@@ -225,16 +225,9 @@ pub struct Authorization {
     pub credentials: Secret,
 }
 
-impl Authorization {
-    /// The value of the `Authorization` header.
-    pub fn header_value(&self) -> String {
-        format!("{} {}", self.kind, self.credentials.expose())
-    }
-}
-
 /// A secret value, redacted in `Debug` output. When it came from a file,
-/// the file is remembered (Prometheus re-reads such files per request, which
-/// matters for rotated tokens; levee reads them at load and reload).
+/// the file is remembered: HTTP clients re-read it when it changes, which
+/// matters for rotated tokens (see [`crate::http_client`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret {
     value: String,
@@ -266,6 +259,13 @@ impl Secret {
     /// The file it was read from, if any.
     pub fn file(&self) -> Option<&std::path::Path> {
         self.file.as_deref()
+    }
+}
+
+impl From<&str> for Secret {
+    /// A secret given inline.
+    fn from(value: &str) -> Secret {
+        Secret::inline(value)
     }
 }
 

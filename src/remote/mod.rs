@@ -15,7 +15,7 @@
 //! and restarts.
 //!
 //! Files: `settings` (what an endpoint is configured with), `codec` (wire
-//! format both ways), `client` (HTTP, TLS, auth, status classification),
+//! format both ways), `client` (the POST and its status classification),
 //! `source` (the queue seam), `queue` (dispatcher, batching, resharding),
 //! `sharding` (the shard-count rule), `shard` (send and retry), `metrics`,
 //! `wal/` (the WAL tailer, positions, pins).
@@ -31,12 +31,11 @@ mod sharding;
 mod source;
 pub mod wal;
 
-pub(crate) use client::{base64_encode, tls as tls_client_builder};
 pub use codec::{
     DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request,
 };
 pub use metrics::DropReason;
-pub use settings::{EndpointSettings, TlsSettings, endpoints_from_config};
+pub use settings::{EndpointSettings, endpoints_from_config};
 pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
 pub use source::{MemoryQueue, PushResult, SampleSource};
 
@@ -46,7 +45,6 @@ use crate::selfmon::Registry;
 use metrics::{EndpointMetrics, Families};
 use parking_lot::Mutex;
 use shard::{Health, Shared};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,26 +61,10 @@ pub enum RemoteError {
         /// What is wrong.
         reason: String,
     },
-    /// A TLS file could not be read or parsed.
-    #[error("remote_write {endpoint:?}: {field} {path}: {reason}")]
-    Tls {
-        /// The endpoint's name.
-        endpoint: String,
-        /// The setting (`tls_config.ca_file`, …).
-        field: String,
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The HTTP client could not be built.
-    #[error("remote_write {endpoint:?}: cannot build the HTTP client: {reason}")]
-    Client {
-        /// The endpoint's name.
-        endpoint: String,
-        /// What reqwest reported.
-        reason: String,
-    },
+    /// The endpoint's HTTP client could not be built (TLS files, headers,
+    /// credentials).
+    #[error(transparent)]
+    Http(#[from] crate::http_client::HttpClientError),
     /// Not called inside a tokio runtime.
     #[error("the remote writer must be started inside a tokio runtime")]
     NoRuntime,

@@ -2,7 +2,8 @@
 //! authenticate, and how the queue behaves. The config module maps a
 //! `remote_write` entry of prometheus.yml onto [`EndpointSettings`].
 
-use std::path::PathBuf;
+use crate::config::Secret;
+use crate::http_client::TlsSettings;
 use std::time::Duration;
 
 /// Everything one remote-write endpoint needs.
@@ -15,15 +16,17 @@ pub struct EndpointSettings {
     pub url: String,
     /// Timeout of one HTTP request (Prometheus `remote_timeout`).
     pub timeout: Duration,
-    /// Extra request headers. The protocol headers (`Content-Encoding`,
-    /// `Content-Type`, `User-Agent`, `X-Prometheus-Remote-Write-Version`)
-    /// cannot be overridden; an attempt is a start error.
+    /// Extra request headers. None of
+    /// [`RESERVED_HEADERS`](crate::http_client::RESERVED_HEADERS) (the
+    /// protocol headers among them) may be set; an attempt is a start error.
     pub headers: Vec<(String, String)>,
-    /// HTTP basic auth: username and password.
-    pub basic_auth: Option<(String, String)>,
+    /// HTTP basic auth: username and password (re-read when it came from a
+    /// file that changes).
+    pub basic_auth: Option<(String, Secret)>,
     /// `Authorization: <type> <credentials>` (Prometheus `authorization`,
-    /// type usually `Bearer`).
-    pub bearer_token: Option<(String, String)>,
+    /// type usually `Bearer`; credentials from a file are re-read when it
+    /// changes).
+    pub bearer_token: Option<(String, Secret)>,
     /// TLS client settings for `https://` URLs.
     pub tls: TlsSettings,
     /// Most samples held in memory for this endpoint (waiting, batched or in
@@ -87,35 +90,6 @@ impl EndpointSettings {
     }
 }
 
-/// TLS client settings (Prometheus `tls_config`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TlsSettings {
-    /// PEM file of CA certificates; when set it replaces the system roots.
-    pub ca_file: Option<PathBuf>,
-    /// PEM client certificate (chain), used together with `key_file`.
-    pub cert_file: Option<PathBuf>,
-    /// PEM private key of the client certificate.
-    pub key_file: Option<PathBuf>,
-    /// Server name to verify instead of the URL's host. Not supported yet:
-    /// setting it is a start error rather than silently ignored.
-    pub server_name: Option<String>,
-    /// Accept any server certificate (testing only).
-    pub insecure_skip_verify: bool,
-}
-
-impl TlsSettings {
-    /// The TLS settings of a config's `tls_config` (files by path).
-    pub fn from_config(t: &crate::config::TlsConfig) -> Self {
-        TlsSettings {
-            ca_file: t.ca.as_ref().map(|f| f.path.clone()),
-            cert_file: t.cert.as_ref().map(|f| f.path.clone()),
-            key_file: t.key.as_ref().map(|f| f.path.clone()),
-            server_name: t.server_name.clone(),
-            insecure_skip_verify: t.insecure_skip_verify,
-        }
-    }
-}
-
 impl EndpointSettings {
     /// The settings of one `remote_write` entry, with its
     /// `write_relabel_configs` compiled.
@@ -143,12 +117,12 @@ impl EndpointSettings {
                 .http
                 .basic_auth
                 .as_ref()
-                .map(|b| (b.username.clone(), b.password.expose().to_string())),
+                .map(|b| (b.username.clone(), b.password.clone())),
             bearer_token: c
                 .http
                 .authorization
                 .as_ref()
-                .map(|a| (a.kind.clone(), a.credentials.expose().to_string())),
+                .map(|a| (a.kind.clone(), a.credentials.clone())),
             tls: TlsSettings::from_config(&c.http.tls_config),
             // Prometheus' capacity is per shard; levee's queue bound is the
             // endpoint total, so the most a Prometheus queue could hold.

@@ -7,12 +7,13 @@ pub enum ScrapeError {
     /// The whole scrape (request and body) took longer than scrape_timeout.
     #[error("scrape timed out after {0:?}")]
     Timeout(std::time::Duration),
-    /// Connecting or reading failed.
-    #[error("{0}")]
-    Connection(String),
+    /// Connecting or reading failed: the HTTP client's error (a
+    /// `reqwest::Error` for HTTP targets), shown with its causes.
+    #[error("{}", crate::http_client::error_chain(.0.as_ref()))]
+    Connection(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The target answered with a status other than 200.
     #[error("server returned HTTP status {0}")]
-    HttpStatus(String),
+    HttpStatus(reqwest::StatusCode),
     /// The (decompressed) body grew past body_size_limit.
     #[error("body size limit exceeded: more than {limit} bytes")]
     BodySizeLimit {
@@ -21,7 +22,7 @@ pub enum ScrapeError {
     },
     /// The body is not valid exposition text.
     #[error("parse error: {0}")]
-    Parse(String),
+    Parse(#[source] crate::exposition::ParseError),
     /// More samples than sample_limit after metric relabeling.
     #[error("sample_limit exceeded: more than {limit} samples")]
     SampleLimit {
@@ -80,5 +81,35 @@ impl ScrapeError {
             ScrapeError::LabelValueLength { .. } => "label_value_length_limit",
             ScrapeError::SeriesBudget(_) => "series_budget",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::{ErrorKind, ParseError};
+    use std::error::Error as _;
+
+    #[test]
+    fn causes_stay_typed_and_messages_stay_as_they_were() {
+        let e = ScrapeError::Parse(ParseError {
+            line: 12,
+            column: 5,
+            kind: ErrorKind::WhitespaceBeforeName,
+        });
+        assert_eq!(
+            e.to_string(),
+            "parse error: line 12, column 5: whitespace before the metric name"
+        );
+        let source = e.source().and_then(|s| s.downcast_ref::<ParseError>());
+        assert_eq!(source.map(|p| (p.line, p.column)), Some((12, 5)));
+
+        let e = ScrapeError::HttpStatus(reqwest::StatusCode::NOT_FOUND);
+        assert_eq!(e.to_string(), "server returned HTTP status 404 Not Found");
+        assert_eq!(e.reason(), "http_status");
+
+        let e = ScrapeError::Connection("connection refused".into());
+        assert_eq!(e.to_string(), "connection refused");
+        assert_eq!(e.reason(), "connection");
     }
 }

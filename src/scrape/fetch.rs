@@ -5,6 +5,7 @@
 //! needs it whole; the body size limit is enforced on decompressed bytes.
 
 use super::error::ScrapeError;
+use crate::http_client::AuthHeader;
 use bytes::Bytes;
 use std::future::Future;
 
@@ -38,19 +39,16 @@ pub trait Fetcher: Send + Sync + 'static {
 }
 
 /// Fetches over HTTP(S) with reqwest, negotiating formats like Prometheus.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct HttpFetcher {
     client: reqwest::Client,
     auth: Option<AuthHeader>,
 }
 
-/// A precomputed `Authorization` header value.
-#[derive(Clone, Debug)]
-pub struct AuthHeader(pub String);
-
 impl HttpFetcher {
-    /// A fetcher using `client` (configured with TLS, redirects, gzip) and an
-    /// optional Authorization header.
+    /// A fetcher using `client` (configured with TLS, redirects, gzip) and
+    /// the source of each request's `Authorization` header, both as
+    /// [`crate::http_client::build`] makes them.
     pub fn new(client: reqwest::Client, auth: Option<AuthHeader>) -> Self {
         HttpFetcher { client, auth }
     }
@@ -65,11 +63,11 @@ pub struct HttpBody {
 
 /// A client-side timeout is the scrape timeout (whichever of the client's
 /// and the loop's clocks fires first); anything else is a connection error.
-fn classify(e: &reqwest::Error, timeout: std::time::Duration) -> ScrapeError {
+fn classify(e: reqwest::Error, timeout: std::time::Duration) -> ScrapeError {
     if e.is_timeout() {
         ScrapeError::Timeout(timeout)
     } else {
-        ScrapeError::Connection(error_chain(e))
+        ScrapeError::Connection(Box::new(e))
     }
 }
 
@@ -82,7 +80,7 @@ impl BodyStream for HttpBody {
         self.response
             .chunk()
             .await
-            .map_err(|e| classify(&e, self.timeout))
+            .map_err(|e| classify(e, self.timeout))
     }
 }
 
@@ -102,15 +100,12 @@ impl Fetcher for HttpFetcher {
                 format!("{}", req.timeout.as_secs_f64()),
             );
         if let Some(auth) = &self.auth {
-            builder = builder.header(reqwest::header::AUTHORIZATION, &auth.0);
+            builder = builder.header(reqwest::header::AUTHORIZATION, auth.value());
         }
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| classify(&e, req.timeout))?;
+        let response = builder.send().await.map_err(|e| classify(e, req.timeout))?;
         let status = response.status();
         if status != reqwest::StatusCode::OK {
-            return Err(ScrapeError::HttpStatus(status.to_string()));
+            return Err(ScrapeError::HttpStatus(status));
         }
         let content_type = response
             .headers()
@@ -123,19 +118,4 @@ impl Fetcher for HttpFetcher {
             timeout: req.timeout,
         })
     }
-}
-
-/// The error and its causes in one line, the way an operator wants it.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = cause.source();
-    }
-    msg
 }

@@ -1,8 +1,9 @@
 //! A scrape job compiled from its `scrape_configs` entry: relabel rules
 //! compiled, limits resolved, the HTTP client built once for all targets.
 
-use super::fetch::{AuthHeader, HttpFetcher};
-use crate::config::{GlobalConfig, ScrapeConfig};
+use super::fetch::HttpFetcher;
+use crate::config::{GlobalConfig, Scheme, ScrapeConfig};
+use crate::http_client::{self, HttpClientError, HttpSettings, Owner};
 use crate::labels::Labels;
 use crate::relabel::Rules;
 use std::time::Duration;
@@ -44,14 +45,10 @@ pub enum JobError {
         /// The rule's error.
         source: crate::relabel::RelabelError,
     },
-    /// The HTTP client could not be built (TLS files, …).
-    #[error("scrape_configs job {job:?}: {message}")]
-    Client {
-        /// The job.
-        job: String,
-        /// What went wrong.
-        message: String,
-    },
+    /// The HTTP client could not be built (TLS files, credentials, …); the
+    /// error names the job.
+    #[error(transparent)]
+    Client(#[from] HttpClientError),
 }
 
 /// A compiled job.
@@ -91,12 +88,6 @@ pub struct Job {
     pub guard: crate::config::JobGuardConfig,
 }
 
-impl std::fmt::Debug for HttpFetcher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HttpFetcher")
-    }
-}
-
 impl Job {
     /// Compiles one `scrape_configs` entry.
     pub fn compile(cfg: &ScrapeConfig, _global: &GlobalConfig) -> Result<Job, JobError> {
@@ -109,37 +100,9 @@ impl Job {
         };
         let target_relabel = relabel("relabel_configs", &cfg.relabel_configs)?;
         let metric_relabel = relabel("metric_relabel_configs", &cfg.metric_relabel_configs)?;
-        let client_err = |message: String| JobError::Client {
-            job: cfg.job_name.clone(),
-            message,
-        };
-        let mut builder = reqwest::Client::builder().timeout(cfg.scrape_timeout.as_std());
-        builder = if cfg.http.follow_redirects {
-            builder.redirect(reqwest::redirect::Policy::limited(10))
-        } else {
-            builder.redirect(reqwest::redirect::Policy::none())
-        };
-        let builder = if cfg.scheme.as_str() == "https" {
-            crate::remote::tls_client_builder(
-                builder,
-                &crate::remote::TlsSettings::from_config(&cfg.http.tls_config),
-                &cfg.job_name,
-            )
-            .map_err(|e| client_err(e.to_string()))?
-        } else {
-            builder.tls_certs_only([])
-        };
-        let client = builder
-            .build()
-            .map_err(|e| client_err(super::fetch::error_chain(&e)))?;
-        let auth = match (&cfg.http.basic_auth, &cfg.http.authorization) {
-            (Some(b), _) => Some(AuthHeader(basic_auth_header(
-                &b.username,
-                b.password.expose(),
-            ))),
-            (None, Some(a)) => Some(AuthHeader(a.header_value())),
-            (None, None) => None,
-        };
+        let settings = HttpSettings::from_config(&cfg.http, cfg.scrape_timeout.as_std());
+        let owner = Owner::ScrapeJob(cfg.job_name.clone());
+        let http = http_client::build(&owner, cfg.scheme == Scheme::Https, &settings)?;
         let params = cfg
             .params
             .iter()
@@ -174,15 +137,36 @@ impl Job {
                 body_size_limit: cfg.body_size_limit.0,
             },
             groups,
-            fetcher: HttpFetcher::new(client, auth),
+            fetcher: HttpFetcher::new(http.client, http.auth),
             guard: cfg.guard.clone(),
         })
     }
 }
 
-fn basic_auth_header(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        crate::remote::base64_encode(format!("{user}:{password}").as_bytes())
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_ca_file_names_the_scrape_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate\n").unwrap();
+        let yaml = format!(
+            "scrape_configs:\n  - job_name: node\n    scheme: https\n    tls_config:\n      ca_file: {}\n    static_configs:\n      - targets: ['127.0.0.1:9100']\n",
+            ca.display()
+        );
+        let config = crate::config::Config::from_yaml(&yaml).unwrap();
+        let err = Job::compile(&config.scrape_configs[0], &config.global).unwrap_err();
+        let JobError::Client(e) = &err else {
+            panic!("expected a client error, got {err}");
+        };
+        assert_eq!(e.owner, Owner::ScrapeJob("node".into()));
+        assert_eq!(e.field, "tls_config.ca_file");
+        assert!(
+            err.to_string()
+                .starts_with(r#"scrape_configs job "node": tls_config.ca_file: "#),
+            "{err}"
+        );
+    }
 }

@@ -94,7 +94,7 @@ impl Fetcher for MemoryFetcher {
                 rest: body,
                 chunk_size: self.chunk_size,
             }),
-            Some(MemoryResponse::Error(message)) => Err(ScrapeError::Connection(message)),
+            Some(MemoryResponse::Error(message)) => Err(ScrapeError::Connection(message.into())),
             None => Err(ScrapeError::Connection("no response queued".into())),
         }
     }

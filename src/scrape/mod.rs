@@ -21,7 +21,7 @@ mod target;
 
 pub use cache::ScrapeCache;
 pub use error::ScrapeError;
-pub use fetch::{AuthHeader, BodyStream, FetchRequest, Fetcher, HttpFetcher, error_chain};
+pub use fetch::{BodyStream, FetchRequest, Fetcher, HttpFetcher};
 pub use guarded::{GuardCeiling, GuardMetrics, GuardedTarget};
 pub use job::{Job, JobError, Limits, TargetGroup};
 pub use manager::{GuardStates, ScrapeManager, StatusList};

@@ -384,9 +384,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
             if limit > 0 && received > limit {
                 return Err(ScrapeError::BodySizeLimit { limit });
             }
-            parser
-                .push(&chunk)
-                .map_err(|e| ScrapeError::Parse(e.to_string()))?;
+            parser.push(&chunk).map_err(ScrapeError::Parse)?;
             self.drain(&mut parser, ts_ms)?;
         }
         parser.finish();
@@ -404,7 +402,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
         let shared = self.guard.as_ref().map(GuardedTarget::shared);
         let mut guard = shared.as_ref().map(|g| g.lock());
         while let Some(entry) = parser.next() {
-            match entry.map_err(|e| ScrapeError::Parse(e.to_string()))? {
+            match entry.map_err(ScrapeError::Parse)? {
                 Entry::Sample(s) => self.add_sample(&s, ts_ms, guard.as_deref_mut())?,
                 Entry::Help { family, text } => self.metadata.help(family, &text),
                 Entry::Type { family, kind } => self.metadata.kind(family, kind),

@@ -50,17 +50,17 @@ pub async fn cardinality_report(base_url: &str, limit: usize) -> Result<String, 
     let client = reqwest::Client::builder()
         .tls_certs_only([])
         .build()
-        .map_err(|e| http(crate::scrape::error_chain(&e)))?;
+        .map_err(|e| http(crate::http_client::error_chain(&e)))?;
     let resp = client
         .get(&url)
         .send()
         .await
-        .map_err(|e| http(crate::scrape::error_chain(&e)))?;
+        .map_err(|e| http(crate::http_client::error_chain(&e)))?;
     let status = resp.status();
     let body = resp
         .text()
         .await
-        .map_err(|e| http(crate::scrape::error_chain(&e)))?;
+        .map_err(|e| http(crate::http_client::error_chain(&e)))?;
     if !status.is_success() {
         return Err(CardinalityError::Status {
             url,
