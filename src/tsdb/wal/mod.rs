@@ -32,6 +32,7 @@
 
 mod error;
 mod frame;
+mod observer;
 mod reader;
 mod repair;
 mod segment;
@@ -41,6 +42,7 @@ mod writer;
 mod tests;
 
 pub use error::{Corruption, WalError};
+pub use observer::WalObserver;
 pub use reader::WalReader;
 pub use repair::{RepairReport, repair};
 pub use segment::{SEGMENT_HEADER_LEN, WAL_VERSION, list_segments, segment_name};
