@@ -28,7 +28,7 @@ use std::sync::Arc;
 use levee::tsdb::fs::{Directory, MemDirectory};
 use levee::tsdb::record;
 use levee::tsdb::wal::{
-    Position, SEGMENT_HEADER_LEN, Wal, WalError, WalOptions, WalReader, repair, segment_name,
+    Position, Wal, WalError, WalOptions, WalReader, repair, segment_name,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -36,6 +36,9 @@ use libfuzzer_sys::fuzz_target;
 mod split;
 use split::split_at_magic;
 
+/// Segment header (magic, version, reserved) and frame header lengths of
+/// `docs/format/wal.md`, which the checksum fixer walks.
+const SEGMENT_HEADER_LEN: usize = 8;
 const FRAME_HEADER_LEN: usize = 13;
 const MAGIC: &[u8] = b"LWAL";
 /// More segments than this only slow the fuzzer down.
@@ -44,7 +47,7 @@ const MAX_SEGMENTS: usize = 8;
 /// Rewrites the payload and header checksums of every frame of `seg`
 /// whose header is whole, walking frames as the reader does.
 fn fix_checksums(seg: &mut [u8]) {
-    let mut off = SEGMENT_HEADER_LEN as usize;
+    let mut off = SEGMENT_HEADER_LEN;
     while off + FRAME_HEADER_LEN <= seg.len() {
         let len = u32::from_le_bytes([seg[off + 4], seg[off + 5], seg[off + 6], seg[off + 7]]);
         let payload = off + FRAME_HEADER_LEN;

@@ -9,7 +9,7 @@
 
 use crate::tsdb::fs::Directory;
 use crate::tsdb::record::{self, RecordType, RefSample};
-use crate::tsdb::wal::{Position, SEGMENT_HEADER_LEN, WalError, WalReader, list_segments};
+use crate::tsdb::wal::{Position, WalError, WalReader, list_segments};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -36,8 +36,7 @@ impl SegmentCounts {
     /// Remembers that the tailer started at `start` (samples before it in
     /// its segment are not skipped by a later skip).
     pub fn started_at(&mut self, start: Position) {
-        let at_segment_start = start.offset <= SEGMENT_HEADER_LEN;
-        self.start = Some((start, at_segment_start.then_some(0)));
+        self.start = Some((start, start.is_segment_start().then_some(0)));
     }
 
     /// Counts the next completed segment at or after `from` not counted
@@ -57,8 +56,7 @@ impl SegmentCounts {
             .start
             .filter(|(p, before)| p.segment == s && before.is_none())
             .map(|(p, _)| p);
-        let mut reader =
-            WalReader::new(dir.clone(), Position::start_of(s)).with_end(Position::start_of(s + 1));
+        let mut reader = WalReader::segment(dir.clone(), s);
         let (mut total, mut before) = (0u64, 0u64);
         while let Some(rec) = reader.next_record()? {
             if !matches!(record::record_type(rec), Ok(RecordType::Samples)) {

@@ -5,6 +5,20 @@ use crate::tsdb::chunks::ChunkFileError;
 use crate::tsdb::fs::FsError;
 use crate::tsdb::index::block::BlockIndexError;
 
+/// What is wrong with a block's `meta.json`.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaProblem {
+    /// The file is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// The JSON does not have the fields of the format.
+    #[error("{0}")]
+    Shape(#[source] serde_json::Error),
+    /// The fields contradict each other or the block's files.
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
 /// An error of the block layer (`docs/format/block.md`).
 #[derive(Debug, thiserror::Error)]
 pub enum BlockError {
@@ -32,7 +46,8 @@ pub enum BlockError {
     #[error("meta.json: {reason}")]
     BadMeta {
         /// What is wrong.
-        reason: String,
+        #[source]
+        reason: MetaProblem,
     },
     /// A file the block needs is missing.
     #[error("block file {file} is missing")]

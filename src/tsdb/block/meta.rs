@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::BlockError;
+use super::error::{BlockError, MetaProblem};
 use super::id::BlockId;
 use crate::tsdb::chunks::parse_file_name;
 
@@ -99,9 +99,13 @@ impl BlockMeta {
     /// Parses and validates `meta.json`: the version first, then the
     /// fields.
     pub fn from_json(bytes: &[u8]) -> Result<Self, BlockError> {
-        let bad = |reason: String| BlockError::BadMeta { reason };
+        let bad = |reason: String| BlockError::BadMeta {
+            reason: MetaProblem::Inconsistent(reason),
+        };
         let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+            serde_json::from_slice(bytes).map_err(|e| BlockError::BadMeta {
+                reason: MetaProblem::NotJson(e),
+            })?;
         match value.get("version").map(|v| v.as_u64()) {
             Some(Some(v)) if v == u64::from(META_VERSION) => {}
             Some(Some(got)) => {
@@ -113,7 +117,9 @@ impl BlockMeta {
             Some(None) => return Err(bad("version is not an unsigned integer".into())),
             None => return Err(bad("no version field".into())),
         }
-        let json: MetaJson = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        let json: MetaJson = serde_json::from_value(value).map_err(|e| BlockError::BadMeta {
+            reason: MetaProblem::Shape(e),
+        })?;
         let id: BlockId = json.ulid.parse()?;
         if json.min_time >= json.max_time {
             return Err(bad(format!(

@@ -53,7 +53,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use error::BlockError;
+pub use error::{BlockError, MetaProblem};
 pub use id::{BlockId, ID_LEN};
 pub use meta::{BlockMeta, BlockStats, ChunkFileMeta, META_FILE, META_VERSION};
 pub use reader::{Block, BlockSeries};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use croaring::Bitmap;
 
-use super::error::BlockError;
+use super::error::{BlockError, MetaProblem};
 use super::id::BlockId;
 use super::meta::{BlockMeta, META_FILE};
 use super::writer::{CHUNKS_DIR, INDEX_FILE};
@@ -76,11 +76,11 @@ impl Block {
         }
         if listed.len() != meta.chunk_files.len() {
             return Err(BlockError::BadMeta {
-                reason: format!(
+                reason: MetaProblem::Inconsistent(format!(
                     "{} chunk files listed, {} present in {CHUNKS_DIR}/",
                     meta.chunk_files.len(),
                     listed.len()
-                ),
+                )),
             });
         }
         let chunks = ChunkReader::open_all(chunks_dir)?;

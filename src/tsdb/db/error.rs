@@ -3,12 +3,12 @@
 
 use crate::tsdb::block::BlockError;
 use crate::tsdb::checkpoint::CheckpointError;
-use crate::tsdb::chunkenc::ChunkError;
 use crate::tsdb::chunks::ChunkFileError;
 use crate::tsdb::fs::FsError;
-use crate::tsdb::head::AppendError;
-use crate::tsdb::record::RecordError;
+use crate::tsdb::head::HeadError;
 use crate::tsdb::wal::WalError;
+
+use super::head_file::HeadFileError;
 
 /// An error of the database.
 #[derive(Debug, thiserror::Error)]
@@ -20,42 +20,26 @@ pub enum DbError {
     /// The WAL failed.
     #[error("tsdb: {0}")]
     Wal(#[from] WalError),
-    /// Replaying the checkpoint and WAL failed (a corrupt WAL when repair
-    /// is off names its segment and offset here).
-    #[error("tsdb: WAL replay: {0}")]
-    Replay(CheckpointError),
+    /// The head failed: replay, a commit, or reading its chunks.
+    #[error("tsdb: {0}")]
+    Head(#[from] HeadError),
     /// Writing a checkpoint at a head cut failed.
     #[error("tsdb: {0}")]
     Checkpoint(#[from] CheckpointError),
-    /// A WAL record did not decode.
-    #[error("tsdb: {0}")]
-    Record(#[from] RecordError),
-    /// The head chunk files failed.
+    /// The head chunk files failed (deleting or syncing them).
     #[error("tsdb: head chunks: {0}")]
     Chunks(#[from] ChunkFileError),
-    /// A chunk's bytes did not decode.
-    #[error("tsdb: chunk: {0}")]
-    Chunk(#[from] ChunkError),
     /// A block failed to write or read.
     #[error("tsdb: {0}")]
     Block(#[from] BlockError),
-    /// A series could not be created or restored.
-    #[error("tsdb: {0}")]
-    Append(#[from] AppendError),
-    /// A full chunk could not be written earlier: the head refuses appends
-    /// until the database is reopened (the WAL holds every accepted sample).
-    #[error("tsdb: head refuses appends after a chunk write failure: {cause}")]
-    HeadFailed {
-        /// The failure.
-        cause: String,
-    },
     /// The head state file is unreadable.
-    #[error("tsdb: {file}: {reason}")]
+    #[error("tsdb: {file}: {cause}")]
     HeadState {
         /// The file.
         file: &'static str,
         /// What is wrong.
-        reason: String,
+        #[source]
+        cause: HeadFileError,
     },
     /// An option is out of range.
     #[error("tsdb: option {option}: {reason}")]
@@ -65,10 +49,4 @@ pub enum DbError {
         /// What is wrong.
         reason: String,
     },
-}
-
-impl From<crate::tsdb::index::SeriesError> for DbError {
-    fn from(e: crate::tsdb::index::SeriesError) -> Self {
-        DbError::Append(AppendError::Series(e))
-    }
 }

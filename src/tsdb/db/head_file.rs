@@ -20,22 +20,36 @@ struct HeadFile {
     min_valid_time: i64,
 }
 
+/// What is wrong with `head.json`.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadFileError {
+    /// It is not the JSON this levee writes (or could not be encoded).
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// It was written by a version this levee does not read.
+    #[error("version {got} is not supported (this levee reads version {HEAD_FILE_VERSION})")]
+    UnsupportedVersion {
+        /// The version in the file.
+        got: u32,
+    },
+}
+
+fn bad(cause: impl Into<HeadFileError>) -> DbError {
+    DbError::HeadState {
+        file: HEAD_FILE,
+        cause: cause.into(),
+    }
+}
+
 /// The stored lower bound, if the file exists.
 pub fn read(dir: &dyn Directory) -> Result<Option<i64>, DbError> {
     if !dir.exists(HEAD_FILE)? {
         return Ok(None);
     }
     let bytes = dir.map(HEAD_FILE)?;
-    let bad = |reason: String| DbError::HeadState {
-        file: HEAD_FILE,
-        reason,
-    };
-    let f: HeadFile = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    let f: HeadFile = serde_json::from_slice(&bytes).map_err(bad)?;
     if f.version != HEAD_FILE_VERSION {
-        return Err(bad(format!(
-            "version {} is not supported (this levee reads version {HEAD_FILE_VERSION})",
-            f.version
-        )));
+        return Err(bad(HeadFileError::UnsupportedVersion { got: f.version }));
     }
     Ok(Some(f.min_valid_time))
 }
@@ -46,10 +60,7 @@ pub fn write(dir: &dyn Directory, min_valid_time: i64) -> Result<(), DbError> {
         version: HEAD_FILE_VERSION,
         min_valid_time,
     })
-    .map_err(|e| DbError::HeadState {
-        file: HEAD_FILE,
-        reason: e.to_string(),
-    })?;
+    .map_err(bad)?;
     let mut f = dir.create(TMP)?;
     f.append(&body)?;
     f.sync()?;

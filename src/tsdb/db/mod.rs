@@ -41,7 +41,6 @@
 mod compact;
 mod error;
 mod head_file;
-mod observer;
 mod options;
 mod querier;
 
@@ -51,9 +50,11 @@ use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
+/// The seam [`Db::set_wal_observer`] takes (it lives with the WAL it watches).
+pub use crate::tsdb::wal::WalObserver;
 pub use compact::CompactStats;
 pub use error::DbError;
-pub use observer::WalObserver;
+pub use head_file::HeadFileError;
 pub use options::{DEFAULT_BLOCK_RANGE_MS, DEFAULT_CHUNK_FILE_SIZE, Options};
 pub use querier::{Querier, Series};
 
@@ -225,7 +226,7 @@ impl Db {
     /// every commit and asked before segments are deleted. Segments are
     /// only deleted by [`Db::compact`], so registering right after opening
     /// loses nothing.
-    pub fn set_wal_observer(&self, observer: std::sync::Arc<dyn WalObserver>) {
+    pub fn set_wal_observer(&self, observer: Arc<dyn WalObserver>) {
         self.head.set_observer(observer);
     }
 

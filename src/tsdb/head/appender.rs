@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use super::series::Admission;
-use super::{Head, SeriesRef};
+use super::{Head, HeadError, SeriesRef};
 use crate::labels::Labels;
-use crate::tsdb::db::DbError;
 use crate::tsdb::index::{SeriesError, SeriesId};
 use crate::tsdb::record::{RefSample, RefSeries};
 
@@ -103,10 +102,10 @@ impl Appender {
 
     /// Logs the buffered samples to the WAL and adds them to the head.
     /// Refused samples are counted, not errors. On `Err` nothing of this
-    /// batch was accepted, except with [`DbError::HeadFailed`]: then the
+    /// batch was accepted, except with [`HeadError::Failed`]: then the
     /// batch is in the WAL but not all of it in the head, and it comes back
     /// when the database is reopened.
-    pub fn commit(mut self) -> Result<CommitStats, DbError> {
+    pub fn commit(mut self) -> Result<CommitStats, HeadError> {
         let samples = std::mem::take(&mut self.samples);
         let fallback = std::mem::take(&mut self.fallback);
         let head = Arc::clone(&self.head);
@@ -156,10 +155,10 @@ fn commit_locked(
     st: &mut super::HeadState,
     samples: &[(SeriesRef, i64, f64)],
     fallback: &[(usize, Arc<Labels>)],
-) -> Result<CommitStats, DbError> {
+) -> Result<CommitStats, HeadError> {
     if let Some(cause) = &st.failed {
-        return Err(DbError::HeadFailed {
-            cause: cause.clone(),
+        return Err(HeadError::Failed {
+            cause: Arc::clone(cause),
         });
     }
     let mut stats = CommitStats::default();
@@ -236,10 +235,10 @@ fn commit_locked(
         if let Err(e) = st.apply(s.series, s.t, s.v) {
             // The sample is in the WAL; a restart replays it. Refuse more
             // until then rather than hold data the head cannot write out.
-            let cause = e.to_string();
-            tracing::error!(%cause, "head chunk write failed; refusing appends until restart");
-            st.failed = Some(cause.clone());
-            return Err(DbError::HeadFailed { cause });
+            tracing::error!(cause = %e, "head chunk write failed; refusing appends until restart");
+            let cause = Arc::new(e);
+            st.failed = Some(Arc::clone(&cause));
+            return Err(HeadError::Failed { cause });
         }
     }
     stats.appended = accepted.len() as u64;

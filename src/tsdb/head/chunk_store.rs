@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use crate::tsdb::chunks::{self, ChunkFileError, ChunkRef, ChunkWriter, ChunkWriterOptions};
-use crate::tsdb::db::DbError;
 use crate::tsdb::fs::Directory;
+
+use super::HeadError;
 
 /// One chunk found in the files at open: series id, ref, time range.
 pub(crate) type ScannedEntry = (u32, ChunkRef, i64, i64);
@@ -21,7 +22,7 @@ pub(crate) struct HeadChunks {
 impl HeadChunks {
     /// Scans `dir` (repairing a damaged or torn entry by cutting the files
     /// there, logged) and opens the writer after the last good entry.
-    pub fn open(dir: Arc<dyn Directory>, file_size: u64) -> Result<Self, DbError> {
+    pub fn open(dir: Arc<dyn Directory>, file_size: u64) -> Result<Self, HeadError> {
         let mut scanned = Vec::new();
         let mut damage = None;
         for entry in chunks::scan(&dir)? {
@@ -77,7 +78,7 @@ impl HeadChunks {
     }
 
     /// The last sample of a written chunk.
-    pub fn last_sample(&mut self, r: ChunkRef) -> Result<Option<(i64, f64)>, DbError> {
+    pub fn last_sample(&mut self, r: ChunkRef) -> Result<Option<(i64, f64)>, HeadError> {
         self.writer.flush()?;
         let c = self.writer.reader().chunk(r)?;
         let mut last = None;

@@ -13,6 +13,7 @@
 
 mod appender;
 mod chunk_store;
+mod error;
 mod replay;
 mod series;
 mod table;
@@ -24,6 +25,7 @@ use rustc_hash::FxHashMap;
 
 pub use appender::{AppendError, Appender, CommitStats};
 pub(crate) use chunk_store::HeadChunks;
+pub use error::HeadError;
 pub(crate) use replay::{ReplayOptions, ReplayStats, replay};
 use series::{MappedChunk, MemSeries};
 use table::SeriesTable;
@@ -31,9 +33,8 @@ use table::SeriesTable;
 use crate::labels::Labels;
 use crate::tsdb::chunkenc::{Encoding, XorChunk};
 use crate::tsdb::chunks::ChunkRef;
-use crate::tsdb::db::DbError;
 use crate::tsdb::index::{HeadIndex, Matcher, SeriesId};
-use crate::tsdb::wal::Wal;
+use crate::tsdb::wal::{Position, Wal, WalObserver};
 
 /// A reference to a head series, valid while the series is in the head:
 /// pass it to [`Appender::append_ref`] to skip the label lookup. A ref to a
@@ -104,14 +105,14 @@ pub(crate) struct HeadState {
     pub counters: HeadCounters,
     /// Set when a full chunk could not be written: the head refuses
     /// further commits (the WAL has everything; a restart replays it).
-    pub failed: Option<String>,
+    pub failed: Option<Arc<HeadError>>,
     rec_buf: Vec<u8>,
 }
 
 /// The head.
 pub(crate) struct Head {
     state: Mutex<HeadState>,
-    observer: parking_lot::RwLock<Option<Arc<dyn crate::tsdb::db::WalObserver>>>,
+    observer: parking_lot::RwLock<Option<Arc<dyn WalObserver>>>,
 }
 
 /// One series' chunks as a query or head cut sees them.
@@ -139,16 +140,16 @@ impl Head {
         }
     }
 
-    pub fn set_observer(&self, o: Arc<dyn crate::tsdb::db::WalObserver>) {
+    pub fn set_observer(&self, o: Arc<dyn WalObserver>) {
         *self.observer.write() = Some(o);
     }
 
-    pub fn observer(&self) -> Option<Arc<dyn crate::tsdb::db::WalObserver>> {
+    pub fn observer(&self) -> Option<Arc<dyn WalObserver>> {
         self.observer.read().clone()
     }
 
     /// Tells the observer the WAL grew; call without the state lock.
-    pub fn notify(&self, synced: crate::tsdb::wal::Position) {
+    pub fn notify(&self, synced: Position) {
         if let Some(o) = self.observer.read().as_ref() {
             o.logged(synced);
         }
@@ -253,7 +254,7 @@ impl HeadState {
     /// Appends one sample whose admission was checked and which is in the
     /// WAL. Cuts the open chunk into the chunk files when it is full or the
     /// sample starts a new block range.
-    pub(crate) fn apply(&mut self, id: SeriesId, t: i64, v: f64) -> Result<(), DbError> {
+    pub(crate) fn apply(&mut self, id: SeriesId, t: i64, v: f64) -> Result<(), HeadError> {
         let block_range = self.block_range;
         let Some(s) = self.series.get_mut(id) else {
             return Ok(());
@@ -335,7 +336,7 @@ impl HeadState {
         mint: i64,
         maxt: i64,
         before: Option<i64>,
-    ) -> Result<Vec<SeriesChunks>, DbError> {
+    ) -> Result<Vec<SeriesChunks>, HeadError> {
         let ids = self.index.select(matchers);
         // First the chunk metadata (borrowing the series), then the bytes
         // of full chunks (borrowing the chunk files).
@@ -419,7 +420,7 @@ impl HeadState {
         &mut self,
         id: SeriesId,
         mut mapped: Vec<(ChunkRef, i64, i64)>,
-    ) -> Result<(), DbError> {
+    ) -> Result<(), HeadError> {
         mapped.sort_by_key(|m| m.1);
         let last = match mapped.last() {
             Some(&(r, _, _)) => Some(self.chunks.last_sample(r)?),
@@ -492,7 +493,7 @@ fn write_chunk(
     chunks: &mut HeadChunks,
     id: SeriesId,
     chunk: &XorChunk,
-) -> Result<MappedChunk, DbError> {
+) -> Result<MappedChunk, HeadError> {
     let (min_time, max_time) = chunk.time_range().unwrap_or((0, 0));
     let chunk_ref = chunks.write(id, min_time, max_time, Encoding::Xor.into(), chunk.bytes())?;
     Ok(MappedChunk {

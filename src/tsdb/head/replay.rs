@@ -9,15 +9,14 @@ use std::time::{Duration, Instant};
 
 use rustc_hash::FxHashMap;
 
-use super::HeadState;
 use super::series::Admission;
+use super::{HeadError, HeadState};
 use crate::tsdb::checkpoint::{CheckpointError, Replay};
 use crate::tsdb::chunks::ChunkRef;
-use crate::tsdb::db::DbError;
 use crate::tsdb::fs::Directory;
 use crate::tsdb::index::SeriesId;
 use crate::tsdb::record::{self, RefSample, RefSeries};
-use crate::tsdb::wal::{Position, WalError, WalReader};
+use crate::tsdb::wal::{Position, RepairReport, WalError, WalReader};
 
 /// How replay treats damage.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +39,7 @@ pub struct ReplayStats {
     /// Full chunks found in the head chunk files.
     pub mapped_chunks: u64,
     /// Where a corrupt WAL record was repaired, and what the repair dropped.
-    pub repaired_at: Option<(Position, String)>,
+    pub repaired_at: Option<(Position, RepairReport)>,
     /// How long replay took.
     pub duration: Duration,
 }
@@ -52,7 +51,7 @@ pub(crate) fn replay(
     wal_dir: &Arc<dyn Directory>,
     wal_replay: WalReader,
     opts: ReplayOptions,
-) -> Result<ReplayStats, DbError> {
+) -> Result<ReplayStats, HeadError> {
     let started = Instant::now();
     let mut stats = ReplayStats::default();
     let min_valid = st.min_valid_time;
@@ -66,7 +65,7 @@ pub(crate) fn replay(
                 .push((chunk_ref, mint, maxt));
         }
     }
-    let mut replay = Replay::new(wal_dir, wal_replay)?;
+    let mut replay = Replay::new(wal_dir, wal_replay).map_err(HeadError::Replay)?;
     let mut series_buf: Vec<RefSeries> = Vec::new();
     let mut samples_buf: Vec<RefSample> = Vec::new();
     loop {
@@ -79,10 +78,10 @@ pub(crate) fn replay(
                     Some(at) if opts.repair && !replay.in_checkpoint() => {
                         let report = st.wal.repair(at)?;
                         tracing::warn!(position = %at, ?report, "WAL corrupt: repaired, keeping everything before the damage");
-                        stats.repaired_at = Some((at, format!("{report:?}")));
+                        stats.repaired_at = Some((at, report));
                         break;
                     }
-                    _ => return Err(DbError::Replay(e)),
+                    _ => return Err(HeadError::Replay(e)),
                 }
             }
         };

@@ -57,7 +57,8 @@ pub enum MatcherError {
         /// The regex as given.
         regex: String,
         /// What the regex compiler said.
-        reason: String,
+        #[source]
+        reason: regex::Error,
     },
 }
 
@@ -110,7 +111,7 @@ impl Matcher {
                         name: name.clone(),
                         op: op.as_str(),
                         regex: value.clone(),
-                        reason: e.to_string(),
+                        reason: e,
                     })?;
                 Pattern::Regex {
                     regex,

@@ -39,7 +39,16 @@ pub enum Corruption {
     },
     /// The payload does not decompress.
     #[error("snappy: {0}")]
-    Snappy(String),
+    Snappy(#[source] snap::Error),
+    /// The payload decompresses to another length than its snappy header
+    /// says.
+    #[error("snappy: decompressed {got} bytes, header said {expected}")]
+    SnappyLength {
+        /// The length in the snappy header.
+        expected: usize,
+        /// The length decompressed.
+        got: usize,
+    },
     /// A segment that is not the newest ends inside a frame.
     #[error("segment ends inside a record but a newer segment exists")]
     TornInOldSegment,

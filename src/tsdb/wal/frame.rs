@@ -127,7 +127,7 @@ impl FrameReader {
         }
         let decoded_len = match snap::raw::decompress_len(&self.stored) {
             Ok(n) => n,
-            Err(e) => return Ok(Frame::Corrupt(Corruption::Snappy(e.to_string()))),
+            Err(e) => return Ok(Frame::Corrupt(Corruption::Snappy(e))),
         };
         if decoded_len > MAX_RECORD_BYTES {
             return Ok(Frame::Corrupt(Corruption::TooLarge {
@@ -138,10 +138,11 @@ impl FrameReader {
         out.resize(decoded_len, 0);
         match self.decoder.decompress(&self.stored, out) {
             Ok(n) if n == decoded_len => Ok(Frame::Record { end }),
-            Ok(n) => Ok(Frame::Corrupt(Corruption::Snappy(format!(
-                "decompressed {n} bytes, header said {decoded_len}"
-            )))),
-            Err(e) => Ok(Frame::Corrupt(Corruption::Snappy(e.to_string()))),
+            Ok(got) => Ok(Frame::Corrupt(Corruption::SnappyLength {
+                expected: decoded_len,
+                got,
+            })),
+            Err(e) => Ok(Frame::Corrupt(Corruption::Snappy(e))),
         }
     }
 }

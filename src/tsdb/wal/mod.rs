@@ -32,6 +32,7 @@
 
 mod error;
 mod frame;
+mod observer;
 mod reader;
 mod repair;
 mod segment;
@@ -41,9 +42,11 @@ mod writer;
 mod tests;
 
 pub use error::{Corruption, WalError};
+pub use observer::WalObserver;
 pub use reader::WalReader;
 pub use repair::{RepairReport, repair};
-pub use segment::{SEGMENT_HEADER_LEN, WAL_VERSION, list_segments, segment_name};
+use segment::SEGMENT_HEADER_LEN;
+pub use segment::{WAL_VERSION, list_segments, segment_name};
 pub use writer::{Wal, WalStats};
 
 use std::fmt;
@@ -57,8 +60,10 @@ pub const DEFAULT_SEGMENT_SIZE: u64 = 128 << 20;
 
 /// A place in the WAL: a byte offset in a segment file. Positions the WAL
 /// reports are record ends, i.e. where the next record starts. Offset 0
-/// means the start of the segment (the same as offset
-/// [`SEGMENT_HEADER_LEN`]).
+/// means the start of the segment (the same as the offset just past the
+/// segment's header): ask [`Position::is_segment_start`] and
+/// [`Position::bytes_to`] rather than reading offsets, which count the
+/// header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Position {
     /// Segment index.
@@ -71,6 +76,31 @@ impl Position {
     /// The start of `segment`.
     pub fn start_of(segment: u32) -> Self {
         Position { segment, offset: 0 }
+    }
+
+    /// Whether no record of its segment lies before this position.
+    pub fn is_segment_start(self) -> bool {
+        self.offset <= SEGMENT_HEADER_LEN
+    }
+
+    /// Bytes of records from here to `end` (0 when `end` is not after
+    /// here): the rest of this segment, the segments in between, and `end`'s
+    /// segment up to `end`. `segment_len` gives a segment file's length (as
+    /// the directory reports it, or an estimate for one already deleted).
+    pub fn bytes_to(self, end: Position, mut segment_len: impl FnMut(u32) -> u64) -> u64 {
+        let from = self.offset.max(SEGMENT_HEADER_LEN);
+        if self.segment >= end.segment {
+            return if self.segment == end.segment {
+                end.offset.saturating_sub(from)
+            } else {
+                0
+            };
+        }
+        let first = segment_len(self.segment).saturating_sub(from);
+        let between: u64 = (self.segment + 1..end.segment)
+            .map(|s| segment_len(s).saturating_sub(SEGMENT_HEADER_LEN))
+            .sum();
+        first + between + end.offset.saturating_sub(SEGMENT_HEADER_LEN)
     }
 }
 

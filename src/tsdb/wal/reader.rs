@@ -43,6 +43,12 @@ impl WalReader {
         }
     }
 
+    /// A reader of segment `segment` alone: from its start to its end.
+    pub fn segment(dir: Arc<dyn Directory>, segment: u32) -> Self {
+        WalReader::new(dir, Position::start_of(segment))
+            .with_end(Position::start_of(segment.saturating_add(1)))
+    }
+
     /// A reader starting at the oldest segment present.
     pub fn from_start(dir: Arc<dyn Directory>) -> Result<Self, WalError> {
         let first = list_segments(&*dir)?.first().copied().unwrap_or(0);

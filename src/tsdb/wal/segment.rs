@@ -9,7 +9,7 @@ pub(super) const MAGIC: [u8; 4] = *b"LWAL";
 /// The WAL format version this code writes and reads.
 pub const WAL_VERSION: u8 = 1;
 /// Length of a segment header.
-pub const SEGMENT_HEADER_LEN: u64 = 8;
+pub(super) const SEGMENT_HEADER_LEN: u64 = 8;
 
 /// The file name of segment `index`.
 pub fn segment_name(index: u32) -> String {

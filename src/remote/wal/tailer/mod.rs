@@ -17,9 +17,7 @@ use crate::remote::shard::Shared;
 use crate::remote::source::SampleSource;
 use crate::tsdb::fs::Directory;
 use crate::tsdb::record::{self, RecordType, RefSample};
-use crate::tsdb::wal::{
-    Position, SEGMENT_HEADER_LEN, WalError, WalReader, list_segments, segment_name,
-};
+use crate::tsdb::wal::{Position, WalError, WalReader, list_segments, segment_name};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -220,7 +218,7 @@ impl Tailer {
         let Start::At(p) = start else {
             return;
         };
-        if p.segment > to.segment || (p.segment == to.segment && p.offset > SEGMENT_HEADER_LEN) {
+        if p.segment > to.segment || (p.segment == to.segment && !p.is_segment_start()) {
             tracing::warn!(remote_name = %self.src.name, url = %self.src.url, stored = %p, resume = %to, "remote write: the stored position is ahead of the WAL (was the WAL deleted?); sending the WAL from its start");
             self.src.rewind(to);
         }
@@ -284,12 +282,14 @@ impl Tailer {
             self.seg_read = (end.segment, 0);
         }
         self.seg_read.1 += self.scratch.len() as u64;
-        self.bytes_read += if before.segment == end.segment {
-            end.offset
-                .saturating_sub(before.offset.max(SEGMENT_HEADER_LEN))
+        // A record lies in one segment: one that ends in a later segment
+        // than the reader stood in started at that segment's start.
+        let start = if before.segment == end.segment {
+            before
         } else {
-            end.offset.saturating_sub(SEGMENT_HEADER_LEN)
+            Position::start_of(end.segment)
         };
+        self.bytes_read += start.bytes_to(end, |s| self.segment_size(s));
         if unknown > 0 {
             self.shared
                 .metrics

@@ -20,8 +20,7 @@ impl Tailer {
         if self.samples_read >= 1000 {
             return self.bytes_per_sample();
         }
-        let mut reader = WalReader::new(self.wal_dir.clone(), Position::start_of(first))
-            .with_end(Position::start_of(first.saturating_add(1)));
+        let mut reader = WalReader::segment(self.wal_dir.clone(), first);
         let mut samples = 0u64;
         while let Ok(Some(rec)) = reader.next_record() {
             self.scratch.clear();
@@ -31,7 +30,7 @@ impl Tailer {
                 samples += self.scratch.len() as u64;
             }
         }
-        let bytes = reader.position().offset.saturating_sub(SEGMENT_HEADER_LEN);
+        let bytes = Position::start_of(first).bytes_to(reader.position(), |s| self.segment_size(s));
         if samples > 0 {
             bytes as f64 / samples as f64
         } else {
@@ -47,18 +46,10 @@ impl Tailer {
             .unwrap_or(self.opts.segment_size)
     }
 
-    /// Bytes from `from` to the start of segment `to`.
-    pub(super) fn bytes_between(&self, from: Position, to: u32) -> u64 {
-        (from.segment..to)
-            .map(|s| {
-                let size = self.segment_size(s);
-                if s == from.segment {
-                    size.saturating_sub(from.offset.max(SEGMENT_HEADER_LEN))
-                } else {
-                    size.saturating_sub(SEGMENT_HEADER_LEN)
-                }
-            })
-            .sum()
+    /// Bytes of records from `from` to `to`, with segment sizes as last
+    /// seen.
+    pub(super) fn bytes_between(&self, from: Position, to: Position) -> u64 {
+        from.bytes_to(to, |s| self.segment_size(s))
     }
 
     /// The reader's segment was deleted (the WAL cap): count what was
@@ -94,7 +85,7 @@ impl Tailer {
                 } else {
                     Position::start_of(s)
                 };
-                self.bytes_between(start, s + 1)
+                self.bytes_between(start, Position::start_of(s + 1))
             })
             .sum();
         let per_sample = if bytes > 0 {
@@ -145,8 +136,7 @@ impl Tailer {
     /// segment (the segment's start if none).
     fn last_boundary(&self, limit: Position) -> Position {
         let seg = limit.segment;
-        let mut r = WalReader::new(self.wal_dir.clone(), Position::start_of(seg))
-            .with_end(Position::start_of(seg.saturating_add(1)));
+        let mut r = WalReader::segment(self.wal_dir.clone(), seg);
         let mut last = Position::start_of(seg);
         while let Ok(Some(_)) = r.next_record() {
             if r.position() > limit {
@@ -192,7 +182,7 @@ impl Tailer {
             return;
         }
         let next = at.segment.saturating_add(1);
-        let bytes = self.bytes_between(at, next);
+        let bytes = self.bytes_between(at, Position::start_of(next));
         let samples = (bytes as f64 / self.bytes_per_sample()).round() as u64;
         self.shared.metrics.dropped(DropReason::WalCorrupt, samples);
         tracing::error!(remote_name = %self.src.name, url = %self.src.url, skipped_bytes = bytes, dropped_samples_estimate = samples, "remote write: {e}; skipping the rest of the segment, DROPPED about {samples} samples (counted in levee_remote_write_samples_dropped_total{{reason=\"wal_corrupt\"}})");

@@ -45,26 +45,10 @@ impl Tailer {
                     segment: last_seg,
                     offset: self.segment_size(last_seg),
                 };
-                let lag_bytes = self.bytes_between(committed, last_seg)
-                    + if committed.segment <= last_seg {
-                        wal_end
-                            .offset
-                            .saturating_sub(if committed.segment == last_seg {
-                                committed.offset.max(SEGMENT_HEADER_LEN)
-                            } else {
-                                SEGMENT_HEADER_LEN
-                            })
-                    } else {
-                        0
-                    };
+                let lag_bytes = self.bytes_between(committed, wal_end);
                 m.lag_bytes.set(lag_bytes as f64);
                 let read = self.reader.position();
-                let unread_bytes = self.bytes_between(read, last_seg)
-                    + wal_end.offset.saturating_sub(if read.segment == last_seg {
-                        read.offset.max(SEGMENT_HEADER_LEN)
-                    } else {
-                        SEGMENT_HEADER_LEN
-                    });
+                let unread_bytes = self.bytes_between(read, wal_end);
                 self.src
                     .set_unread((unread_bytes as f64 / self.bytes_per_sample()) as usize);
                 let lag = if lag_bytes > 0 {

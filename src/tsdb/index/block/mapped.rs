@@ -22,9 +22,10 @@ impl MappedIndex {
 
     /// A reader over the index.
     pub fn reader(&self) -> IndexReader<'_> {
-        // The bytes are the ones validated in `open` (`FileBytes` is
-        // immutable and never moves its bytes while alive).
-        IndexReader::from_layout(&self.bytes, &self.layout)
+        // SAFETY: `self.layout` was taken in `open` from the reader that
+        // validated these very bytes, and they have not changed since:
+        // `FileBytes` is immutable and never moves its bytes while alive.
+        unsafe { IndexReader::from_layout(&self.bytes, &self.layout) }
     }
 
     /// The file's length in bytes.

@@ -90,6 +90,48 @@ fn segments_roll(dir: Arc<dyn Directory>) {
 }
 both!(segments_roll_t, super::segments_roll);
 
+/// Distances between positions count record bytes only, whichever
+/// segments lie between, and a segment's reader reads that segment alone.
+fn positions_measure_record_bytes(dir: Arc<dyn Directory>) {
+    let (mut wal, _) = Wal::open(Arc::clone(&dir), small_segments()).unwrap();
+    let mut ends = vec![Position::start_of(0)];
+    for i in 0..30 {
+        ends.push(wal.log(&[&rec(i)]).unwrap());
+    }
+    wal.close().unwrap();
+    let len = |s: u32| dir.len(&segment_name(s)).unwrap();
+    let last = ends.last().copied().unwrap();
+    assert!(last.segment > 2, "{last}");
+    let header = SEGMENT_HEADER_LEN;
+    let records: u64 =
+        (0..last.segment).map(|s| len(s) - header).sum::<u64>() + last.offset - header;
+    assert_eq!(Position::start_of(0).bytes_to(last, len), records);
+    assert_eq!(last.bytes_to(Position::start_of(0), len), 0);
+    // Distances add up: a completed segment ends with its last record.
+    let summed: u64 = ends.windows(2).map(|w| w[0].bytes_to(w[1], len)).sum();
+    assert_eq!(summed, records);
+    assert!(ends[1..].iter().all(|p| !p.is_segment_start()));
+    assert!(Position::start_of(3).is_segment_start());
+    assert!(
+        Position {
+            segment: 3,
+            offset: header
+        }
+        .is_segment_start()
+    );
+    for s in 0..last.segment {
+        let mut r = WalReader::segment(Arc::clone(&dir), s);
+        let got = read_all(&mut r).unwrap();
+        let in_segment = ends[1..].iter().filter(|p| p.segment == s).count();
+        assert_eq!(got.len(), in_segment, "segment {s}");
+        assert_eq!(r.position(), Position::start_of(s + 1));
+    }
+}
+both!(
+    positions_measure_record_bytes_t,
+    super::positions_measure_record_bytes
+);
+
 fn reader_from_position_and_tailing(dir: Arc<dyn Directory>) {
     let (mut wal, _) = Wal::open(Arc::clone(&dir), small_segments()).unwrap();
     let mut positions = Vec::new();

@@ -1,8 +1,11 @@
 //! [`WalObserver`]: how another reader of the WAL (levee's remote write
 //! tails it) hears of new records and keeps the segments it still needs.
+//! The head tells it of commits and syncs; the database asks it before
+//! deleting segments.
 
 use crate::tsdb::fs::Directory;
-use crate::tsdb::wal::Position;
+
+use super::Position;
 
 /// Another reader of the database's WAL.
 pub trait WalObserver: Send + Sync {
