@@ -1,8 +1,8 @@
-//! The dispatcher of one endpoint: takes samples from its
-//! [`SampleSource`], routes each series to one shard by hash (so samples of
-//! a series stay in order), cuts batches of `max_samples_per_send` or at
-//! `batch_send_deadline`, and resizes the shard set by the rule in
-//! [`sharding`](super::sharding).
+//! The dispatcher of one endpoint: takes the samples its tailer read from
+//! the WAL ([`WalSource`]), routes each series to one shard by hash (so
+//! samples of a series stay in order), cuts batches of
+//! `max_samples_per_send` or at `batch_send_deadline`, and resizes the
+//! shard set by the rule in [`sharding`](super::sharding).
 //!
 //! Resharding first flushes every batch and waits for the running shards to
 //! finish, then starts the new set: a series never has batches in flight on
@@ -12,14 +12,15 @@
 //! dispatcher knows the lowest number it still holds (waiting or in a batch
 //! being filled) and [`InFlight`] the lowest of every batch handed to a
 //! shard and not yet finished; the minimum of both is the watermark below
-//! which everything is finished, reported with [`SampleSource::release`].
+//! which everything is finished, reported with [`WalSource::release`]; it
+//! becomes the endpoint's committed WAL position.
 
-use super::Sample;
 use super::metrics::DropReason;
 use super::shard::{self, Batch, InFlight, Shared};
 use super::sharding::{RESHARD_INTERVAL, ShardInputs, desired_shards};
-use super::source::SampleSource;
+use super::wal::source::WalSource;
 use crate::labels::Labels;
+use crate::pipeline::Sample;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -28,7 +29,7 @@ use tokio::time::Instant;
 
 /// Runs until the source is closed and everything taken from it is
 /// finished.
-pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S>) {
+pub(crate) async fn dispatch(shared: Arc<Shared>, source: Arc<WalSource>) {
     let s = &shared.settings;
     let in_flight = Arc::new(InFlight::default());
     let mut shards = Shards::start(&shared, &source, &in_flight, s.min_shards.max(1));
@@ -114,9 +115,9 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
 const MAX_PREALLOCATED: usize = 10_000;
 
 /// The running shards with the batch each is filling.
-struct Shards<S: SampleSource> {
+struct Shards {
     shared: Arc<Shared>,
-    source: Arc<S>,
+    source: Arc<WalSource>,
     in_flight: Arc<InFlight>,
     senders: Vec<mpsc::Sender<Batch>>,
     batches: Vec<Vec<Sample>>,
@@ -126,8 +127,13 @@ struct Shards<S: SampleSource> {
     tasks: JoinSet<()>,
 }
 
-impl<S: SampleSource> Shards<S> {
-    fn start(shared: &Arc<Shared>, source: &Arc<S>, in_flight: &Arc<InFlight>, n: usize) -> Self {
+impl Shards {
+    fn start(
+        shared: &Arc<Shared>,
+        source: &Arc<WalSource>,
+        in_flight: &Arc<InFlight>,
+        n: usize,
+    ) -> Self {
         let mut tasks = JoinSet::new();
         let mut senders = Vec::with_capacity(n);
         for _ in 0..n {
