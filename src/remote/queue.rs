@@ -65,8 +65,7 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, source: Arc<WalSource>) {
         shards.flush_expired(until).await;
         shared.metrics.queue.set(source.pending() as f64);
         if closed {
-            shards.stop().await;
-            source.release(taken_total - incoming.len() as u64);
+            source.release(shards.close(taken_total).await);
             source.stopped();
             return;
         }
@@ -262,6 +261,17 @@ impl Shards {
         self.deadlines.iter().flatten().min().copied()
     }
 
+    /// Sends every partial batch, waits for the shards to end and returns
+    /// the watermark: the lowest sample number not finished, `taken` when
+    /// every sample taken is. A batch can only be unfinished here if its
+    /// shard died (a bug, logged by [`stop`](Self::stop)); its samples
+    /// stay in the WAL rather than pass as finished.
+    async fn close(self, taken: u64) -> u64 {
+        let in_flight = self.in_flight.clone();
+        self.stop().await;
+        in_flight.lowest().unwrap_or(taken)
+    }
+
     /// Sends every partial batch, then waits for the shards to finish.
     async fn stop(mut self) {
         for i in 0..self.len() {
@@ -282,4 +292,68 @@ fn shard_of(labels: &Labels, n: usize) -> usize {
     let mut h = rustc_hash::FxHasher::default();
     labels.hash(&mut h);
     (h.finish() % n as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::EndpointSettings;
+    use crate::remote::client::Client;
+    use crate::remote::metrics::{EndpointMetrics, Families};
+    use crate::remote::shard::Health;
+    use crate::remote::wal::{WalCap, WalPins, WalWatch};
+    use crate::selfmon::Registry;
+    use crate::tsdb::fs::MemDirectory;
+    use crate::tsdb::wal::Position;
+    use std::time::Duration;
+
+    fn endpoint() -> (Arc<Shared>, Arc<WalSource>) {
+        let settings = EndpointSettings::new("x", "http://127.0.0.1:1/api/v1/write");
+        let metrics = EndpointMetrics::new(&Families::register(&Registry::new()), "x", "u");
+        let source = Arc::new(WalSource::new(
+            "x",
+            "u",
+            settings.capacity,
+            Position::start_of(0),
+            MemDirectory::new(),
+            WalPins::new(WalCap::default()).register("x", 0),
+            WalWatch::new(),
+            metrics.clone(),
+            Duration::from_secs(1),
+            None,
+        ));
+        let shared = Arc::new(Shared {
+            client: Client::new(&settings).expect("client"),
+            settings,
+            external: Labels::empty(),
+            metrics,
+            health: Health::default(),
+        });
+        (shared, source)
+    }
+
+    /// The flake of the old in-memory mode, in WAL terms: a batch handed
+    /// to a shard that dies before finishing it must hold the final
+    /// watermark, or the position file passes samples never sent.
+    #[tokio::test]
+    async fn a_batch_lost_with_its_shard_is_not_released_at_close() {
+        let (shared, source) = endpoint();
+        let in_flight = Arc::new(InFlight::default());
+        let mut shards = Shards::start(&shared, &source, &in_flight, 1);
+        let labels = Arc::new(Labels::from_pairs([("__name__", "x")]));
+        // Samples 0..10 are finished; the batch of 10..15 is handed over.
+        shards.batches[0] = (10..15)
+            .map(|t| Sample {
+                labels: labels.clone(),
+                timestamp_ms: t,
+                value: 1.0,
+            })
+            .collect();
+        shards.firsts[0] = 10;
+        assert!(shards.send(0, None).await);
+        // The shard dies holding it (as a panic would end it): the batch
+        // stays registered in flight, never finished.
+        shards.tasks.abort_all();
+        assert_eq!(shards.close(15).await, 10);
+    }
 }
