@@ -733,3 +733,16 @@ async fn metadata_is_sent_in_rounds_of_bounded_requests() {
         0.0
     );
 }
+
+/// A WAL holding no record (levee stopped before any scrape was stored)
+/// ends after the segment header, a position no record end reaches: the
+/// drain must still see the endpoint done, not stall 5 s and warn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wal_without_records_drains_at_once() {
+    let proxy = FaultyProxy::start(None).await;
+    let reg = Registry::new();
+    let s = settings("empty", &proxy.url_write());
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    assert!(db.stop(writer, Duration::from_secs(30)).await, "drained");
+    assert_eq!(proxy.requests(), 0);
+}

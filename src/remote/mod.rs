@@ -240,7 +240,8 @@ impl RemoteWriter {
     }
 
     /// Waits until every endpoint has finished (acknowledged, or given up
-    /// on and counted) the WAL up to `end`, so a clean stop leaves nothing
+    /// on and counted) the WAL up to `end` (its committed position reached
+    /// `end`, or it read to `end` and holds nothing), so a clean stop leaves nothing
     /// unsent and a restart sends no duplicates; or until `deadline`, or
     /// until no endpoint moved for 5 s (a receiver that is down). Returns whether every
     /// endpoint got there; those that did not are logged (their rest stays
@@ -252,7 +253,13 @@ impl RemoteWriter {
         let mut last: Vec<crate::tsdb::wal::Position> = Vec::new();
         loop {
             let status = self.wal_status();
-            if status.iter().all(|s| s.committed >= end) {
+            // An endpoint that read to `end` and holds nothing is done too:
+            // a WAL ending in a segment header (one without records) has no
+            // record end for the committed position to reach.
+            let done = |s: &wal::WalEndpointStatus| {
+                s.committed >= end || (s.pending == 0 && s.read >= end)
+            };
+            if status.iter().all(done) {
                 return true;
             }
             let now: Vec<_> = status.iter().map(|s| s.committed).collect();
@@ -261,7 +268,7 @@ impl RemoteWriter {
                 last_change = tokio::time::Instant::now();
             }
             if last_change.elapsed() >= DRAIN_STALL || started.elapsed() >= deadline {
-                for s in status.iter().filter(|s| s.committed < end) {
+                for s in status.iter().filter(|s| !done(s)) {
                     tracing::warn!(remote_name = %s.name, committed = %s.committed, wal_end = %end, "remote write: not everything sent at shutdown; the rest stays in the WAL and is sent after a restart");
                 }
                 return false;
