@@ -1,16 +1,20 @@
 //! Remote write against real receivers: Prometheus 2.42 and VictoriaMetrics
 //! 1.79 started on 127.0.0.1, with a fault-injecting proxy in front where
-//! the receiver must misbehave. Every check is an exact count.
+//! the receiver must misbehave. Samples go into a real TSDB and every
+//! endpoint tails its WAL, stopped as `levee run` stops (drain to the WAL's
+//! end, then shut down): `support::remote_db`. Every check is an exact
+//! count.
 
 mod support;
 
 use levee::labels::Labels;
 use levee::pipeline::{MetadataSink, Sample};
-use levee::remote::{EndpointSettings, RemoteWriter};
+use levee::remote::EndpointSettings;
 use levee::selfmon::Registry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::remote_db::RemoteDb;
 use support::{ExportedSeries, FaultyProxy, Prometheus, VictoriaMetrics};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -209,12 +213,12 @@ async fn prometheus_receives_exact_series_values_and_timestamps() {
     let prom = Prometheus::start_receiver().await;
     let reg = Registry::new();
     let s = settings("prom", &prom.url_write());
-    let writer = RemoteWriter::start(vec![s.clone()], external(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], external(), &reg).expect("start");
     let (series, scrapes, start) = workload("levee_rw_prom", 20, 30, value);
     for scrape in &scrapes {
-        writer.append(scrape);
+        db.append(scrape);
     }
-    writer.shutdown(Duration::from_secs(60)).await;
+    db.stop(writer, Duration::from_secs(60)).await;
     assert_eq!(
         ep_metric(&reg, "levee_remote_write_samples_total", &s),
         600.0,
@@ -256,12 +260,12 @@ async fn victoria_metrics_receives_exact_series_values_and_timestamps() {
     let vm = VictoriaMetrics::start().await;
     let reg = Registry::new();
     let s = settings("vm", &vm.url_write());
-    let writer = RemoteWriter::start(vec![s.clone()], external(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], external(), &reg).expect("start");
     let (series, scrapes, start) = workload("levee_rw_vm", 20, 30, vm_value);
     for scrape in &scrapes {
-        writer.append(scrape);
+        db.append(scrape);
     }
-    writer.shutdown(Duration::from_secs(60)).await;
+    db.stop(writer, Duration::from_secs(60)).await;
     assert_eq!(
         ep_metric(&reg, "levee_remote_write_samples_total", &s),
         600.0
@@ -278,9 +282,9 @@ async fn headers_auth_and_stale_markers_on_the_wire() {
     let mut s = settings("wire", &proxy.url_write());
     s.headers = vec![("X-Scope-OrgID".into(), "tenant-1".into())];
     s.basic_auth = Some(("user".into(), "pa:ss".into()));
-    let writer = RemoteWriter::start(vec![s], Labels::empty(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s], Labels::empty(), &reg).expect("start");
     let l = Arc::new(Labels::from_pairs([("__name__", "gone")]));
-    writer.append(&[
+    db.append(&[
         Sample {
             labels: l.clone(),
             timestamp_ms: 1000,
@@ -292,7 +296,7 @@ async fn headers_auth_and_stale_markers_on_the_wire() {
             value: f64::from_bits(STALE_NAN),
         },
     ]);
-    writer.shutdown(Duration::from_secs(30)).await;
+    db.stop(writer, Duration::from_secs(30)).await;
     let seen = proxy.seen();
     assert_eq!(seen.len(), 1);
     let h = &seen[0].headers;
@@ -320,16 +324,16 @@ async fn outage_500_then_recovery_delivers_everything_exactly_once() {
     let proxy = FaultyProxy::start(Some(vm.url_write())).await;
     let reg = Registry::new();
     let s = settings("outage", &proxy.url_write());
-    let writer = RemoteWriter::start(vec![s.clone()], external(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], external(), &reg).expect("start");
     proxy.fail(500, None, None);
     let (series, scrapes, start) = workload("levee_rw_outage", 30, 20, vm_value);
     for scrape in &scrapes {
-        writer.append(scrape);
+        db.append(scrape);
     }
     // Let every shard hit the outage and back off a few times.
     wait_until("retries during the outage", || proxy.count(500) >= 10).await;
     proxy.heal();
-    writer.shutdown(Duration::from_secs(60)).await;
+    db.stop(writer, Duration::from_secs(60)).await;
 
     assert_eq!(
         ep_metric(&reg, "levee_remote_write_samples_total", &s),
@@ -359,13 +363,13 @@ async fn http_400_drops_the_batch_once_and_counts_it() {
     let reg = Registry::new();
     let mut s = settings("bad", &proxy.url_write());
     (s.min_shards, s.max_shards) = (1, 1);
-    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
     proxy.fail(400, None, Some(1));
     let (_, scrapes, _) = workload("levee_rw_400", 100, 3, value);
     for scrape in &scrapes {
-        writer.append(scrape);
+        db.append(scrape);
     }
-    writer.shutdown(Duration::from_secs(30)).await;
+    db.stop(writer, Duration::from_secs(30)).await;
     // Three full batches of 100: the first rejected, not retried.
     assert_eq!(proxy.count(400), 1);
     assert_eq!(proxy.requests(), 3);
@@ -392,11 +396,11 @@ async fn http_429_honours_retry_after_or_drops_when_not_enabled() {
     let mut s = settings("ratelimited", &proxy.url_write());
     (s.min_shards, s.max_shards) = (1, 1);
     s.retry_on_429 = true;
-    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
     proxy.fail(429, Some("1"), Some(1));
     let (_, scrapes, _) = workload("levee_rw_429", 100, 1, value);
-    writer.append(&scrapes[0]);
-    writer.shutdown(Duration::from_secs(30)).await;
+    db.append(&scrapes[0]);
+    db.stop(writer, Duration::from_secs(30)).await;
     let seen = proxy.seen();
     assert_eq!(
         seen.iter().map(|r| r.status).collect::<Vec<_>>(),
@@ -415,10 +419,10 @@ async fn http_429_honours_retry_after_or_drops_when_not_enabled() {
     let reg = Registry::new();
     let mut s = settings("no429", &proxy.url_write());
     (s.min_shards, s.max_shards) = (1, 1);
-    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
     proxy.fail(429, Some("1"), Some(1));
-    writer.append(&scrapes[0]);
-    writer.shutdown(Duration::from_secs(30)).await;
+    db.append(&scrapes[0]);
+    db.stop(writer, Duration::from_secs(30)).await;
     assert_eq!(proxy.requests(), 1);
     assert_eq!(dropped(&reg, &s, "http_429"), 100.0);
 }
@@ -430,20 +434,20 @@ async fn dead_endpoint_never_stalls_a_live_one() {
     let dead_url = format!("http://127.0.0.1:{}/api/v1/write", support::free_port());
     let dead = settings("dead", &dead_url);
     let ok = settings("live", &live.url_write());
-    let writer =
-        RemoteWriter::start(vec![dead.clone(), ok.clone()], Labels::empty(), &reg).expect("start");
+    let (db, writer) =
+        RemoteDb::start(vec![dead.clone(), ok.clone()], Labels::empty(), &reg).expect("start");
     let (_, scrapes, _) = workload("levee_rw_dead", 50, 10, value);
     for scrape in &scrapes {
-        writer.append(scrape);
+        db.append(scrape);
     }
     // The live endpoint gets (and finishes) everything while the dead one
-    // keeps failing with all of its samples still queued.
+    // keeps failing with all of its samples still held.
     let want = [("dead".to_string(), 500), ("live".to_string(), 0)];
     wait_until("the live endpoint to finish all samples", || {
         delivered_samples(&live) == 500 && writer.pending() == want
     })
     .await;
-    writer.shutdown(Duration::from_millis(500)).await;
+    db.stop(writer, Duration::from_millis(500)).await;
     assert_eq!(
         ep_metric(&reg, "levee_remote_write_samples_total", &ok),
         500.0
@@ -452,7 +456,6 @@ async fn dead_endpoint_never_stalls_a_live_one() {
         ep_metric(&reg, "levee_remote_write_samples_total", &dead),
         0.0
     );
-    assert_eq!(dropped(&reg, &dead, "shutdown"), 500.0, "no silent loss");
     assert!(ep_metric(&reg, "levee_remote_write_samples_retried_total", &dead) > 0.0);
     let errors = metric(
         &reg,
@@ -464,30 +467,49 @@ async fn dead_endpoint_never_stalls_a_live_one() {
         ],
     );
     assert!(errors > 0.0);
+    // No silent loss: nothing was given up on; the dead endpoint's samples
+    // stayed in the WAL, and once it answers (a restart with its receiver
+    // back) it sends exactly those.
+    assert_eq!(dropped(&reg, &dead, "shutdown"), 0.0);
+    let revived = FaultyProxy::start(None).await;
+    let reg = Registry::new();
+    let writer = db
+        .start_writer(
+            vec![settings("dead", &revived.url_write())],
+            Labels::empty(),
+            &reg,
+        )
+        .expect("restart");
+    db.stop(writer, Duration::from_secs(30)).await;
+    assert_eq!(delivered_samples(&revived), 500, "no silent loss");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queue_overflow_is_counted_and_the_rest_delivered() {
+async fn capacity_bounds_what_is_held_and_the_wal_keeps_the_rest() {
     let proxy = FaultyProxy::start(None).await;
     let reg = Registry::new();
     let mut s = settings("small", &proxy.url_write());
     s.capacity = 50;
-    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
     proxy.fail(500, None, None);
-    let (_, scrapes, _) = workload("levee_rw_full", 200, 1, value);
-    writer.append(&scrapes[0]);
-    assert_eq!(dropped(&reg, &s, "queue_full"), 150.0);
+    // Four scrapes (WAL records) of 50: the tailer reads one and waits.
+    let (_, scrapes, _) = workload("levee_rw_full", 50, 4, value);
+    for scrape in &scrapes {
+        db.append(scrape);
+    }
+    wait_until("a failed attempt", || proxy.count(500) >= 1).await;
+    assert_eq!(writer.pending(), [("small".to_string(), 50)]);
     assert_eq!(
         ep_metric(&reg, "levee_remote_write_queue_samples", &s),
         50.0
     );
-    wait_until("a failed attempt", || proxy.count(500) >= 1).await;
     proxy.heal();
-    writer.shutdown(Duration::from_secs(30)).await;
-    assert_eq!(delivered_samples(&proxy), 50);
+    db.stop(writer, Duration::from_secs(30)).await;
+    assert_eq!(dropped(&reg, &s, "queue_full"), 0.0);
+    assert_eq!(delivered_samples(&proxy), 200);
     assert_eq!(
         ep_metric(&reg, "levee_remote_write_samples_total", &s),
-        50.0
+        200.0
     );
 }
 
@@ -523,14 +545,14 @@ async fn several_shards_keep_each_series_in_order() {
     let mut s = settings("ordered", &proxy.url_write());
     (s.min_shards, s.max_shards) = (4, 4);
     s.max_samples_per_send = 37;
-    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
     // A few failures on the way, so retried batches are part of it.
     proxy.fail(503, None, Some(5));
     let (_, scrapes, _) = workload("levee_rw_order", 40, 50, value);
     for scrape in &scrapes {
-        writer.append(scrape);
+        db.append(scrape);
     }
-    writer.shutdown(Duration::from_secs(60)).await;
+    db.stop(writer, Duration::from_secs(60)).await;
     assert_eq!(ep_metric(&reg, "levee_remote_write_shards", &s), 4.0);
     assert_eq!(assert_in_order_per_series(&proxy), 2000);
     let series_per_request: Vec<usize> = proxy
@@ -550,17 +572,17 @@ async fn shards_scale_up_with_backlog_and_keep_order() {
     let reg = Registry::new();
     let mut s = settings("scaling", &proxy.url_write());
     (s.min_shards, s.max_shards) = (1, 8);
-    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
     let (_, scrapes, _) = workload("levee_rw_scale", 500, 80, value);
     for scrape in &scrapes {
-        writer.append(scrape);
+        db.append(scrape);
     }
     wait_until("more than one shard", || {
         ep_metric(&reg, "levee_remote_write_shards", &s) > 1.0
     })
     .await;
     proxy.set_delay(Duration::ZERO);
-    writer.shutdown(Duration::from_secs(60)).await;
+    db.stop(writer, Duration::from_secs(60)).await;
     assert_eq!(
         ep_metric(&reg, "levee_remote_write_samples_total", &s),
         40_000.0
@@ -569,32 +591,57 @@ async fn shards_scale_up_with_backlog_and_keep_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_the_writer_still_sends_what_is_queued() {
+async fn dropping_the_writer_keeps_what_is_unsent_and_shutdown_flushes_partial_batches() {
     let proxy = FaultyProxy::start(None).await;
     let reg = Registry::new();
     let mut s = settings("dropped", &proxy.url_write());
     s.batch_send_deadline = Duration::from_secs(3600);
-    let writer = RemoteWriter::start(vec![s], Labels::empty(), &reg).expect("start");
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
     let (_, scrapes, _) = workload("levee_rw_drop", 10, 1, value);
-    writer.append(&scrapes[0]);
-    // Closing the queue flushes partial batches without waiting an hour.
+    db.append(&scrapes[0]);
+    wait_until("the samples read", || {
+        writer.pending() == [("dropped".to_string(), 10)]
+    })
+    .await;
+    // Dropping stops the endpoint at once; the WAL keeps the samples.
     drop(writer);
-    wait_until("the queued samples", || delivered_samples(&proxy) == 10).await;
+    let reg = Registry::new();
+    let writer = db
+        .start_writer(vec![s], Labels::empty(), &reg)
+        .expect("restart");
+    wait_until("the samples read again", || {
+        writer.pending() == [("dropped".to_string(), 10)]
+    })
+    .await;
+    // Shutting down flushes partial batches without waiting an hour.
+    writer.shutdown(Duration::from_secs(30)).await;
+    assert_eq!(delivered_samples(&proxy), 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn appends_after_shutdown_are_counted_as_dropped() {
+async fn appends_after_shutdown_are_sent_by_the_next_start() {
     let proxy = FaultyProxy::start(None).await;
     let reg = Registry::new();
     let s = settings("late", &proxy.url_write());
-    let writer = RemoteWriter::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
-    let other = writer.clone();
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
     let (_, scrapes, _) = workload("levee_rw_late", 10, 2, value);
-    writer.append(&scrapes[0]);
-    writer.shutdown(Duration::from_secs(30)).await;
-    other.append(&scrapes[1]);
+    db.append(&scrapes[0]);
+    db.stop(writer, Duration::from_secs(30)).await;
+    db.append(&scrapes[1]);
     assert_eq!(delivered_samples(&proxy), 10);
-    assert_eq!(dropped(&reg, &s, "shutdown"), 10.0);
+    assert_eq!(dropped(&reg, &s, "shutdown"), 0.0);
+    // The next start resumes from the position: exactly the late ten.
+    let reg = Registry::new();
+    let writer = db
+        .start_writer(vec![s.clone()], Labels::empty(), &reg)
+        .expect("restart");
+    db.stop(writer, Duration::from_secs(30)).await;
+    assert_eq!(delivered_samples(&proxy), 20);
+    assert_eq!(assert_in_order_per_series(&proxy), 20);
+    assert_eq!(
+        ep_metric(&reg, "levee_remote_write_samples_total", &s),
+        10.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -606,7 +653,8 @@ async fn metadata_is_sent_in_rounds_of_bounded_requests() {
     let mut s = settings("meta", &proxy.url_write());
     s.metadata_send_interval = Duration::from_millis(100);
     s.metadata_max_per_send = 2;
-    let writer = RemoteWriter::start(vec![s.clone()], external(), &reg).expect("start");
+    // No samples: nothing to drain, the WAL stays empty.
+    let (_db, writer) = RemoteDb::start(vec![s.clone()], external(), &reg).expect("start");
     let md = |family: &str, kind, help: &str, unit: &str| Metadata {
         family: family.into(),
         kind,
@@ -684,4 +732,17 @@ async fn metadata_is_sent_in_rounds_of_bounded_requests() {
         ep_metric(&reg, "levee_remote_write_metadata_failed_total", &s),
         0.0
     );
+}
+
+/// A WAL holding no record (levee stopped before any scrape was stored)
+/// ends after the segment header, a position no record end reaches: the
+/// drain must still see the endpoint done, not stall 5 s and warn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wal_without_records_drains_at_once() {
+    let proxy = FaultyProxy::start(None).await;
+    let reg = Registry::new();
+    let s = settings("empty", &proxy.url_write());
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    assert!(db.stop(writer, Duration::from_secs(30)).await, "drained");
+    assert_eq!(proxy.requests(), 0);
 }

@@ -1,17 +1,19 @@
 //! Remote write over TLS into a real Prometheus 2.42 serving HTTPS (with
 //! `--web.config.file`), including client certificates, plus the start
-//! errors of bad TLS settings. Certificates: `tests/data/remote/tls/`.
+//! errors of bad TLS settings. Samples go through a real TSDB's WAL
+//! (`support::remote_db`). Certificates: `tests/data/remote/tls/`.
 
 mod support;
 
 use levee::http_client::{ErrorKind, HttpClientError, Owner};
 use levee::labels::Labels;
 use levee::pipeline::Sample;
-use levee::remote::{EndpointSettings, RemoteError, RemoteWriter};
+use levee::remote::{EndpointSettings, RemoteError};
 use levee::selfmon::Registry;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support::remote_db::RemoteDb;
 use support::{Prometheus, PrometheusTls};
 
 fn tls_file(name: &str) -> PathBuf {
@@ -88,9 +90,9 @@ async fn client_certificate_and_ca_file_reach_an_mtls_receiver() {
     s.tls.ca_file = Some(tls_file("ca.pem"));
     s.tls.cert_file = Some(tls_file("client.pem"));
     s.tls.key_file = Some(tls_file("client.key"));
-    let writer = RemoteWriter::start(vec![s], Labels::empty(), &reg).expect("start");
-    writer.append(&samples("levee_tls_mtls", 25));
-    writer.shutdown(Duration::from_secs(30)).await;
+    let (db, writer) = RemoteDb::start(vec![s], Labels::empty(), &reg).expect("start");
+    db.append(&samples("levee_tls_mtls", 25));
+    db.stop(writer, Duration::from_secs(30)).await;
     assert_eq!(
         metric(
             &reg,
@@ -108,8 +110,8 @@ async fn missing_client_certificate_fails_and_is_counted_not_lost() {
     let reg = Registry::new();
     let mut s = settings("nocert", &url);
     s.tls.ca_file = Some(tls_file("ca.pem"));
-    let writer = RemoteWriter::start(vec![s], Labels::empty(), &reg).expect("start");
-    writer.append(&samples("levee_tls_nocert", 10));
+    let (db, writer) = RemoteDb::start(vec![s.clone()], Labels::empty(), &reg).expect("start");
+    db.append(&samples("levee_tls_nocert", 10));
     let start = std::time::Instant::now();
     while metric(
         &reg,
@@ -124,17 +126,27 @@ async fn missing_client_certificate_fails_and_is_counted_not_lost() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    writer.shutdown(Duration::from_millis(200)).await;
+    assert_eq!(writer.pending(), [("nocert".to_string(), 10)]);
+    db.stop(writer, Duration::from_millis(200)).await;
+    assert_eq!(series_count(&prom, "levee_tls_nocert").await, 0);
+    // Not lost: the WAL kept the samples; with the certificate the next
+    // start delivers exactly them.
+    assert!(db.position("nocert").expect("position") < db.wal_end());
+    s.tls.cert_file = Some(tls_file("client.pem"));
+    s.tls.key_file = Some(tls_file("client.key"));
+    let reg = Registry::new();
+    let writer = db
+        .start_writer(vec![s], Labels::empty(), &reg)
+        .expect("restart");
+    db.stop(writer, Duration::from_secs(30)).await;
     assert_eq!(
         metric(
             &reg,
-            &format!(
-                "levee_remote_write_samples_dropped_total{{remote_name=\"nocert\",url=\"{url}\",reason=\"shutdown\"}} "
-            )
+            &format!("levee_remote_write_samples_total{{remote_name=\"nocert\",url=\"{url}\"}} ")
         ),
         10.0
     );
-    assert_eq!(series_count(&prom, "levee_tls_nocert").await, 0);
+    assert_eq!(series_count(&prom, "levee_tls_nocert").await, 10);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,9 +155,9 @@ async fn insecure_skip_verify_accepts_an_unknown_ca() {
     let reg = Registry::new();
     let mut s = settings("insecure", &prom.url_write());
     s.tls.insecure_skip_verify = true;
-    let writer = RemoteWriter::start(vec![s], Labels::empty(), &reg).expect("start");
-    writer.append(&samples("levee_tls_insecure", 5));
-    writer.shutdown(Duration::from_secs(30)).await;
+    let (db, writer) = RemoteDb::start(vec![s], Labels::empty(), &reg).expect("start");
+    db.append(&samples("levee_tls_insecure", 5));
+    db.stop(writer, Duration::from_secs(30)).await;
     assert_eq!(series_count(&prom, "levee_tls_insecure").await, 5);
 }
 
@@ -153,7 +165,8 @@ async fn insecure_skip_verify_accepts_an_unknown_ca() {
 async fn bad_tls_settings_are_start_errors_naming_the_field() {
     let reg = Registry::new();
     let url = "https://localhost:1/api/v1/write";
-    let start = |s: EndpointSettings| RemoteWriter::start(vec![s], Labels::empty(), &reg).err();
+    let db = RemoteDb::open();
+    let start = |s: EndpointSettings| db.start_writer(vec![s], Labels::empty(), &reg).err();
 
     let mut s = settings("a", url);
     s.tls.ca_file = Some(tls_file("missing.pem"));
@@ -199,7 +212,7 @@ async fn bad_tls_settings_are_start_errors_naming_the_field() {
 
     let dup = vec![settings("same", url), settings("same", url)];
     assert!(matches!(
-        RemoteWriter::start(dup, Labels::empty(), &reg).err(),
+        db.start_writer(dup, Labels::empty(), &reg).err(),
         Some(RemoteError::Settings { field, .. }) if field == "name"
     ));
 }

@@ -257,7 +257,9 @@ impl Agent {
         let db = Arc::clone(&self.db);
         let _ = tokio::task::spawn_blocking(move || db.sync_wal()).await;
         let started = tokio::time::Instant::now();
-        drain_wal(&self.writer, self.db.wal_end(), SHUTDOWN_FLUSH_DEADLINE).await;
+        self.writer
+            .drain(self.db.wal_end(), SHUTDOWN_FLUSH_DEADLINE)
+            .await;
         let left = SHUTDOWN_FLUSH_DEADLINE.saturating_sub(started.elapsed());
         self.writer.shutdown(left).await;
         let _ = self.stop_maintenance.send(true);
@@ -278,38 +280,6 @@ impl Agent {
     /// The agent's TSDB.
     pub fn db(&self) -> &Arc<crate::tsdb::db::Db> {
         &self.db
-    }
-}
-
-/// How long shutdown waits for remote write when it makes no progress
-/// (a receiver that is down): the rest stays in the WAL for the next start.
-const DRAIN_STALL: Duration = Duration::from_secs(5);
-
-/// Waits until every remote-write endpoint has acknowledged the WAL up to
-/// `end` (so a clean stop leaves nothing unsent and a restart sends no
-/// duplicates), until `deadline`, or until no endpoint moved for
-/// [`DRAIN_STALL`].
-async fn drain_wal(writer: &RemoteWriter, end: crate::tsdb::wal::Position, deadline: Duration) {
-    let started = tokio::time::Instant::now();
-    let mut last_change = started;
-    let mut last: Vec<crate::tsdb::wal::Position> = Vec::new();
-    loop {
-        let status = writer.wal_status();
-        if status.iter().all(|s| s.committed >= end) {
-            return;
-        }
-        let now: Vec<_> = status.iter().map(|s| s.committed).collect();
-        if now != last {
-            last = now;
-            last_change = tokio::time::Instant::now();
-        }
-        if last_change.elapsed() >= DRAIN_STALL || started.elapsed() >= deadline {
-            for s in status.iter().filter(|s| s.committed < end) {
-                tracing::warn!(remote_name = %s.name, committed = %s.committed, wal_end = %end, "remote write: not everything sent at shutdown; the rest stays in the WAL and is sent after a restart");
-            }
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

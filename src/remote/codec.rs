@@ -10,8 +10,8 @@
 //! the decompressed size checked against a limit before anything is
 //! allocated.
 
-use super::Sample;
 use crate::labels::{LabelRef, Labels};
+use crate::pipeline::Sample;
 use crate::proto::WriteRequest;
 use crate::varint::{put_uvarint, uvarint_len};
 use prost::Message;

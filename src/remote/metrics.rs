@@ -8,10 +8,6 @@ use std::sync::Arc;
 /// `levee_remote_write_samples_dropped_total`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DropReason {
-    /// The endpoint's queue was at capacity when the samples were appended.
-    QueueFull,
-    /// Still queued when the shutdown deadline passed.
-    Shutdown,
     /// The receiver rejected the batch with a non-retryable status.
     Rejected(u16),
     /// The batch could not be encoded.
@@ -34,8 +30,6 @@ impl DropReason {
     /// The `reason` label value.
     pub fn label(self) -> String {
         match self {
-            DropReason::QueueFull => "queue_full".into(),
-            DropReason::Shutdown => "shutdown".into(),
             DropReason::Rejected(code) => format!("http_{code}"),
             DropReason::Encode => "encode".into(),
             DropReason::ShardFailed => "shard_failed".into(),

@@ -1,24 +1,22 @@
-//! Remote write 1.0: sending samples to Prometheus-compatible receivers.
+//! Remote write 1.0: sending the TSDB's samples to Prometheus-compatible
+//! receivers.
 //!
-//! [`RemoteWriter`] owns every configured endpoint. Each endpoint has its own
-//! bounded queue ([`MemoryQueue`]), dispatcher and shard tasks, so a dead
-//! endpoint never stalls another. [`RemoteWriter::append`] hands a scrape's
-//! samples to every endpoint without touching the network; the shards
-//! encode batches ([`WriteRequestEncoder`]: protobuf + snappy block), POST
-//! them with the protocol headers and retry with backoff. See
-//! `docs/remote_write.md` for the wire format, policies and metrics.
-//!
-//! Two sources of samples: in memory mode ([`RemoteWriter::start`])
-//! [`append`](RemoteWriter::append) queues samples in memory; in WAL mode
-//! ([`RemoteWriter::start_wal`]) each endpoint tails the TSDB's WAL from a
-//! durable position ([`wal`]), so nothing accepted is lost across outages
-//! and restarts.
+//! [`RemoteWriter`] owns every configured endpoint. Each endpoint tails the
+//! TSDB's WAL from its own durable position ([`wal`]): the WAL is the queue,
+//! so nothing accepted is lost across outages and restarts, and a dead
+//! endpoint never stalls another. Per endpoint a dispatcher routes the
+//! samples read to shard tasks, which encode batches
+//! ([`WriteRequestEncoder`]: protobuf + snappy block), POST them with the
+//! protocol headers and retry with backoff. Metric metadata comes in
+//! through [`MetadataSink`]. See `docs/remote_write.md` for the wire
+//! format, policies and metrics.
 //!
 //! Files: `settings` (what an endpoint is configured with), `codec` (wire
 //! format both ways), `client` (the POST and its status classification),
-//! `source` (the queue seam), `queue` (dispatcher, batching, resharding),
-//! `sharding` (the shard-count rule), `shard` (send and retry), `metrics`,
-//! `wal/` (the WAL tailer, positions, pins).
+//! `queue` (dispatcher, batching, resharding), `sharding` (the shard-count
+//! rule), `shard` (send and retry), `metadata`, `metrics`, `wal/` (the WAL
+//! tailer, positions, pins). Building the HTTP client (TLS, auth, headers)
+//! is [`crate::http_client`]'s.
 
 mod client;
 mod codec;
@@ -28,7 +26,6 @@ mod queue;
 mod settings;
 mod shard;
 mod sharding;
-mod source;
 pub mod wal;
 
 pub use codec::{
@@ -37,16 +34,16 @@ pub use codec::{
 pub use metrics::DropReason;
 pub use settings::{EndpointSettings, endpoints_from_config};
 pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
-pub use source::{MemoryQueue, PushResult, SampleSource};
 
 use crate::labels::Labels;
-use crate::pipeline::{Metadata, MetadataSink, Sample, SampleSink};
+use crate::pipeline::{Metadata, MetadataSink};
 use crate::selfmon::Registry;
 use metrics::{EndpointMetrics, Families};
 use parking_lot::Mutex;
 use shard::{Health, Shared};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use wal::source::WalSource;
 
 /// Why the remote writer could not start.
 #[derive(Debug, thiserror::Error)]
@@ -81,11 +78,9 @@ pub enum RemoteError {
 
 /// All remote-write endpoints. Cheap to clone; clones share the endpoints.
 ///
-/// Call [`shutdown`](Self::shutdown) to flush with a deadline. If the last
-/// clone is dropped instead, the queues are closed and the endpoints'
-/// tasks still send what is queued and then exit, but nobody waits for
-/// them; in WAL mode they stop at once (the WAL keeps what is unsent) and
-/// the positions are written.
+/// Call [`drain`](Self::drain) and then [`shutdown`](Self::shutdown) to
+/// stop cleanly. If the last clone is dropped instead, the endpoints stop
+/// at once (the WAL keeps what is unsent) and the positions are written.
 #[derive(Clone)]
 pub struct RemoteWriter {
     endpoints: Arc<Endpoints>,
@@ -104,19 +99,21 @@ impl std::ops::Deref for Endpoints {
 impl Drop for Endpoints {
     fn drop(&mut self) {
         for ep in &self.0 {
+            // Nothing needs draining: what is unsent stays in the WAL. The
+            // dispatcher is stopped before the source closes, so it does
+            // not see the close and flush its partial batches. Stopping it
+            // also lets go of the endpoint's pin once its tailer thread
+            // has exited.
+            let task = ep.task.lock().take();
+            if let Some(t) = &task {
+                t.abort();
+            }
             ep.source.close();
             if let Some(t) = ep.metadata_task.lock().take() {
                 t.abort();
             }
-            // In WAL mode nothing needs draining: what is unsent stays in
-            // the WAL. Stopping the dispatcher also lets go of the
-            // endpoint's pin once its tailer thread has exited.
-            if let Source::Wal(w) = &ep.source
-                && let Some(t) = ep.task.lock().take()
-            {
-                t.abort();
-                use source::SampleSource;
-                w.stopped();
+            if task.is_some() {
+                ep.source.stopped();
             }
         }
     }
@@ -124,73 +121,27 @@ impl Drop for Endpoints {
 
 struct Endpoint {
     shared: Arc<Shared>,
-    source: Source,
+    source: Arc<WalSource>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     metadata_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    overflow_log: Mutex<OverflowLog>,
 }
 
-/// Rate-limits the queue-full warning to one line per interval.
-struct OverflowLog {
-    last: Option<Instant>,
-    since_last: u64,
-}
-
-const OVERFLOW_LOG_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Where an endpoint's samples come from.
-enum Source {
-    Memory(Arc<MemoryQueue>),
-    Wal(Arc<wal::source::WalSource>),
-}
-
-impl Source {
-    fn close(&self) {
-        match self {
-            Source::Memory(q) => q.close(),
-            Source::Wal(w) => w.close(),
-        }
-    }
-
-    fn pending(&self) -> usize {
-        match self {
-            Source::Memory(q) => q.pending(),
-            Source::Wal(w) => w.pending(),
-        }
-    }
-}
+/// How long [`RemoteWriter::drain`] waits when no endpoint makes progress
+/// (a receiver that is down): the rest stays in the WAL for the next start.
+const DRAIN_STALL: Duration = Duration::from_secs(5);
 
 impl RemoteWriter {
-    /// Validates the settings, builds each endpoint's HTTP client and starts
-    /// its dispatcher on the current tokio runtime.
-    pub fn start(
-        endpoints: Vec<EndpointSettings>,
-        external_labels: Labels,
-        registry: &Registry,
-    ) -> Result<RemoteWriter, RemoteError> {
-        Self::start_with(endpoints, external_labels, registry, None)
-    }
-
-    /// Starts every endpoint in WAL mode: each tails the WAL in
-    /// `wal.wal_dir` from its position file in `wal.positions_dir` (see
-    /// [`wal`]). [`append`](Self::append) does nothing in this mode: the
-    /// database writes the WAL and calls [`wal::WalWatch::notify`].
-    /// Before returning, every endpoint has pinned the WAL segments it
-    /// needs in `wal.pins`.
+    /// Validates the settings, builds each endpoint's HTTP client and
+    /// starts every endpoint on the current tokio runtime: each tails the
+    /// WAL in `wal.wal_dir` from its position file in `wal.positions_dir`
+    /// (see [`wal`]). The database writes the WAL and calls
+    /// [`wal::WalWatch::notify`]. Before returning, every endpoint has
+    /// pinned the WAL segments it needs in `wal.pins`.
     pub fn start_wal(
         endpoints: Vec<EndpointSettings>,
         external_labels: Labels,
         registry: &Registry,
         wal: wal::WalQueue,
-    ) -> Result<RemoteWriter, RemoteError> {
-        Self::start_with(endpoints, external_labels, registry, Some(wal))
-    }
-
-    fn start_with(
-        endpoints: Vec<EndpointSettings>,
-        external_labels: Labels,
-        registry: &Registry,
-        wal: Option<wal::WalQueue>,
     ) -> Result<RemoteWriter, RemoteError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| RemoteError::NoRuntime)?;
         let families = Families::register(registry);
@@ -218,24 +169,20 @@ impl RemoteWriter {
         }
         // Sources start only once every endpoint validated, so a bad
         // endpoint does not leave tailer threads of the others behind.
-        let mut sources = Vec::with_capacity(prepared.len());
+        let mut sources: Vec<Arc<WalSource>> = Vec::with_capacity(prepared.len());
         for (shared, metrics) in &prepared {
-            let source = match &wal {
-                None => Source::Memory(Arc::new(MemoryQueue::new(shared.settings.capacity))),
-                Some(q) => match wal::start(shared, metrics.clone(), q) {
-                    Ok(w) => Source::Wal(w),
-                    Err(source) => {
-                        for s in &sources {
-                            Source::close(s);
-                        }
-                        return Err(RemoteError::Wal {
-                            endpoint: shared.settings.name.clone(),
-                            source,
-                        });
+            match wal::start(shared, metrics.clone(), &wal) {
+                Ok(w) => sources.push(w),
+                Err(source) => {
+                    for s in &sources {
+                        s.close();
                     }
-                },
-            };
-            sources.push(source);
+                    return Err(RemoteError::Wal {
+                        endpoint: shared.settings.name.clone(),
+                        source,
+                    });
+                }
+            }
         }
         let store = Arc::new(metadata::MetadataStore::default());
         let endpoints = prepared
@@ -246,19 +193,12 @@ impl RemoteWriter {
                     .settings
                     .send_metadata
                     .then(|| runtime.spawn(metadata::run(shared.clone(), store.clone())));
-                let task = match &source {
-                    Source::Memory(q) => runtime.spawn(queue::dispatch(shared.clone(), q.clone())),
-                    Source::Wal(w) => runtime.spawn(queue::dispatch(shared.clone(), w.clone())),
-                };
+                let task = runtime.spawn(queue::dispatch(shared.clone(), source.clone()));
                 Endpoint {
                     shared,
                     source,
                     task: Mutex::new(Some(task)),
                     metadata_task: Mutex::new(metadata_task),
-                    overflow_log: Mutex::new(OverflowLog {
-                        last: None,
-                        since_last: 0,
-                    }),
                 }
             })
             .collect();
@@ -268,44 +208,13 @@ impl RemoteWriter {
         })
     }
 
-    /// Queues a scrape's samples on every endpoint. Never waits for the
-    /// network; samples that do not fit an endpoint's capacity are dropped
-    /// there (counted, reason `queue_full`) and do not affect the others.
-    pub fn append(&self, samples: &[Sample]) {
-        for ep in self.endpoints.iter() {
-            let Source::Memory(queue) = &ep.source else {
-                continue;
-            };
-            let r = queue.push(samples.iter(), |s| ep.admit(s));
-            if r.full > 0 {
-                ep.shared
-                    .metrics
-                    .dropped(DropReason::QueueFull, r.full as u64);
-                ep.log_overflow(r.full as u64);
-            }
-            if r.closed > 0 {
-                ep.shared
-                    .metrics
-                    .dropped(DropReason::Shutdown, r.closed as u64);
-                let s = &ep.shared.settings;
-                tracing::error!(remote_name = %s.name, url = %s.url, samples = r.closed, "remote write: samples appended after shutdown began were dropped");
-            }
-            ep.shared.metrics.queue.set(queue.pending() as f64);
-        }
-    }
-
-    /// The state of every endpoint in WAL mode (none in memory mode).
+    /// The state of every endpoint.
     pub fn wal_status(&self) -> Vec<wal::WalEndpointStatus> {
-        self.endpoints
-            .iter()
-            .filter_map(|ep| match &ep.source {
-                Source::Wal(w) => Some(w.status()),
-                Source::Memory(_) => None,
-            })
-            .collect()
+        self.endpoints.iter().map(|ep| ep.source.status()).collect()
     }
 
-    /// Samples held per endpoint name (waiting, batched or in flight).
+    /// Samples held per endpoint name (read from the WAL and not yet
+    /// finished: waiting, batched or in flight).
     pub fn pending(&self) -> Vec<(String, usize)> {
         self.endpoints
             .iter()
@@ -313,11 +222,49 @@ impl RemoteWriter {
             .collect()
     }
 
-    /// Stops accepting samples, sends what is queued and waits for it, for
-    /// at most `deadline` in total. In memory mode whatever is still unsent
-    /// then is counted as dropped (reason `shutdown`) and logged as an error
-    /// per endpoint. In WAL mode nothing is dropped: the position file keeps
-    /// the last acknowledged position and the rest is sent after a restart.
+    /// Waits until every endpoint has finished (acknowledged, or given up
+    /// on and counted) the WAL up to `end` (its committed position reached
+    /// `end`, or it read to `end` and holds nothing), so a clean stop leaves nothing
+    /// unsent and a restart sends no duplicates; or until `deadline`, or
+    /// until no endpoint moved for 5 s (a receiver that is down). Returns whether every
+    /// endpoint got there; those that did not are logged (their rest stays
+    /// in the WAL and is sent after a restart). Call it once the database
+    /// took its last commit and synced, with `end` its WAL's end.
+    pub async fn drain(&self, end: crate::tsdb::wal::Position, deadline: Duration) -> bool {
+        let started = tokio::time::Instant::now();
+        let mut last_change = started;
+        let mut last: Vec<crate::tsdb::wal::Position> = Vec::new();
+        loop {
+            let status = self.wal_status();
+            // An endpoint that read to `end` and holds nothing is done too:
+            // a WAL ending in a segment header (one without records) has no
+            // record end for the committed position to reach.
+            let done = |s: &wal::WalEndpointStatus| {
+                s.committed >= end || (s.pending == 0 && s.read >= end)
+            };
+            if status.iter().all(done) {
+                return true;
+            }
+            let now: Vec<_> = status.iter().map(|s| s.committed).collect();
+            if now != last {
+                last = now;
+                last_change = tokio::time::Instant::now();
+            }
+            if last_change.elapsed() >= DRAIN_STALL || started.elapsed() >= deadline {
+                for s in status.iter().filter(|s| !done(s)) {
+                    tracing::warn!(remote_name = %s.name, committed = %s.committed, wal_end = %end, "remote write: not everything sent at shutdown; the rest stays in the WAL and is sent after a restart");
+                }
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the tailers, sends the samples already read and waits for
+    /// them, for at most `deadline` in total; then writes each endpoint's
+    /// position file. Nothing is dropped: the position file keeps the last
+    /// acknowledged position and the rest is sent after a restart. Call
+    /// [`drain`](Self::drain) first to send everything in the WAL.
     pub async fn shutdown(self, deadline: Duration) {
         for ep in self.endpoints.iter() {
             ep.source.close();
@@ -331,62 +278,26 @@ impl RemoteWriter {
                 continue;
             };
             let s = &ep.shared.settings;
-            if tokio::time::timeout_at(until, &mut task).await.is_err() {
+            let finished = tokio::time::timeout_at(until, &mut task).await;
+            if finished.is_err() {
                 // Dropping the dispatcher drops its shard set, which aborts
-                // the shards: wait for that so the count below is final.
+                // the shards: wait for that so the position below is final.
                 task.abort();
                 let _ = task.await;
-                if let Source::Wal(w) = &ep.source {
-                    let w2 = w.clone();
-                    let _ = tokio::task::spawn_blocking(move || w2.join_tailer()).await;
-                    tracing::warn!(remote_name = %s.name, url = %s.url, samples = w.pending(), deadline = ?deadline, position = ?w.written(), "remote write: shutdown deadline passed; unsent samples stay in the WAL and are sent after a restart");
-                    continue;
-                }
-                let lost = ep.source.pending();
-                ep.shared.metrics.dropped(DropReason::Shutdown, lost as u64);
-                ep.shared.metrics.queue.set(0.0);
-                tracing::error!(remote_name = %s.name, url = %s.url, samples = lost, deadline = ?deadline, "remote write: shutdown deadline passed; DROPPED unsent samples (batches in flight at the deadline may still have arrived)");
-            } else {
-                if let Source::Wal(w) = &ep.source {
-                    let w2 = w.clone();
-                    let _ = tokio::task::spawn_blocking(move || w2.join_tailer()).await;
-                }
-                tracing::info!(remote_name = %s.name, url = %s.url, "remote write: queue flushed");
             }
-        }
-    }
-}
-
-impl Endpoint {
-    /// THE place where a series enters this endpoint's queue: the
-    /// endpoint's `write_relabel_configs` (`Rules::process`) belong here.
-    /// Returning `None` drops the sample for this endpoint only; returning a
-    /// different label set sends the sample under that series.
-    fn admit(&self, sample: &Sample) -> Option<Sample> {
-        let rules = &self.shared.settings.write_relabel;
-        if rules.is_empty() {
-            return Some(sample.clone());
-        }
-        let labels = rules.apply(&sample.labels)?;
-        Some(Sample {
-            labels: std::sync::Arc::new(labels),
-            timestamp_ms: sample.timestamp_ms,
-            value: sample.value,
-        })
-    }
-
-    fn log_overflow(&self, dropped: u64) {
-        let mut log = self.overflow_log.lock();
-        log.since_last += dropped;
-        let now = Instant::now();
-        if log
-            .last
-            .is_none_or(|t| now.duration_since(t) >= OVERFLOW_LOG_INTERVAL)
-        {
-            let s = &self.shared.settings;
-            tracing::warn!(remote_name = %s.name, url = %s.url, dropped = log.since_last, capacity = s.capacity, "remote write: queue full, dropping samples (counted in levee_remote_write_samples_dropped_total{{reason=\"queue_full\"}})");
-            log.last = Some(now);
-            log.since_last = 0;
+            let w = ep.source.clone();
+            let _ = tokio::task::spawn_blocking(move || w.join_tailer()).await;
+            match finished {
+                Ok(Ok(())) => {
+                    tracing::info!(remote_name = %s.name, url = %s.url, "remote write: queue flushed");
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(remote_name = %s.name, url = %s.url, samples = ep.source.pending(), position = ?ep.source.written(), "remote write: the dispatcher failed ({e}); unsent samples stay in the WAL and are sent after a restart");
+                }
+                Err(_) => {
+                    tracing::warn!(remote_name = %s.name, url = %s.url, samples = ep.source.pending(), deadline = ?deadline, position = ?ep.source.written(), "remote write: shutdown deadline passed; unsent samples stay in the WAL and are sent after a restart");
+                }
+            }
         }
     }
 }
@@ -424,13 +335,6 @@ fn validate(s: &EndpointSettings) -> Result<(), RemoteError> {
         return bad("remote_timeout", "must be positive");
     }
     Ok(())
-}
-
-/// Samples in memory mode: see [`RemoteWriter::append`].
-impl SampleSink for RemoteWriter {
-    fn append(&self, batch: &[Sample]) {
-        RemoteWriter::append(self, batch);
-    }
 }
 
 /// Records the metadata (HELP, TYPE, UNIT) of metric families, replacing

@@ -1,8 +1,8 @@
-//! The dispatcher of one endpoint: takes samples from its
-//! [`SampleSource`], routes each series to one shard by hash (so samples of
-//! a series stay in order), cuts batches of `max_samples_per_send` or at
-//! `batch_send_deadline`, and resizes the shard set by the rule in
-//! [`sharding`](super::sharding).
+//! The dispatcher of one endpoint: takes the samples its tailer read from
+//! the WAL ([`WalSource`]), routes each series to one shard by hash (so
+//! samples of a series stay in order), cuts batches of
+//! `max_samples_per_send` or at `batch_send_deadline`, and resizes the
+//! shard set by the rule in [`sharding`](super::sharding).
 //!
 //! Resharding first flushes every batch and waits for the running shards to
 //! finish, then starts the new set: a series never has batches in flight on
@@ -12,14 +12,15 @@
 //! dispatcher knows the lowest number it still holds (waiting or in a batch
 //! being filled) and [`InFlight`] the lowest of every batch handed to a
 //! shard and not yet finished; the minimum of both is the watermark below
-//! which everything is finished, reported with [`SampleSource::release`].
+//! which everything is finished, reported with [`WalSource::release`]; it
+//! becomes the endpoint's committed WAL position.
 
-use super::Sample;
 use super::metrics::DropReason;
 use super::shard::{self, Batch, InFlight, Shared};
 use super::sharding::{RESHARD_INTERVAL, ShardInputs, desired_shards};
-use super::source::SampleSource;
+use super::wal::source::WalSource;
 use crate::labels::Labels;
+use crate::pipeline::Sample;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -28,7 +29,7 @@ use tokio::time::Instant;
 
 /// Runs until the source is closed and everything taken from it is
 /// finished.
-pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S>) {
+pub(crate) async fn dispatch(shared: Arc<Shared>, source: Arc<WalSource>) {
     let s = &shared.settings;
     let in_flight = Arc::new(InFlight::default());
     let mut shards = Shards::start(&shared, &source, &in_flight, s.min_shards.max(1));
@@ -64,8 +65,7 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
         shards.flush_expired(until).await;
         shared.metrics.queue.set(source.pending() as f64);
         if closed {
-            shards.stop().await;
-            source.release(taken_total - incoming.len() as u64);
+            source.release(shards.close(taken_total).await);
             source.stopped();
             return;
         }
@@ -114,9 +114,9 @@ pub(crate) async fn dispatch<S: SampleSource>(shared: Arc<Shared>, source: Arc<S
 const MAX_PREALLOCATED: usize = 10_000;
 
 /// The running shards with the batch each is filling.
-struct Shards<S: SampleSource> {
+struct Shards {
     shared: Arc<Shared>,
-    source: Arc<S>,
+    source: Arc<WalSource>,
     in_flight: Arc<InFlight>,
     senders: Vec<mpsc::Sender<Batch>>,
     batches: Vec<Vec<Sample>>,
@@ -126,8 +126,13 @@ struct Shards<S: SampleSource> {
     tasks: JoinSet<()>,
 }
 
-impl<S: SampleSource> Shards<S> {
-    fn start(shared: &Arc<Shared>, source: &Arc<S>, in_flight: &Arc<InFlight>, n: usize) -> Self {
+impl Shards {
+    fn start(
+        shared: &Arc<Shared>,
+        source: &Arc<WalSource>,
+        in_flight: &Arc<InFlight>,
+        n: usize,
+    ) -> Self {
         let mut tasks = JoinSet::new();
         let mut senders = Vec::with_capacity(n);
         for _ in 0..n {
@@ -256,6 +261,17 @@ impl<S: SampleSource> Shards<S> {
         self.deadlines.iter().flatten().min().copied()
     }
 
+    /// Sends every partial batch, waits for the shards to end and returns
+    /// the watermark: the lowest sample number not finished, `taken` when
+    /// every sample taken is. A batch can only be unfinished here if its
+    /// shard died (a bug, logged by [`stop`](Self::stop)); its samples
+    /// stay in the WAL rather than pass as finished.
+    async fn close(self, taken: u64) -> u64 {
+        let in_flight = self.in_flight.clone();
+        self.stop().await;
+        in_flight.lowest().unwrap_or(taken)
+    }
+
     /// Sends every partial batch, then waits for the shards to finish.
     async fn stop(mut self) {
         for i in 0..self.len() {
@@ -276,4 +292,68 @@ fn shard_of(labels: &Labels, n: usize) -> usize {
     let mut h = rustc_hash::FxHasher::default();
     labels.hash(&mut h);
     (h.finish() % n as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::EndpointSettings;
+    use crate::remote::client::Client;
+    use crate::remote::metrics::{EndpointMetrics, Families};
+    use crate::remote::shard::Health;
+    use crate::remote::wal::{WalCap, WalPins, WalWatch};
+    use crate::selfmon::Registry;
+    use crate::tsdb::fs::MemDirectory;
+    use crate::tsdb::wal::Position;
+    use std::time::Duration;
+
+    fn endpoint() -> (Arc<Shared>, Arc<WalSource>) {
+        let settings = EndpointSettings::new("x", "http://127.0.0.1:1/api/v1/write");
+        let metrics = EndpointMetrics::new(&Families::register(&Registry::new()), "x", "u");
+        let source = Arc::new(WalSource::new(
+            "x",
+            "u",
+            settings.capacity,
+            Position::start_of(0),
+            MemDirectory::new(),
+            WalPins::new(WalCap::default()).register("x", 0),
+            WalWatch::new(),
+            metrics.clone(),
+            Duration::from_secs(1),
+            None,
+        ));
+        let shared = Arc::new(Shared {
+            client: Client::new(&settings).expect("client"),
+            settings,
+            external: Labels::empty(),
+            metrics,
+            health: Health::default(),
+        });
+        (shared, source)
+    }
+
+    /// The flake of the old in-memory mode, in WAL terms: a batch handed
+    /// to a shard that dies before finishing it must hold the final
+    /// watermark, or the position file passes samples never sent.
+    #[tokio::test]
+    async fn a_batch_lost_with_its_shard_is_not_released_at_close() {
+        let (shared, source) = endpoint();
+        let in_flight = Arc::new(InFlight::default());
+        let mut shards = Shards::start(&shared, &source, &in_flight, 1);
+        let labels = Arc::new(Labels::from_pairs([("__name__", "x")]));
+        // Samples 0..10 are finished; the batch of 10..15 is handed over.
+        shards.batches[0] = (10..15)
+            .map(|t| Sample {
+                labels: labels.clone(),
+                timestamp_ms: t,
+                value: 1.0,
+            })
+            .collect();
+        shards.firsts[0] = 10;
+        assert!(shards.send(0, None).await);
+        // The shard dies holding it (as a panic would end it): the batch
+        // stays registered in flight, never finished.
+        shards.tasks.abort_all();
+        assert_eq!(shards.close(15).await, 10);
+    }
 }

@@ -29,9 +29,9 @@ pub struct EndpointSettings {
     pub bearer_token: Option<(String, Secret)>,
     /// TLS client settings for `https://` URLs.
     pub tls: TlsSettings,
-    /// Most samples held in memory for this endpoint (waiting, batched or in
-    /// flight). Unlike Prometheus' per-shard `capacity` this is the total;
-    /// samples past it are dropped with reason `queue_full`.
+    /// Most samples held in memory for this endpoint (read from the WAL and
+    /// waiting, batched or in flight). Unlike Prometheus' per-shard
+    /// `capacity` this is the total; the tailer reads no further ahead.
     pub capacity: usize,
     /// Fewest concurrent senders.
     pub min_shards: usize,

@@ -8,13 +8,13 @@
 //! Any other status drops the batch, counted by `http_<code>` and logged once
 //! per code.
 
-use super::Sample;
 use super::client::{Client, SendOutcome};
 use super::codec::WriteRequestEncoder;
 use super::metrics::{DropReason, EndpointMetrics};
 use super::settings::EndpointSettings;
-use super::source::SampleSource;
+use super::wal::source::WalSource;
 use crate::labels::Labels;
+use crate::pipeline::Sample;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashSet};
@@ -96,9 +96,9 @@ impl Health {
 }
 
 /// Runs one shard until its channel closes.
-pub(crate) async fn run<S: SampleSource>(
+pub(crate) async fn run(
     shared: Arc<Shared>,
-    source: Arc<S>,
+    source: Arc<WalSource>,
     in_flight: Arc<InFlight>,
     mut batches: mpsc::Receiver<Batch>,
 ) {

@@ -1,7 +1,8 @@
 //! Test harness for end-to-end tests against real peers: free ports, temp
 //! dirs, child processes killed by PID on drop, and handles for a
-//! Prometheus receiver, a VictoriaMetrics receiver, a node_exporter target
-//! and a fault-injecting proxy. Each test binary uses a part of it.
+//! Prometheus receiver, a VictoriaMetrics receiver, a node_exporter target,
+//! a fault-injecting proxy and a TSDB with remote write on its WAL. Each
+//! test binary uses a part of it.
 //!
 //! ```ignore
 //! mod support;
@@ -19,6 +20,7 @@ pub mod levee;
 mod node_exporter;
 mod process;
 mod prometheus;
+pub mod remote_db;
 pub mod storm;
 pub mod targets;
 mod victoria;

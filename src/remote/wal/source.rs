@@ -1,15 +1,14 @@
-//! [`WalSource`]: the [`SampleSource`] of an endpoint in WAL mode. The
-//! tailer thread fills it with samples read from the WAL; the dispatcher
+//! [`WalSource`]: where an endpoint's samples come from. The tailer thread
+//! fills it with samples read from the WAL; the dispatcher
 //! takes them and reports what is finished; the committed position goes to
 //! the position file and the endpoint's pin.
 
-use super::super::Sample;
 use super::super::metrics::EndpointMetrics;
-use super::super::source::SampleSource;
 use super::pins::Pin;
 use super::position;
 use super::tracker::Tracker;
 use super::watch::WalWatch;
+use crate::pipeline::Sample;
 use crate::tsdb::fs::Directory;
 use crate::tsdb::wal::Position;
 use parking_lot::{Condvar, Mutex};
@@ -169,7 +168,7 @@ impl WalSource {
     /// most `timeout`.
     pub fn wait_for_room(&self, timeout: Duration) {
         let mut g = self.room.lock();
-        if SampleSource::pending(self) >= self.capacity && !self.is_closed() {
+        if self.pending() >= self.capacity && !self.is_closed() {
             self.room_cond.wait_for(&mut g, timeout);
         }
     }
@@ -254,13 +253,15 @@ impl WalSource {
             read: tail.read,
             counted_segments: tail.counted,
             series: tail.series,
-            pending: SampleSource::pending(self),
+            pending: self.pending(),
         }
     }
 }
 
-impl SampleSource for WalSource {
-    fn take(&self, out: &mut Vec<Sample>) {
+/// What the dispatcher calls.
+impl WalSource {
+    /// Moves the samples read so far into `out` (appending, in order).
+    pub fn take(&self, out: &mut Vec<Sample>) {
         let mut buf = self.buf.lock();
         if out.is_empty() {
             std::mem::swap(&mut *buf, out);
@@ -269,15 +270,20 @@ impl SampleSource for WalSource {
         }
     }
 
-    fn wait(&self) -> impl Future<Output = ()> + Send {
+    /// Resolves when samples may be available or the source was closed.
+    pub fn wait(&self) -> impl Future<Output = ()> + Send {
         self.notify.notified()
     }
 
-    fn is_closed(&self) -> bool {
+    /// True once closed: after that, `take` yields what is left and then
+    /// nothing more.
+    pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
 
-    fn done(&self, n: usize) {
+    /// Reports that `n` samples taken earlier are finished (acknowledged or
+    /// given up on), so the tailer may read more.
+    pub fn done(&self, n: usize) {
         let before = self.pending.fetch_sub(n, Ordering::AcqRel);
         if before >= self.capacity && before - n < self.capacity {
             let _g = self.room.lock();
@@ -285,24 +291,36 @@ impl SampleSource for WalSource {
         }
     }
 
-    fn pending(&self) -> usize {
+    /// Samples taken or takeable but not yet finished.
+    pub fn pending(&self) -> usize {
         self.pending.load(Ordering::Acquire)
     }
 
-    fn accepted_total(&self) -> u64 {
+    /// Samples read since the start (for the arrival rate).
+    pub fn accepted_total(&self) -> u64 {
         self.accepted.load(Ordering::Relaxed)
     }
 
-    fn release(&self, upto: u64) {
+    /// Every sample numbered below `upto` is finished (acknowledged or
+    /// given up on). Samples are numbered 0, 1, 2, … in the order `take`
+    /// hands them out; batches finish out of order across shards, and the
+    /// dispatcher reports the lowest number still held anywhere. The
+    /// committed position advances past the records all of whose samples
+    /// are below it.
+    pub fn release(&self, upto: u64) {
         self.tracker.lock().release(upto);
     }
 
-    fn backlog(&self) -> usize {
+    /// Samples waiting to be sent, the unread part of the WAL included:
+    /// what the shard count must catch up with.
+    pub fn backlog(&self) -> usize {
         self.pending()
             .saturating_add(self.unread.load(Ordering::Relaxed))
     }
 
-    fn stopped(&self) {
+    /// The dispatcher has stopped: everything it will ever release is
+    /// released; the position is written.
+    pub fn stopped(&self) {
         self.persist(true);
     }
 }

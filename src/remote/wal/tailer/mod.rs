@@ -14,7 +14,6 @@ use super::source::WalSource;
 use crate::pipeline::Sample;
 use crate::remote::metrics::DropReason;
 use crate::remote::shard::Shared;
-use crate::remote::source::SampleSource;
 use crate::tsdb::fs::Directory;
 use crate::tsdb::record::{self, RecordType, RefSample};
 use crate::tsdb::wal::{Position, WalError, WalReader, list_segments, segment_name};
