@@ -5,13 +5,13 @@
 use super::job::Job;
 use super::metrics::ScrapeMetrics;
 use super::scrape_loop::{ScrapeLoop, StopReason};
+use super::status::{GuardEntry, StatusList, TargetStatus, TargetsView};
 use super::target::{Target, TargetError, populate};
+use crate::guard::GuardState;
 use crate::guard::persist::{Encoder, Sink, TargetState};
-use crate::guard::{GuardState, TargetGuard};
 use crate::labels::Labels;
 use crate::pipeline::Sinks;
 use crate::selfmon::Registry;
-use crate::web::{CardinalityTarget, TargetStatus, TargetsView};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,15 +27,6 @@ struct Running {
     guard: Option<GuardEntry>,
 }
 
-/// A running target's guard, for reloads and the cardinality API.
-#[derive(Clone)]
-struct GuardEntry {
-    job: String,
-    labels: Labels,
-    url: String,
-    guard: Arc<Mutex<TargetGuard>>,
-}
-
 /// Owns the scrape loops.
 pub struct ScrapeManager {
     sinks: Sinks,
@@ -46,37 +37,6 @@ pub struct ScrapeManager {
     /// Guard states saved before a restart, handed to their targets by the
     /// first [`ScrapeManager::apply`].
     restored: HashMap<TargetKey, GuardState>,
-}
-
-/// The live list of target statuses behind `/api/v1/targets`, and of
-/// target guards behind `/api/v1/status/cardinality`.
-#[derive(Default)]
-pub struct StatusList(Mutex<Vec<Arc<Mutex<TargetStatus>>>>, Mutex<Vec<GuardEntry>>);
-
-impl TargetsView for StatusList {
-    fn targets(&self) -> Vec<TargetStatus> {
-        let mut all: Vec<TargetStatus> = self.0.lock().iter().map(|s| s.lock().clone()).collect();
-        all.sort_by(|a, b| (&a.job, &a.scrape_url).cmp(&(&b.job, &b.scrape_url)));
-        all
-    }
-
-    fn cardinality(&self, top: usize) -> Vec<CardinalityTarget> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let mut all: Vec<CardinalityTarget> = self
-            .1
-            .lock()
-            .iter()
-            .map(|g| CardinalityTarget {
-                job: g.job.clone(),
-                labels: g.labels.clone(),
-                cardinality: g.guard.lock().snapshot(now, top),
-            })
-            .collect();
-        all.sort_by(|a, b| (&a.job, &a.labels).cmp(&(&b.job, &b.labels)));
-        all
-    }
 }
 
 impl ScrapeManager {
@@ -208,12 +168,13 @@ impl ScrapeManager {
     }
 
     fn refresh_view(&self, jobs: &[Arc<Job>]) {
-        *self.view.0.lock() = self.running.values().map(|r| r.status.clone()).collect();
-        *self.view.1.lock() = self
-            .running
-            .values()
-            .filter_map(|r| r.guard.clone())
-            .collect();
+        self.view.set(
+            self.running.values().map(|r| r.status.clone()).collect(),
+            self.running
+                .values()
+                .filter_map(|r| r.guard.clone())
+                .collect(),
+        );
         // Target counts per job follow the running set.
         for job in jobs {
             let n = self.running.keys().filter(|k| k.0 == job.name).count();
@@ -243,7 +204,7 @@ impl GuardStates {
     /// Each guarded target's identity and state (each guard locked only
     /// while its state is copied).
     pub fn export(&self) -> Vec<TargetState> {
-        let entries: Vec<GuardEntry> = self.0.1.lock().clone();
+        let entries = self.0.guards();
         entries
             .into_iter()
             .map(|g| TargetState {
@@ -257,7 +218,7 @@ impl GuardStates {
 
     /// Guarded targets running now.
     pub fn len(&self) -> usize {
-        self.0.1.lock().len()
+        self.0.guard_count()
     }
 
     /// Whether no guarded target runs now.
@@ -277,7 +238,7 @@ impl GuardStates {
     /// 600k folded members about 15 ms in a release build
     /// (`benches/guard_state.rs` `members/encode_live`).
     pub fn encode<S: Sink>(&self, enc: &mut Encoder<S>) {
-        let entries: Vec<GuardEntry> = self.0.1.lock().clone();
+        let entries = self.0.guards();
         for g in &entries {
             if enc.failed() {
                 return;

@@ -17,6 +17,7 @@ mod memory_fetch;
 mod metadata;
 mod metrics;
 mod scrape_loop;
+mod status;
 mod target;
 
 pub use cache::ScrapeCache;
@@ -24,8 +25,9 @@ pub use error::ScrapeError;
 pub use fetch::{AuthHeader, BodyStream, FetchRequest, Fetcher, HttpFetcher, error_chain};
 pub use guarded::{GuardCeiling, GuardMetrics, GuardedTarget};
 pub use job::{Job, JobError, Limits, TargetGroup};
-pub use manager::{GuardStates, ScrapeManager, StatusList};
+pub use manager::{GuardStates, ScrapeManager};
 pub use memory_fetch::{MemoryBody, MemoryFetcher, MemoryResponse};
 pub use metrics::ScrapeMetrics;
 pub use scrape_loop::{ScrapeLoop, ScrapeStats, StopReason, initial_delay, merge_target_labels};
+pub use status::{CardinalityTarget, StatusList, TargetHealth, TargetStatus, TargetsView};
 pub use target::{Target, TargetError, populate};

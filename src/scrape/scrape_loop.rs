@@ -34,6 +34,7 @@ use super::error::ScrapeError;
 use super::fetch::{BodyStream, FetchRequest, Fetcher};
 use super::guarded::{GuardCeiling, GuardedTarget};
 use super::metrics::ScrapeMetrics;
+use super::status::TargetStatus;
 use super::target::Target;
 use crate::exposition::{Entry, Format, ParserLimits, Sample as ParsedSample, StreamParser};
 use crate::guard::{MemberHit, NO_SLOT, TargetGuard};
@@ -42,7 +43,6 @@ use crate::pipeline::Sample;
 use crate::pipeline::Sinks;
 use crate::series_key::SeriesKeyer;
 use crate::value::stale_nan;
-use crate::web::{TargetHealth, TargetStatus};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -113,18 +113,7 @@ impl<F: Fetcher> ScrapeLoop<F> {
         let keyer = guard
             .as_ref()
             .map_or_else(SeriesKeyer::random, GuardedTarget::keyer);
-        let status = Arc::new(Mutex::new(TargetStatus {
-            job: target.job.name.clone(),
-            discovered_labels: target.discovered.clone(),
-            labels: target.labels.clone(),
-            scrape_url: target.url.clone(),
-            health: TargetHealth::Unknown,
-            last_error: String::new(),
-            last_scrape: None,
-            last_scrape_duration: Duration::ZERO,
-            scrape_interval: target.job.interval_text.clone(),
-            scrape_timeout: target.job.timeout_text.clone(),
-        }));
+        let status = Arc::new(Mutex::new(TargetStatus::new(&target)));
         ScrapeLoop {
             target,
             fetcher,
@@ -297,19 +286,9 @@ impl<F: Fetcher> ScrapeLoop<F> {
             sink.update(&items);
         }
 
-        let mut status = self.status.lock();
-        status.last_scrape = Some(wall);
-        status.last_scrape_duration = duration;
-        match &outcome {
-            Ok(_) => {
-                status.health = TargetHealth::Up;
-                status.last_error.clear();
-            }
-            Err(e) => {
-                status.health = TargetHealth::Down;
-                status.last_error = e.to_string();
-            }
-        }
+        self.status
+            .lock()
+            .record(wall, duration, outcome.as_ref().err());
         outcome
     }
 

@@ -4,8 +4,8 @@
 //! envelope. `?limit=N` sets how many labels per target (default 10).
 
 use super::targets_api::rfc3339;
-use crate::guard::TargetCardinality;
 use crate::labels::Labels;
+use crate::scrape::CardinalityTarget;
 use serde_json::{Map, Value, json};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -13,17 +13,6 @@ use std::time::{Duration, UNIX_EPOCH};
 pub const DEFAULT_LIMIT: usize = 10;
 /// The most labels per target a request may ask for.
 pub const MAX_LIMIT: usize = 1000;
-
-/// One guarded target's cardinality.
-#[derive(Debug, Clone)]
-pub struct CardinalityTarget {
-    /// The job.
-    pub job: String,
-    /// The target's labels.
-    pub labels: Labels,
-    /// What its guard knows.
-    pub cardinality: TargetCardinality,
-}
 
 /// The `limit` query parameter, or why it is bad.
 pub fn parse_limit(query: Option<&str>) -> Result<usize, String> {

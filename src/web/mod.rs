@@ -10,10 +10,9 @@ mod cardinality_api;
 mod cardinality_cli;
 mod targets_api;
 
-pub use cardinality_api::CardinalityTarget;
 pub use cardinality_cli::{CardinalityError, cardinality_report, render_table};
-pub use targets_api::{TargetHealth, TargetStatus, TargetsView};
 
+use crate::scrape::TargetsView;
 use crate::selfmon::Registry;
 use bytes::Bytes;
 use http_body_util::Full;
