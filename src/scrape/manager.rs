@@ -7,8 +7,8 @@ use super::metrics::ScrapeMetrics;
 use super::scrape_loop::{ScrapeLoop, StopReason};
 use super::status::{GuardEntry, StatusList, TargetStatus, TargetsView};
 use super::target::{Target, TargetError, populate};
-use crate::guard::GuardState;
 use crate::guard::persist::{Encoder, Sink, TargetState};
+use crate::guard::{Ceiling, GuardState};
 use crate::labels::Labels;
 use crate::pipeline::Sinks;
 use crate::selfmon::Registry;
@@ -33,7 +33,7 @@ pub struct ScrapeManager {
     metrics: Arc<ScrapeMetrics>,
     running: HashMap<TargetKey, Running>,
     view: Arc<StatusList>,
-    ceiling: Arc<super::guarded::GuardCeiling>,
+    ceiling: Arc<Ceiling>,
     /// Guard states saved before a restart, handed to their targets by the
     /// first [`ScrapeManager::apply`].
     restored: HashMap<TargetKey, GuardState>,
@@ -135,7 +135,7 @@ impl ScrapeManager {
             if let Some(state) = self.restored.remove(&key) {
                 lp.restore_guard(&state);
             }
-            lp.join_ceiling(self.ceiling.clone());
+            lp.join_ceiling(&self.ceiling);
             let guard = lp.guard().map(|guard| GuardEntry {
                 job: job_name.clone(),
                 labels: lp_labels.clone(),
@@ -201,21 +201,6 @@ impl ScrapeManager {
 pub struct GuardStates(Arc<StatusList>);
 
 impl GuardStates {
-    /// Each guarded target's identity and state (each guard locked only
-    /// while its state is copied).
-    pub fn export(&self) -> Vec<TargetState> {
-        let entries = self.0.guards();
-        entries
-            .into_iter()
-            .map(|g| TargetState {
-                state: g.guard.lock().export_state(),
-                job: g.job,
-                url: g.url,
-                labels: g.labels,
-            })
-            .collect()
-    }
-
     /// Guarded targets running now.
     pub fn len(&self) -> usize {
         self.0.guard_count()
@@ -231,12 +216,11 @@ impl GuardStates {
     /// table: [`Encoder::add_guard`]); stops early when a write of `enc`
     /// failed (its [`Encoder::finish`] reports it). The encoder writes
     /// the file as it encodes it, so a guard's lock is held through the
-    /// writes of the buffers its state fills (64 KiB each, to the page
-    /// cache; the fsync follows unlocked). The scrape loop locks the
-    /// guard per body chunk, so a save delays one chunk of a target's
-    /// scrape by at most one encoding of that target: for the storm's
-    /// 600k folded members about 15 ms in a release build
-    /// (`benches/guard_state.rs` `members/encode_live`).
+    /// writes of the buffers its state fills (to the page cache; the
+    /// fsync follows unlocked). The scrape loop locks the guard per body
+    /// chunk, so a save delays one chunk of a target's scrape by at most
+    /// one encoding of that target (its cost: `docs/guard.md`, "Across
+    /// restarts").
     pub fn encode<S: Sink>(&self, enc: &mut Encoder<S>) {
         let entries = self.0.guards();
         for g in &entries {

@@ -8,6 +8,7 @@
 //! are not the point.
 
 mod cache;
+mod commit;
 mod error;
 mod fetch;
 mod guarded;
@@ -16,18 +17,24 @@ mod manager;
 mod memory_fetch;
 mod metadata;
 mod metrics;
+mod pass;
+mod report;
 mod scrape_loop;
+mod series;
+mod series_labels;
 mod status;
 mod target;
 
 pub use cache::ScrapeCache;
 pub use error::ScrapeError;
 pub use fetch::{AuthHeader, BodyStream, FetchRequest, Fetcher, HttpFetcher, error_chain};
-pub use guarded::{GuardCeiling, GuardMetrics, GuardedTarget};
+pub use guarded::{GuardMetrics, GuardedTarget};
 pub use job::{Job, JobError, Limits, TargetGroup};
 pub use manager::{GuardStates, ScrapeManager};
 pub use memory_fetch::{MemoryBody, MemoryFetcher, MemoryResponse};
 pub use metrics::ScrapeMetrics;
-pub use scrape_loop::{ScrapeLoop, ScrapeStats, StopReason, initial_delay, merge_target_labels};
+pub use report::ScrapeStats;
+pub use scrape_loop::{ScrapeLoop, StopReason, initial_delay};
+pub use series_labels::merge_target_labels;
 pub use status::{CardinalityTarget, StatusList, TargetHealth, TargetStatus, TargetsView};
 pub use target::{Target, TargetError, populate};
