@@ -4,8 +4,11 @@
 //!
 //! The loop is generic over a [`Fetcher`] (HTTP in production) and appends
 //! each scrape as one batch to a [`SampleSink`](crate::pipeline::SampleSink)
-//! (the TSDB in `levee run`), so it is tested without sockets where sockets
-//! are not the point.
+//! (the TSDB in `levee run`, called on the blocking pool), so it is tested
+//! without sockets where sockets are not the point. What scraping shows of
+//! its targets ([`TargetStatus`], [`TargetsView`]) is read by the web
+//! server; scraping knows nothing of it. The guard's whole-agent ceiling
+//! is [`crate::guard::Ceiling`]; each guarded target holds a share of it.
 
 mod cache;
 mod commit;
