@@ -50,7 +50,11 @@ impl<'a> SamplePass<'a> {
 
     /// Fetches with `fetcher` and runs the pass, every sample stamped
     /// `ts_ms` unless it carries its own timestamp and the job honors it.
-    pub(super) async fn run(mut self, fetcher: &impl Fetcher, ts_ms: i64) -> Result<(), ScrapeError> {
+    pub(super) async fn run(
+        mut self,
+        fetcher: &impl Fetcher,
+        ts_ms: i64,
+    ) -> Result<(), ScrapeError> {
         let request = FetchRequest {
             url: self.target.url.clone(),
             timeout: self.target.timeout,
@@ -120,10 +124,7 @@ impl<'a> SamplePass<'a> {
             }
             Resolved::Merged => self.count_kept()?,
             Resolved::Duplicate => {
-                self.metrics
-                    .duplicates
-                    .with(&[&self.target.job.name])
-                    .inc();
+                self.metrics.duplicates.with(&[&self.target.job.name]).inc();
             }
             Resolved::Dropped => {}
         }

@@ -157,7 +157,11 @@ impl TargetSeries {
     /// goes through the guard, if any, and gets the staleness markers of
     /// the series that vanished. Returns the markers written, or why the
     /// guard refused the scrape.
-    pub(super) fn finish(&mut self, ts_ms: i64, batch: &mut Vec<Sample>) -> Result<u64, GuardError> {
+    pub(super) fn finish(
+        &mut self,
+        ts_ms: i64,
+        batch: &mut Vec<Sample>,
+    ) -> Result<u64, GuardError> {
         let cache = &mut self.cache;
         let Some(g) = &mut self.guard else {
             let mut stale = 0;
@@ -279,7 +283,10 @@ mod tests {
         s.pass("a 1\ngone 2\nb{x=\"1\"} 3\na 4\n", 1_000).await;
         let g = s.series.guarded().expect("guarded");
         let keyer = g.keyer();
-        assert_eq!(keyer, s.series.keyer, "the series key with the guard's secret");
+        assert_eq!(
+            keyer, s.series.keyer,
+            "the series key with the guard's secret"
+        );
         assert_eq!(s.batch.len(), 2);
         assert_eq!(g.kinds.len(), 2);
         assert_eq!(g.keys, vec![keyer.key(b"a"), keyer.key(b"b{x=\"1\"}")]);

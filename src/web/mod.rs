@@ -202,6 +202,13 @@ mod tests {
                 "{method} {path}"
             );
         }
+        let refused = reqwest::Client::new()
+            .post(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("the server answers");
+        let allow = refused.headers().get(reqwest::header::ALLOW);
+        assert_eq!(allow.and_then(|v| v.to_str().ok()), Some("GET,HEAD"));
         state.ready.store(true, Ordering::Release);
         let (status, _, body) = ask("GET", &format!("{base}/-/ready")).await;
         assert_eq!((status, body.as_str()), (200, "levee is Ready.\n"));
