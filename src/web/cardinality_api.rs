@@ -3,10 +3,9 @@
 //! current folds and their kept (`keep_top`) values, in the Prometheus API
 //! envelope. `?limit=N` sets how many labels per target (default 10).
 
-use super::targets_api::rfc3339;
-use crate::labels::Labels;
+use super::targets_api::{labels_json, rfc3339};
 use crate::scrape::CardinalityTarget;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// Labels listed per target unless `limit` says otherwise.
@@ -30,14 +29,6 @@ pub fn parse_limit(query: Option<&str>) -> Result<usize, String> {
         }
     }
     Ok(DEFAULT_LIMIT)
-}
-
-fn labels_json(labels: &Labels) -> Value {
-    let mut m = Map::new();
-    for l in labels {
-        m.insert(l.name.into(), Value::String(l.value.into()));
-    }
-    Value::Object(m)
 }
 
 /// The response body for these targets.

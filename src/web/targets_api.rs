@@ -6,7 +6,8 @@ use crate::scrape::{TargetHealth, TargetsView};
 use serde_json::{Map, Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-fn labels_json(labels: &Labels) -> Value {
+/// A label set as a JSON object, as the Prometheus API writes it.
+pub(super) fn labels_json(labels: &Labels) -> Value {
     let mut m = Map::new();
     for l in labels {
         m.insert(l.name.into(), Value::String(l.value.into()));
