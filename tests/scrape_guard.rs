@@ -136,7 +136,7 @@ async fn the_storm_is_folded_with_exact_totals() {
     }
     // The target goes away: staleness markers for the folded series and the
     // synthetic ones, nothing for the raw series already marked.
-    lp.end(10_000);
+    lp.end(10_000).await;
     let end = sink.last();
     assert_eq!(end.len(), 50 + 5);
     assert!(end.iter().all(|s| is_stale_nan(s.value)));

@@ -347,7 +347,7 @@ async fn target_removal_marks_every_series_and_the_synthetic_ones_stale() {
     let (f, sink, mut lp) = setup(job(false, Limits::default(), ""));
     f.push_body(TEXT, "a 1\n");
     lp.scrape_once(1_000).await.expect("scrape");
-    lp.end(2_000);
+    lp.end(2_000).await;
     let rows = sink.last();
     assert_eq!(rows.len(), 1 + 5);
     assert!(rows.iter().all(|r| is_stale_nan(r.1) && r.2 == 2_000));

@@ -54,13 +54,30 @@ pub enum AgentError {
     /// The web server could not start.
     #[error(transparent)]
     Web(#[from] crate::web::WebError),
-    /// The data directory is unusable or in use.
-    #[error("data directory {path}: {message}")]
+    /// The data directory cannot be created.
+    #[error("data directory {path}: cannot create: {source}")]
     DataDir {
         /// The directory.
         path: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A directory of the agent's state under the data directory (remote
+    /// write positions, guard state) cannot be opened.
+    #[error("data directory {path}: {source}")]
+    StateDir {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        source: crate::tsdb::fs::FsError,
+    },
+    /// Opening the TSDB panicked.
+    #[error("data directory {path}: opening the TSDB panicked: {source}")]
+    StoragePanicked {
+        /// The directory.
+        path: PathBuf,
+        /// The panic, as the blocking task reports it.
+        source: tokio::task::JoinError,
     },
     /// The TSDB could not open.
     #[error("data directory {path}: {source}")]
@@ -123,9 +140,9 @@ impl Agent {
         let watch = crate::remote::wal::WalWatch::new();
         let pins = crate::remote::wal::WalPins::new(storage::wal_cap(&config.storage));
         let positions_dir = crate::tsdb::fs::DiskDirectory::open(data_dir.join("remote_write"))
-            .map_err(|e| AgentError::DataDir {
+            .map_err(|source| AgentError::StateDir {
                 path: data_dir.join("remote_write"),
-                message: e.to_string(),
+                source,
             })?;
         let writer = RemoteWriter::start_wal(
             endpoints,
@@ -159,9 +176,9 @@ impl Agent {
         let guard_dir: Arc<dyn crate::tsdb::fs::Directory> = crate::tsdb::fs::DiskDirectory::open(
             data_dir.join(guard_state::GUARD_DIR),
         )
-        .map_err(|e| AgentError::DataDir {
+        .map_err(|source| AgentError::StateDir {
             path: data_dir.join(guard_state::GUARD_DIR),
-            message: e.to_string(),
+            source,
         })?;
         let restored = {
             let dir = Arc::clone(&guard_dir);
@@ -330,16 +347,16 @@ async fn open_storage(
         path: dir.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(dir).map_err(|e| AgentError::DataDir {
+    std::fs::create_dir_all(dir).map_err(|source| AgentError::DataDir {
         path: dir.to_path_buf(),
-        message: format!("cannot create: {e}"),
+        source,
     })?;
     let (path, cfg) = (dir.to_path_buf(), cfg.clone());
     tokio::task::spawn_blocking(move || storage::open(&path, &cfg))
         .await
-        .map_err(|e| AgentError::DataDir {
+        .map_err(|source| AgentError::StoragePanicked {
             path: dir.to_path_buf(),
-            message: format!("opening the TSDB panicked: {e}"),
+            source,
         })?
         .map_err(err)
 }

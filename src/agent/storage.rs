@@ -85,7 +85,9 @@ impl WalObserver for RemoteWalObserver {
     }
 }
 
-/// Stores each scrape as one commit.
+/// Stores each scrape as one commit. `append` writes the WAL (and with
+/// `wal_sync: always` fsyncs it) before it returns, so the scrape loops
+/// call it on the blocking pool (`src/scrape/commit.rs`).
 ///
 /// The scrape loops hand over the same `Arc<Labels>` for a series scrape
 /// after scrape (their caches hold it), so the sink remembers each one's

@@ -39,6 +39,7 @@
 //! Semantics, choices and costs: `docs/guard.md`.
 
 mod admit;
+mod ceiling;
 mod compact;
 mod decide;
 mod emit;
@@ -60,6 +61,7 @@ mod table;
 mod tuples;
 mod value_counts;
 
+pub use ceiling::{Ceiling, CeilingShare};
 pub use engine::{MemberHit, NO_SLOT, TargetGuard};
 pub use fold::{FoldOrigin, HYSTERESIS, MAX_FOLDS};
 pub use merge::{Accumulator, member_increase};

@@ -2,17 +2,16 @@
 //! with the family types of the current scrape, its self-metrics
 //! (`levee_target_*`, `levee_guard_*` by job and instance), its log lines
 //! (one WARN per new offender), and its share of the whole-agent ceiling
-//! (`guard.max_series`).
+//! (`guard.max_series`, whose policy is [`crate::guard::Ceiling`]'s).
 
 use super::target::Target;
 use crate::exposition::MetricType;
-use crate::guard::{GuardError, Offender, ScrapeReport, TargetGuard};
+use crate::guard::{Ceiling, CeilingShare, GuardError, Offender, ScrapeReport, TargetGuard};
 use crate::pipeline::Sample;
 use crate::selfmon::{Counter, Family, Gauge, Registry};
 use crate::series_key::{SeriesKey, SeriesKeyer};
 use parking_lot::Mutex;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// The guard's self-metrics, shared by every scrape loop.
 pub struct GuardMetrics {
@@ -68,46 +67,6 @@ impl GuardMetrics {
     }
 }
 
-/// The whole-agent ceiling: the sum of every guarded target's active
-/// series. When it gets near `max_series` (90%), targets above their fair
-/// share (`max_series` / targets) are held to that share (the largest
-/// offenders first); below 80% the hold is released.
-#[derive(Debug, Default)]
-pub struct GuardCeiling {
-    max: AtomicU64,
-    total: AtomicI64,
-    targets: AtomicI64,
-}
-
-impl GuardCeiling {
-    /// Sets `guard.max_series` (0: none).
-    pub fn set_max(&self, max: u64) {
-        self.max.store(max, Ordering::Relaxed);
-    }
-
-    /// Active series over all guarded targets.
-    pub fn total(&self) -> i64 {
-        self.total.load(Ordering::Relaxed)
-    }
-
-    /// The budget a target with `active` series is held to now, if any.
-    fn hold(&self, active: usize, held: bool) -> Option<u64> {
-        let max = self.max.load(Ordering::Relaxed);
-        if max == 0 {
-            return None;
-        }
-        let total = self.total().max(0) as u64;
-        let fair = max / self.targets.load(Ordering::Relaxed).max(1) as u64;
-        let near = total.saturating_mul(10) >= max.saturating_mul(9);
-        let relaxed = total.saturating_mul(10) < max.saturating_mul(8);
-        if (near && active as u64 > fair) || (held && !relaxed) {
-            Some(fair.max(1))
-        } else {
-            None
-        }
-    }
-}
-
 /// One target's guard in its scrape loop.
 pub struct GuardedTarget {
     guard: Arc<Mutex<TargetGuard>>,
@@ -122,9 +81,7 @@ pub struct GuardedTarget {
     job: String,
     instance: String,
     metrics: Arc<GuardMetrics>,
-    ceiling: Option<Arc<GuardCeiling>>,
-    counted: i64,
-    held: bool,
+    ceiling: Option<CeilingShare>,
 }
 
 impl GuardedTarget {
@@ -154,8 +111,6 @@ impl GuardedTarget {
             instance,
             metrics,
             ceiling: None,
-            counted: 0,
-            held: false,
         })
     }
 
@@ -175,9 +130,8 @@ impl GuardedTarget {
     }
 
     /// Joins the whole-agent ceiling.
-    pub fn join_ceiling(&mut self, ceiling: Arc<GuardCeiling>) {
-        ceiling.targets.fetch_add(1, Ordering::Relaxed);
-        self.ceiling = Some(ceiling);
+    pub fn join_ceiling(&mut self, ceiling: &Arc<Ceiling>) {
+        self.ceiling = Some(ceiling.join());
     }
 
     /// The keyer of the target's series keys, as the guard holds it now
@@ -203,9 +157,8 @@ impl GuardedTarget {
         mut remember: impl FnMut(SeriesKey, u32),
     ) -> Result<u64, GuardError> {
         let mut guard = self.guard.lock();
-        if let Some(c) = &self.ceiling {
-            let hold = c.hold(guard.active_series(), self.held);
-            self.held = hold.is_some();
+        if let Some(c) = &mut self.ceiling {
+            let hold = c.hold(guard.active_series());
             guard.set_ceiling(hold);
         }
         let keys = &self.keys;
@@ -292,10 +245,8 @@ impl GuardedTarget {
         for label in &r.lifted {
             tracing::info!(job, instance = inst, label = %label, "series budget: fold lifted");
         }
-        if let Some(c) = &self.ceiling {
-            c.total
-                .fetch_add(active as i64 - self.counted, Ordering::Relaxed);
-            self.counted = active as i64;
+        if let Some(c) = &mut self.ceiling {
+            c.report(active);
         }
     }
 }
@@ -320,35 +271,9 @@ fn log_offender(job: &str, instance: &str, o: &Offender) {
 
 impl Drop for GuardedTarget {
     fn drop(&mut self) {
-        if let Some(c) = &self.ceiling {
-            c.total.fetch_sub(self.counted, Ordering::Relaxed);
-            c.targets.fetch_sub(1, Ordering::Relaxed);
-        }
         let labels = [self.job.as_str(), self.instance.as_str()];
         self.metrics.active_series.remove(&labels);
         self.metrics.series_budget.remove(&labels);
         self.metrics.folded_series.remove(&labels);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_ceiling_holds_the_largest_targets_near_the_limit() {
-        let c = GuardCeiling::default();
-        assert_eq!(c.hold(1_000_000, false), None, "no ceiling set");
-        c.set_max(1000);
-        c.targets.store(4, Ordering::Relaxed);
-        c.total.store(800, Ordering::Relaxed);
-        assert_eq!(c.hold(600, false), None, "80%: not near yet");
-        c.total.store(900, Ordering::Relaxed);
-        assert_eq!(c.hold(600, false), Some(250), "90%: above the fair share");
-        assert_eq!(c.hold(100, false), None, "under its share: untouched");
-        c.total.store(850, Ordering::Relaxed);
-        assert_eq!(c.hold(240, true), Some(250), "held until under 80%");
-        c.total.store(700, Ordering::Relaxed);
-        assert_eq!(c.hold(240, true), None, "released");
     }
 }

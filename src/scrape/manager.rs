@@ -5,13 +5,13 @@
 use super::job::Job;
 use super::metrics::ScrapeMetrics;
 use super::scrape_loop::{ScrapeLoop, StopReason};
+use super::status::{GuardEntry, StatusList, TargetStatus, TargetsView};
 use super::target::{Target, TargetError, populate};
 use crate::guard::persist::{Encoder, Sink, TargetState};
-use crate::guard::{GuardState, TargetGuard};
+use crate::guard::{Ceiling, GuardState};
 use crate::labels::Labels;
 use crate::pipeline::Sinks;
 use crate::selfmon::Registry;
-use crate::web::{CardinalityTarget, TargetStatus, TargetsView};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,56 +27,16 @@ struct Running {
     guard: Option<GuardEntry>,
 }
 
-/// A running target's guard, for reloads and the cardinality API.
-#[derive(Clone)]
-struct GuardEntry {
-    job: String,
-    labels: Labels,
-    url: String,
-    guard: Arc<Mutex<TargetGuard>>,
-}
-
 /// Owns the scrape loops.
 pub struct ScrapeManager {
     sinks: Sinks,
     metrics: Arc<ScrapeMetrics>,
     running: HashMap<TargetKey, Running>,
     view: Arc<StatusList>,
-    ceiling: Arc<super::guarded::GuardCeiling>,
+    ceiling: Arc<Ceiling>,
     /// Guard states saved before a restart, handed to their targets by the
     /// first [`ScrapeManager::apply`].
     restored: HashMap<TargetKey, GuardState>,
-}
-
-/// The live list of target statuses behind `/api/v1/targets`, and of
-/// target guards behind `/api/v1/status/cardinality`.
-#[derive(Default)]
-pub struct StatusList(Mutex<Vec<Arc<Mutex<TargetStatus>>>>, Mutex<Vec<GuardEntry>>);
-
-impl TargetsView for StatusList {
-    fn targets(&self) -> Vec<TargetStatus> {
-        let mut all: Vec<TargetStatus> = self.0.lock().iter().map(|s| s.lock().clone()).collect();
-        all.sort_by(|a, b| (&a.job, &a.scrape_url).cmp(&(&b.job, &b.scrape_url)));
-        all
-    }
-
-    fn cardinality(&self, top: usize) -> Vec<CardinalityTarget> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let mut all: Vec<CardinalityTarget> = self
-            .1
-            .lock()
-            .iter()
-            .map(|g| CardinalityTarget {
-                job: g.job.clone(),
-                labels: g.labels.clone(),
-                cardinality: g.guard.lock().snapshot(now, top),
-            })
-            .collect();
-        all.sort_by(|a, b| (&a.job, &a.labels).cmp(&(&b.job, &b.labels)));
-        all
-    }
 }
 
 impl ScrapeManager {
@@ -175,7 +135,7 @@ impl ScrapeManager {
             if let Some(state) = self.restored.remove(&key) {
                 lp.restore_guard(&state);
             }
-            lp.join_ceiling(self.ceiling.clone());
+            lp.join_ceiling(&self.ceiling);
             let guard = lp.guard().map(|guard| GuardEntry {
                 job: job_name.clone(),
                 labels: lp_labels.clone(),
@@ -208,12 +168,13 @@ impl ScrapeManager {
     }
 
     fn refresh_view(&self, jobs: &[Arc<Job>]) {
-        *self.view.0.lock() = self.running.values().map(|r| r.status.clone()).collect();
-        *self.view.1.lock() = self
-            .running
-            .values()
-            .filter_map(|r| r.guard.clone())
-            .collect();
+        self.view.set(
+            self.running.values().map(|r| r.status.clone()).collect(),
+            self.running
+                .values()
+                .filter_map(|r| r.guard.clone())
+                .collect(),
+        );
         // Target counts per job follow the running set.
         for job in jobs {
             let n = self.running.keys().filter(|k| k.0 == job.name).count();
@@ -240,24 +201,9 @@ impl ScrapeManager {
 pub struct GuardStates(Arc<StatusList>);
 
 impl GuardStates {
-    /// Each guarded target's identity and state (each guard locked only
-    /// while its state is copied).
-    pub fn export(&self) -> Vec<TargetState> {
-        let entries: Vec<GuardEntry> = self.0.1.lock().clone();
-        entries
-            .into_iter()
-            .map(|g| TargetState {
-                state: g.guard.lock().export_state(),
-                job: g.job,
-                url: g.url,
-                labels: g.labels,
-            })
-            .collect()
-    }
-
     /// Guarded targets running now.
     pub fn len(&self) -> usize {
-        self.0.1.lock().len()
+        self.0.guard_count()
     }
 
     /// Whether no guarded target runs now.
@@ -270,14 +216,13 @@ impl GuardStates {
     /// table: [`Encoder::add_guard`]); stops early when a write of `enc`
     /// failed (its [`Encoder::finish`] reports it). The encoder writes
     /// the file as it encodes it, so a guard's lock is held through the
-    /// writes of the buffers its state fills (64 KiB each, to the page
-    /// cache; the fsync follows unlocked). The scrape loop locks the
-    /// guard per body chunk, so a save delays one chunk of a target's
-    /// scrape by at most one encoding of that target: for the storm's
-    /// 600k folded members about 15 ms in a release build
-    /// (`benches/guard_state.rs` `members/encode_live`).
+    /// writes of the buffers its state fills (to the page cache; the
+    /// fsync follows unlocked). The scrape loop locks the guard per body
+    /// chunk, so a save delays one chunk of a target's scrape by at most
+    /// one encoding of that target (its cost: `docs/guard.md`, "Across
+    /// restarts").
     pub fn encode<S: Sink>(&self, enc: &mut Encoder<S>) {
-        let entries: Vec<GuardEntry> = self.0.1.lock().clone();
+        let entries = self.0.guards();
         for g in &entries {
             if enc.failed() {
                 return;

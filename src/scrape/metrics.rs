@@ -1,5 +1,8 @@
-//! The scrape subsystem's self-metrics (`levee_scrape_*`).
+//! The scrape subsystem's self-metrics (`levee_scrape_*`), and what one
+//! scrape adds to them.
 
+use super::error::ScrapeError;
+use super::report::ScrapeStats;
 use crate::selfmon::{Counter, Family, Gauge, Registry};
 use std::sync::Arc;
 
@@ -70,5 +73,27 @@ impl ScrapeMetrics {
             targets: reg.gauge_vec("levee_scrape_targets", "Targets being scraped.", &["job"]),
             guard: Arc::new(super::guarded::GuardMetrics::new(reg)),
         }
+    }
+}
+
+impl ScrapeMetrics {
+    /// Records a scrape of a `job` target (counted in `levee_scrapes_total`
+    /// as it started): its counts, the `appended` samples handed on, how
+    /// its scrape cache changed, and why it failed.
+    pub(super) fn record_scrape(
+        &self,
+        job: &str,
+        stats: &ScrapeStats,
+        appended: usize,
+        cache_change: f64,
+        failure: Option<&ScrapeError>,
+    ) {
+        if let Some(e) = failure {
+            self.failures.with(&[job, e.reason()]).inc();
+        }
+        self.samples_scraped.with(&[job]).add(stats.scraped);
+        self.stale_markers.with(&[job]).add(stats.stale);
+        self.samples_appended.with(&[job]).add(appended as u64);
+        self.cached_series.with(&[job]).add(cache_change);
     }
 }

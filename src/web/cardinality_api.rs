@@ -3,27 +3,15 @@
 //! current folds and their kept (`keep_top`) values, in the Prometheus API
 //! envelope. `?limit=N` sets how many labels per target (default 10).
 
-use super::targets_api::rfc3339;
-use crate::guard::TargetCardinality;
-use crate::labels::Labels;
-use serde_json::{Map, Value, json};
+use super::targets_api::{labels_json, rfc3339};
+use crate::scrape::CardinalityTarget;
+use serde_json::{Value, json};
 use std::time::{Duration, UNIX_EPOCH};
 
 /// Labels listed per target unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 10;
 /// The most labels per target a request may ask for.
 pub const MAX_LIMIT: usize = 1000;
-
-/// One guarded target's cardinality.
-#[derive(Debug, Clone)]
-pub struct CardinalityTarget {
-    /// The job.
-    pub job: String,
-    /// The target's labels.
-    pub labels: Labels,
-    /// What its guard knows.
-    pub cardinality: TargetCardinality,
-}
 
 /// The `limit` query parameter, or why it is bad.
 pub fn parse_limit(query: Option<&str>) -> Result<usize, String> {
@@ -41,14 +29,6 @@ pub fn parse_limit(query: Option<&str>) -> Result<usize, String> {
         }
     }
     Ok(DEFAULT_LIMIT)
-}
-
-fn labels_json(labels: &Labels) -> Value {
-    let mut m = Map::new();
-    for l in labels {
-        m.insert(l.name.into(), Value::String(l.value.into()));
-    }
-    Value::Object(m)
 }
 
 /// The response body for these targets.

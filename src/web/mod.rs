@@ -2,29 +2,31 @@
 //! `/-/ready`, and the Prometheus-shaped `/api/v1/targets` and
 //! `/api/v1/status/cardinality`.
 //!
-//! The server knows nothing about scraping: it renders a [`Registry`] and
-//! asks a [`TargetsView`] for the target list, so it can be tested and
-//! reused (e.g. by the remote-write receiver later) on its own.
+//! The routes are an axum [`Router`](axum::Router) (`routes.rs`), served
+//! on hyper's HTTP/1 connections from an accept loop of our own, so a TLS
+//! acceptor can wrap the stream and tower layers (auth, body limits) the
+//! router; a new endpoint is one more `.route`. Every endpoint answers GET (and
+//! HEAD); any other method gets 405, an unknown path 404, each with a
+//! plain-text body.
+//!
+//! The server reads what others expose (a [`Registry`], a [`TargetsView`])
+//! and owns none of it.
 
 mod cardinality_api;
 mod cardinality_cli;
+mod routes;
 mod targets_api;
 
-pub use cardinality_api::CardinalityTarget;
 pub use cardinality_cli::{CardinalityError, cardinality_report, render_table};
-pub use targets_api::{TargetHealth, TargetStatus, TargetsView};
 
+use crate::scrape::TargetsView;
 use crate::selfmon::Registry;
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use routes::routes;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -71,6 +73,7 @@ impl WebServer {
             addr: addr.to_string(),
             source,
         })?;
+        let router = routes(state);
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             loop {
@@ -78,12 +81,8 @@ impl WebServer {
                     _ = stopped.changed() => break,
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
-                        let state = state.clone();
+                        let service = TowerToHyperService::new(router.clone());
                         tokio::spawn(async move {
-                            let service = service_fn(move |req| {
-                                let state = state.clone();
-                                async move { Ok::<_, std::convert::Infallible>(route(&state, req)) }
-                            });
                             let _ = hyper::server::conn::http1::Builder::new()
                                 .serve_connection(TokioIo::new(stream), service)
                                 .await;
@@ -111,63 +110,108 @@ impl WebServer {
     }
 }
 
-fn route(state: &WebState, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET is served here\n");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    /// What the server answers: status, content type, body.
+    async fn ask(method: &str, url: &str) -> (u16, String, String) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let resp = reqwest::Client::new()
+            .request(method, url)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status().as_u16();
+        let kind = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, kind, resp.text().await.expect("a body"))
     }
-    match req.uri().path() {
-        "/metrics" => {
-            let mut resp = Response::new(Full::new(Bytes::from(state.registry.render())));
-            resp.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+
+    #[tokio::test]
+    async fn every_endpoint_answers_with_its_status_type_and_body() {
+        let state = Arc::new(WebState {
+            registry: Registry::new(),
+            ready: AtomicBool::new(false),
+            targets: None,
+        });
+        state
+            .registry
+            .counter_vec("levee_test_total", "A test.", &["x"])
+            .with(&["y"])
+            .inc();
+        let server = WebServer::start("127.0.0.1:0", state.clone())
+            .await
+            .expect("binds");
+        let base = format!("http://{}", server.local_addr());
+        let plain = "text/plain; charset=utf-8";
+        let json = "application/json";
+        let (status, kind, body) = ask("GET", &format!("{base}/metrics")).await;
+        assert_eq!(
+            (status, kind.as_str()),
+            (200, "text/plain; version=0.0.4; charset=utf-8")
+        );
+        assert!(body.contains("levee_test_total{x=\"y\"} 1"), "{body}");
+        let empty = r#"{"data":{"activeTargets":[],"droppedTargets":[]},"status":"success"}"#;
+        for (method, path, want) in [
+            ("GET", "/-/healthy", (200, plain, "levee is Healthy.\n")),
+            ("GET", "/-/ready", (503, plain, "levee is not ready.\n")),
+            ("GET", "/api/v1/targets", (200, json, empty)),
+            (
+                "GET",
+                "/api/v1/status/cardinality?limit=3",
+                (200, json, r#"{"data":{"targets":[]},"status":"success"}"#),
+            ),
+            (
+                "GET",
+                "/api/v1/status/cardinality?limit=0",
+                (
+                    400,
+                    json,
+                    r#"{"error":"invalid limit \"0\": expected an integer from 1 to 1000","errorType":"bad_data","status":"error"}"#,
+                ),
+            ),
+            ("GET", "/nothing", (404, plain, "404 page not found\n")),
+            ("GET", "/metrics/", (404, plain, "404 page not found\n")),
+            (
+                "POST",
+                "/metrics",
+                (405, plain, "only GET is served here\n"),
+            ),
+            (
+                "DELETE",
+                "/-/ready",
+                (405, plain, "only GET is served here\n"),
+            ),
+            (
+                "POST",
+                "/nothing",
+                (405, plain, "only GET is served here\n"),
+            ),
+            ("HEAD", "/-/healthy", (200, plain, "")),
+        ] {
+            let (status, kind, body) = ask(method, &format!("{base}{path}")).await;
+            assert_eq!(
+                (status, kind.as_str(), body.as_str()),
+                want,
+                "{method} {path}"
             );
-            resp
         }
-        "/-/healthy" => text(StatusCode::OK, "levee is Healthy.\n"),
-        "/-/ready" => {
-            if state.ready.load(Ordering::Acquire) {
-                text(StatusCode::OK, "levee is Ready.\n")
-            } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, "levee is not ready.\n")
-            }
-        }
-        "/api/v1/targets" => match &state.targets {
-            Some(view) => json(targets_api::render(view.as_ref())),
-            None => json(targets_api::render_empty()),
-        },
-        "/api/v1/status/cardinality" => match cardinality_api::parse_limit(req.uri().query()) {
-            Ok(limit) => {
-                let targets = state
-                    .targets
-                    .as_ref()
-                    .map(|v| v.cardinality(limit))
-                    .unwrap_or_default();
-                json(cardinality_api::render(&targets))
-            }
-            Err(message) => {
-                let mut resp = json(cardinality_api::render_error(&message));
-                *resp.status_mut() = StatusCode::BAD_REQUEST;
-                resp
-            }
-        },
-        _ => text(StatusCode::NOT_FOUND, "404 page not found\n"),
+        let refused = reqwest::Client::new()
+            .post(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("the server answers");
+        let allow = refused.headers().get(reqwest::header::ALLOW);
+        assert_eq!(allow.and_then(|v| v.to_str().ok()), Some("GET,HEAD"));
+        state.ready.store(true, Ordering::Release);
+        let (status, _, body) = ask("GET", &format!("{base}/-/ready")).await;
+        assert_eq!((status, body.as_str()), (200, "levee is Ready.\n"));
+        server.stop().await;
     }
-}
-
-fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    resp
-}
-
-fn json(body: String) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
 }

@@ -2,58 +2,12 @@
 //! implements [`TargetsView`].
 
 use crate::labels::Labels;
+use crate::scrape::{TargetHealth, TargetsView};
 use serde_json::{Map, Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Health of a target after its last scrape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetHealth {
-    /// Not scraped yet.
-    Unknown,
-    /// Last scrape succeeded.
-    Up,
-    /// Last scrape failed.
-    Down,
-}
-
-/// One target as the API shows it.
-#[derive(Debug, Clone)]
-pub struct TargetStatus {
-    /// The job (scrape pool) name.
-    pub job: String,
-    /// Labels before relabeling.
-    pub discovered_labels: Labels,
-    /// Labels after relabeling (attached to every series).
-    pub labels: Labels,
-    /// The URL scraped.
-    pub scrape_url: String,
-    /// Health after the last scrape.
-    pub health: TargetHealth,
-    /// Error of the last scrape, empty when it succeeded.
-    pub last_error: String,
-    /// Start of the last scrape.
-    pub last_scrape: Option<SystemTime>,
-    /// Duration of the last scrape.
-    pub last_scrape_duration: Duration,
-    /// Configured interval, as Prometheus writes durations.
-    pub scrape_interval: String,
-    /// Configured timeout, as Prometheus writes durations.
-    pub scrape_timeout: String,
-}
-
-/// Anything that can list targets (the scrape manager).
-pub trait TargetsView: Send + Sync {
-    /// The current targets, in a stable order.
-    fn targets(&self) -> Vec<TargetStatus>;
-
-    /// Guarded targets' cardinality with up to `top` labels each, in a
-    /// stable order (none by default).
-    fn cardinality(&self, _top: usize) -> Vec<super::CardinalityTarget> {
-        Vec::new()
-    }
-}
-
-fn labels_json(labels: &Labels) -> Value {
+/// A label set as a JSON object, as the Prometheus API writes it.
+pub(super) fn labels_json(labels: &Labels) -> Value {
     let mut m = Map::new();
     for l in labels {
         m.insert(l.name.into(), Value::String(l.value.into()));
@@ -125,6 +79,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn rfc3339_known_instants() {

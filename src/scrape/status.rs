@@ -1,0 +1,179 @@
+//! What scraping shows about its targets: each target's [`TargetStatus`]
+//! (health, last error, last scrape), each guarded target's
+//! [`CardinalityTarget`], and [`StatusList`], the manager's live list of
+//! both behind the [`TargetsView`] the web server reads
+//! (`/api/v1/targets`, `/api/v1/status/cardinality`).
+
+use super::error::ScrapeError;
+use super::target::Target;
+use crate::guard::{TargetCardinality, TargetGuard};
+use crate::labels::Labels;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Health of a target after its last scrape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetHealth {
+    /// Not scraped yet.
+    Unknown,
+    /// Last scrape succeeded.
+    Up,
+    /// Last scrape failed.
+    Down,
+}
+
+/// One target as the API shows it.
+#[derive(Debug, Clone)]
+pub struct TargetStatus {
+    /// The job (scrape pool) name.
+    pub job: String,
+    /// Labels before relabeling.
+    pub discovered_labels: Labels,
+    /// Labels after relabeling (attached to every series).
+    pub labels: Labels,
+    /// The URL scraped.
+    pub scrape_url: String,
+    /// Health after the last scrape.
+    pub health: TargetHealth,
+    /// Error of the last scrape, empty when it succeeded.
+    pub last_error: String,
+    /// Start of the last scrape.
+    pub last_scrape: Option<SystemTime>,
+    /// Duration of the last scrape.
+    pub last_scrape_duration: Duration,
+    /// Configured interval, as Prometheus writes durations.
+    pub scrape_interval: String,
+    /// Configured timeout, as Prometheus writes durations.
+    pub scrape_timeout: String,
+}
+
+impl TargetStatus {
+    /// The status of `target` before its first scrape.
+    pub fn new(target: &Target) -> TargetStatus {
+        TargetStatus {
+            job: target.job.name.clone(),
+            discovered_labels: target.discovered.clone(),
+            labels: target.labels.clone(),
+            scrape_url: target.url.clone(),
+            health: TargetHealth::Unknown,
+            last_error: String::new(),
+            last_scrape: None,
+            last_scrape_duration: Duration::ZERO,
+            scrape_interval: target.job.interval_text.clone(),
+            scrape_timeout: target.job.timeout_text.clone(),
+        }
+    }
+
+    /// Records a scrape started at `started` that took `duration`, and
+    /// whether it failed.
+    pub fn record(
+        &mut self,
+        started: SystemTime,
+        duration: Duration,
+        failure: Option<&ScrapeError>,
+    ) {
+        self.last_scrape = Some(started);
+        self.last_scrape_duration = duration;
+        match failure {
+            None => {
+                self.health = TargetHealth::Up;
+                self.last_error.clear();
+            }
+            Some(e) => {
+                self.health = TargetHealth::Down;
+                self.last_error = e.to_string();
+            }
+        }
+    }
+}
+
+/// One guarded target's cardinality.
+#[derive(Debug, Clone)]
+pub struct CardinalityTarget {
+    /// The job.
+    pub job: String,
+    /// The target's labels.
+    pub labels: Labels,
+    /// What its guard knows.
+    pub cardinality: TargetCardinality,
+}
+
+/// Anything that can list targets (the scrape manager's [`StatusList`]).
+pub trait TargetsView: Send + Sync {
+    /// The current targets, in a stable order.
+    fn targets(&self) -> Vec<TargetStatus>;
+
+    /// Guarded targets' cardinality with up to `top` labels each, in a
+    /// stable order (none by default).
+    fn cardinality(&self, _top: usize) -> Vec<CardinalityTarget> {
+        Vec::new()
+    }
+}
+
+/// A running target's guard, for reloads, saving and the cardinality API.
+#[derive(Clone)]
+pub(super) struct GuardEntry {
+    pub(super) job: String,
+    pub(super) labels: Labels,
+    pub(super) url: String,
+    pub(super) guard: Arc<Mutex<TargetGuard>>,
+}
+
+/// The live list of target statuses behind `/api/v1/targets`, and of
+/// target guards behind `/api/v1/status/cardinality`; the manager replaces
+/// both whenever its set of running targets changes.
+#[derive(Default)]
+pub struct StatusList {
+    statuses: Mutex<Vec<Arc<Mutex<TargetStatus>>>>,
+    guards: Mutex<Vec<GuardEntry>>,
+}
+
+impl StatusList {
+    /// Replaces the lists with those of the targets running now.
+    pub(super) fn set(&self, statuses: Vec<Arc<Mutex<TargetStatus>>>, guards: Vec<GuardEntry>) {
+        *self.statuses.lock() = statuses;
+        *self.guards.lock() = guards;
+    }
+
+    /// The guards of the targets running now (the list locked only while
+    /// it is copied).
+    pub(super) fn guards(&self) -> Vec<GuardEntry> {
+        self.guards.lock().clone()
+    }
+
+    /// Guarded targets running now.
+    pub(super) fn guard_count(&self) -> usize {
+        self.guards.lock().len()
+    }
+}
+
+impl TargetsView for StatusList {
+    fn targets(&self) -> Vec<TargetStatus> {
+        let mut all: Vec<TargetStatus> = self
+            .statuses
+            .lock()
+            .iter()
+            .map(|s| s.lock().clone())
+            .collect();
+        all.sort_by(|a, b| (&a.job, &a.scrape_url).cmp(&(&b.job, &b.scrape_url)));
+        all
+    }
+
+    fn cardinality(&self, top: usize) -> Vec<CardinalityTarget> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let mut all: Vec<CardinalityTarget> = self
+            .guards()
+            .iter()
+            .map(|g| CardinalityTarget {
+                job: g.job.clone(),
+                labels: g.labels.clone(),
+                cardinality: g.guard.lock().snapshot(now, top),
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.job, &a.labels).cmp(&(&b.job, &b.labels)));
+        all
+    }
+}

@@ -1,0 +1,93 @@
+//! The server's routes: one handler per endpoint, and the 404 and 405
+//! answers for everything else.
+
+use super::{WebState, cardinality_api, targets_api};
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// The content type of `/metrics`: the Prometheus text format 0.0.4.
+const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Every endpoint, serving `state`. Routes go before the fallbacks: the
+/// 405 answer covers the routes added before it.
+pub(super) fn routes(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .route("/api/v1/targets", get(targets))
+        .route("/api/v1/status/cardinality", get(cardinality))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<Arc<WebState>>) -> Response {
+    ([(CONTENT_TYPE, METRICS_TYPE)], state.registry.render()).into_response()
+}
+
+async fn healthy() -> Response {
+    text(StatusCode::OK, "levee is Healthy.\n")
+}
+
+async fn ready(State(state): State<Arc<WebState>>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        text(StatusCode::OK, "levee is Ready.\n")
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, "levee is not ready.\n")
+    }
+}
+
+async fn targets(State(state): State<Arc<WebState>>) -> Response {
+    json(
+        StatusCode::OK,
+        match &state.targets {
+            Some(view) => targets_api::render(view.as_ref()),
+            None => targets_api::render_empty(),
+        },
+    )
+}
+
+async fn cardinality(State(state): State<Arc<WebState>>, uri: Uri) -> Response {
+    match cardinality_api::parse_limit(uri.query()) {
+        Ok(limit) => {
+            let targets = state
+                .targets
+                .as_ref()
+                .map(|v| v.cardinality(limit))
+                .unwrap_or_default();
+            json(StatusCode::OK, cardinality_api::render(&targets))
+        }
+        Err(message) => json(
+            StatusCode::BAD_REQUEST,
+            cardinality_api::render_error(&message),
+        ),
+    }
+}
+
+async fn method_not_allowed() -> Response {
+    text(StatusCode::METHOD_NOT_ALLOWED, "only GET is served here\n")
+}
+
+/// An unknown path: 404, or 405 for a method no endpoint serves.
+async fn not_found(method: Method) -> Response {
+    if method == Method::GET || method == Method::HEAD {
+        text(StatusCode::NOT_FOUND, "404 page not found\n")
+    } else {
+        method_not_allowed().await
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response {
+    (status, [(CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+}
