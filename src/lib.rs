@@ -21,6 +21,9 @@ pub mod synth;
 pub mod tsdb;
 pub mod value;
 pub(crate) mod varint;
+
+#[cfg(test)]
+mod layering_tests;
 pub mod web;
 
 pub mod proto {

@@ -29,6 +29,7 @@ mod de;
 mod duration;
 mod error;
 mod guard;
+mod headers;
 mod http;
 mod raw;
 mod resolve;
@@ -42,6 +43,7 @@ use std::path::Path;
 pub use duration::{Duration, DurationError};
 pub use error::{ConfigError, Problem, ProblemKind};
 pub use guard::{GuardConfig, JobGuardConfig};
+pub use headers::{HeaderError, RESERVED_HEADERS, check_header};
 pub use resolve::valid_label_name;
 pub use size::{ByteSize, SizeError};
 pub use types::{

@@ -2,7 +2,7 @@
 //! [`error_chain`], the one way levee renders an error with its causes.
 
 use super::Owner;
-use super::headers::HeaderError;
+use crate::config::HeaderError;
 use std::path::PathBuf;
 
 /// A client that could not be built. Displays as

@@ -5,7 +5,7 @@
 //!
 //! [`build`] turns [`HttpSettings`] into an [`HttpClient`]: a ready
 //! `reqwest::Client` (TLS files read and checked, extra headers checked
-//! against the one [reserved-header list](RESERVED_HEADERS) and sent on every
+//! against the one [reserved-header list](crate::config::RESERVED_HEADERS) and sent on every
 //! request) and an [`AuthHeader`], the per-request source of the
 //! `Authorization` value. Credentials read from a file (`password_file`,
 //! `credentials_file`, `bearer_token_file`) are re-read when the file
@@ -24,14 +24,13 @@
 
 mod auth;
 mod error;
-mod headers;
 mod tls;
 
 pub use auth::{Auth, AuthHeader};
 pub use error::{ErrorKind, HttpClientError, error_chain};
-pub use headers::{HeaderError, RESERVED_HEADERS, check_header};
 pub use tls::TlsSettings;
 
+use crate::config::check_header;
 use reqwest::header::HeaderMap;
 use std::fmt;
 use std::time::Duration;
@@ -138,6 +137,7 @@ pub fn build(owner: &Owner, https: bool, s: &HttpSettings) -> Result<HttpClient,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::HeaderError;
 
     #[test]
     fn a_bad_ca_file_names_the_scrape_job() {

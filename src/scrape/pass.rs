@@ -69,9 +69,7 @@ impl<'a> SamplePass<'a> {
             if limit > 0 && received > limit {
                 return Err(ScrapeError::BodySizeLimit { limit });
             }
-            parser
-                .push(&chunk)
-                .map_err(ScrapeError::Parse)?;
+            parser.push(&chunk).map_err(ScrapeError::Parse)?;
             self.drain(&mut parser, ts_ms)?;
         }
         parser.finish();

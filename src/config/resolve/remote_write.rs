@@ -94,7 +94,7 @@ fn remote_write_config(
     for (name, value) in &headers {
         // The one reserved list, so that a header accepted here is also
         // accepted when the endpoint's client is built.
-        if let Err(e) = crate::http_client::check_header(name, value) {
+        if let Err(e) = crate::config::check_header(name, value) {
             let at = path.key("headers").key(name);
             cx.problem(ProblemKind::Invalid, &at, format!("{name:?} {e}"));
         }

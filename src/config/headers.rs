@@ -1,6 +1,6 @@
 //! The one list of headers no configuration may set, and the check every
-//! configured header passes (at config load and again when a client is
-//! built).
+//! configured header passes: at config load, and again when
+//! [`crate::http_client`] builds a client from settings made in code.
 
 use reqwest::header::{HeaderName, HeaderValue, InvalidHeaderName, InvalidHeaderValue};
 
