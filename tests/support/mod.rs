@@ -1,9 +1,11 @@
-//! Test harness for end-to-end tests against real peers: free ports, temp
-//! dirs, child processes killed by PID on drop, and handles for a
+//! Test harness shared by the test binaries (`tests/<area>/main.rs`): free
+//! ports, temp dirs, child processes killed by PID on drop, handles for a
 //! Prometheus receiver, a VictoriaMetrics receiver, a node_exporter target
-//! and a fault-injecting proxy. Each test binary uses a part of it.
+//! and a fault-injecting proxy, and generated Istio-style label sets. Each
+//! test binary uses a part of it.
 //!
 //! ```ignore
+//! #[path = "../support/mod.rs"]
 //! mod support;
 //! let prom = support::Prometheus::start_receiver().await;
 //! let proxy = support::FaultyProxy::start(Some(prom.url_write())).await;
@@ -15,6 +17,7 @@
 )]
 
 mod faulty_proxy;
+pub mod istio_index;
 pub mod levee;
 mod node_exporter;
 mod process;

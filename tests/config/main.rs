@@ -1,0 +1,7 @@
+//! The configuration's integration tests (`levee::config`), one test binary:
+//! loading and rejecting files, the guard section, and the same files
+//! loaded by a real Prometheus.
+
+mod config;
+mod guard;
+mod prometheus;
