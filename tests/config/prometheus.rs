@@ -5,29 +5,14 @@
 //! `/api/v1/status/config` must equal levee's.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use levee::config::{Config, HttpClientConfig};
 use serde_json::Value;
 
-const PROMETHEUS: &str = "/usr/bin/prometheus";
-
-/// Kills the child on drop, also when the test panics.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
-}
+use crate::support;
 
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -46,21 +31,9 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 
 /// Prometheus' own reading of `config`, as YAML parsed into JSON values.
 fn prometheus_reading(config: &Path) -> Value {
-    assert!(
-        Path::new(PROMETHEUS).exists(),
-        "{PROMETHEUS} is missing: install Debian's `prometheus` package (scripts/test does)"
-    );
-    let data = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let child = Command::new(PROMETHEUS)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", data.path().display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _guard = Killed(child);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let prometheus = runtime.block_on(support::Prometheus::start_scraping(config));
+    let port = prometheus.port();
     // Readiness wait (not a timing assertion): up to 60 s for the API.
     for _ in 0..600 {
         if let Some(body) = http_get(port, "/api/v1/status/config") {

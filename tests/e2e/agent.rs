@@ -66,14 +66,8 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < limit,
-            "gave up waiting for {what} after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let every = Duration::from_millis(500);
+    support::wait_until(what, limit, every, async || check().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

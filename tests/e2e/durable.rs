@@ -17,7 +17,7 @@ use std::time::Duration;
 use levee::tsdb::db::{Db, Options};
 use levee::tsdb::index::Matcher;
 use support::targets::{Behaviour, TestTarget};
-use support::{Child, VictoriaMetrics, free_port, temp_dir, wait_http_ok};
+use support::{Child, VictoriaMetrics, temp_dir};
 
 fn config(target: &str, receiver: &str) -> String {
     format!(
@@ -47,22 +47,12 @@ struct Levee {
 
 impl Levee {
     async fn start(&mut self) -> Child {
-        let port = free_port();
-        let args = vec![
-            "run".to_string(),
-            "--config".to_string(),
-            self.config.display().to_string(),
-            "--data-dir".to_string(),
-            self.dir.join("data").display().to_string(),
-            "--listen".to_string(),
-            format!("127.0.0.1:{port}"),
-        ];
         self.runs += 1;
         let name = format!("levee-{}", self.runs);
-        let mut child = Child::spawn(&name, env!("CARGO_BIN_EXE_levee"), &args, &self.dir);
-        let ready = format!("http://127.0.0.1:{port}/-/ready");
-        wait_http_ok(&ready, &mut child, Duration::from_secs(60)).await;
-        child
+        let data = self.dir.join("data");
+        support::levee::run_child(&name, &self.config, &data, &self.dir)
+            .await
+            .0
     }
 }
 

@@ -226,7 +226,8 @@ remote_write:
 
 #[test]
 fn cardinality_without_a_levee_says_so() {
-    let port = support::free_port();
+    let closed = support::ClosedPort::new();
+    let port = closed.port();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_levee"))
         .args(["cardinality", "--url", &format!("http://127.0.0.1:{port}")])
         .output()
@@ -268,14 +269,8 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let started = Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (limit, every) = (Duration::from_secs(30), Duration::from_millis(200));
+    support::wait_until(what, limit, every, async || check().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

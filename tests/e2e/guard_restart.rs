@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 use support::storm::StormTarget;
-use support::{Child, VictoriaMetrics, free_port, temp_dir, wait_http_ok};
+use support::{Child, VictoriaMetrics, temp_dir};
 
 const BUDGET: usize = 600;
 const NEW_HOSTS: u64 = 10;
@@ -37,21 +37,11 @@ struct Levee {
 
 impl Levee {
     async fn start(&mut self) -> Child {
-        self.port = free_port();
-        let args = vec![
-            "run".to_string(),
-            "--config".to_string(),
-            self.config.display().to_string(),
-            "--data-dir".to_string(),
-            self.dir.join("data").display().to_string(),
-            "--listen".to_string(),
-            format!("127.0.0.1:{}", self.port),
-        ];
         self.runs += 1;
         let name = format!("levee-{}", self.runs);
-        let mut child = Child::spawn(&name, env!("CARGO_BIN_EXE_levee"), &args, &self.dir);
-        let ready = format!("http://127.0.0.1:{}/-/ready", self.port);
-        wait_http_ok(&ready, &mut child, Duration::from_secs(60)).await;
+        let data = self.dir.join("data");
+        let (child, addr) = support::levee::run_child(&name, &self.config, &data, &self.dir).await;
+        self.port = addr.port();
         child
     }
 

@@ -8,16 +8,13 @@
 //! in docs/exposition.md.
 
 use crate::common::{Vector, vectors};
+use crate::support;
 use levee::exposition::Format;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
 
 /// Vectors where levee deliberately differs from Prometheus 2.42.
 const DIVERGENT: &[&str] = &[
@@ -25,23 +22,6 @@ const DIVERGENT: &[&str] = &[
     // (the rest of the body is dropped, up 1); levee reports an error.
     "text_nul_line",
 ];
-
-/// Kills the child process when the test ends, even on panic.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 /// Serves `GET /<vector name>` with the vector's body until the test ends.
 fn serve(bodies: BTreeMap<String, (Format, Vec<u8>)>) -> u16 {
@@ -125,10 +105,6 @@ fn by_job(port: u16, metric: &str) -> BTreeMap<String, f64> {
 
 #[test]
 fn prometheus_accepts_exactly_the_valid_vectors() {
-    assert!(
-        Path::new(PROMETHEUS).exists(),
-        "{PROMETHEUS} is missing: install the Debian package `prometheus`"
-    );
     let all: Vec<(Vector, bool)> = vectors("valid")
         .into_iter()
         .map(|v| (v, true))
@@ -157,19 +133,9 @@ fn prometheus_accepts_exactly_the_valid_vectors() {
     }
     let config_path = dir.path().join("prometheus.yml");
     std::fs::write(&config_path, config).expect("write config");
-    let prom_port = free_port();
-    let child = Command::new(PROMETHEUS)
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _guard = KillOnDrop(child);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let prometheus = runtime.block_on(support::Prometheus::start_scraping(&config_path));
+    let prom_port = prometheus.port();
 
     // Wait until every job has been scraped at least once.
     let deadline = Instant::now() + Duration::from_secs(60);

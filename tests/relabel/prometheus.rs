@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use levee::labels::Labels;
@@ -18,7 +18,7 @@ use levee::relabel::{RelabelConfig, Rules};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-const PROMETHEUS: &str = "/usr/bin/prometheus";
+use crate::support;
 const PROMTOOL: &str = "/usr/bin/promtool";
 /// Marks each case's target in Prometheus' discovered labels.
 const CASE_LABEL: &str = "__levee_case";
@@ -58,28 +58,6 @@ fn cases() -> Vec<(String, Case)> {
         out.extend(list.into_iter().map(|c| (file.clone(), c)));
     }
     out
-}
-
-fn require(bin: &str) {
-    assert!(
-        Path::new(bin).exists(),
-        "{bin} is missing: install the Debian package `prometheus` (2.42) to run this test"
-    );
-}
-
-/// Kills the Prometheus child on drop, also when the test panics.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
 }
 
 /// A minimal HTTP/1.0 GET; returns (status, body).
@@ -146,7 +124,6 @@ fn json_labels(v: &Value) -> BTreeMap<String, String> {
 
 #[test]
 fn target_relabeling_agrees_with_prometheus() {
-    require(PROMETHEUS);
     let all = cases();
     let mut jobs = Vec::new();
     let mut checked: Vec<(usize, String, Rules)> = Vec::new();
@@ -169,19 +146,9 @@ fn target_relabeling_agrees_with_prometheus() {
     let config = dir.path().join("prometheus.yml");
     let text = serde_json::to_string_pretty(&json!({ "scrape_configs": jobs })).expect("json");
     std::fs::write(&config, text).expect("write config");
-    let port = free_port();
-    let child = Command::new(PROMETHEUS)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("prometheus.log")).expect("log file"))
-        .spawn()
-        .expect("start prometheus");
-    let _guard = Guard(child);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let mut prometheus = runtime.block_on(support::Prometheus::start_scraping(&config));
+    let port = prometheus.port();
 
     // Wait until every target is either active or dropped.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -206,8 +173,7 @@ fn target_relabeling_agrees_with_prometheus() {
             }
         }
         if Instant::now() > deadline {
-            let log =
-                std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+            let log = prometheus.child().log_text();
             let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().join("\n");
             panic!("prometheus did not report all targets within 90s; log tail:\n{tail}");
         }
@@ -284,7 +250,7 @@ fn discovered_guess(input: &BTreeMap<String, String>, id: usize) -> Labels {
 
 #[test]
 fn promtool_rejects_every_error_case() {
-    require(PROMTOOL);
+    support::require_binary(PROMTOOL, "prometheus");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut failures = Vec::new();
     for (file, case) in cases() {

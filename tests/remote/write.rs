@@ -10,7 +10,7 @@ use levee::remote::{EndpointSettings, RemoteWriter};
 use levee::selfmon::Registry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::{ExportedSeries, FaultyProxy, Prometheus, VictoriaMetrics};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -175,14 +175,8 @@ fn remote_write_counters(reg: &Registry) -> String {
 
 /// Waits (up to a generous limit, failing with `what`) until `done()`.
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (limit, every) = (Duration::from_secs(60), Duration::from_millis(20));
+    support::wait_until(what, limit, every, async || done()).await;
 }
 
 fn delivered_samples(proxy: &FaultyProxy) -> usize {
@@ -427,7 +421,8 @@ async fn http_429_honours_retry_after_or_drops_when_not_enabled() {
 async fn dead_endpoint_never_stalls_a_live_one() {
     let live = FaultyProxy::start(None).await;
     let reg = Registry::new();
-    let dead_url = format!("http://127.0.0.1:{}/api/v1/write", support::free_port());
+    let closed = support::ClosedPort::new();
+    let dead_url = format!("http://127.0.0.1:{}/api/v1/write", closed.port());
     let dead = settings("dead", &dead_url);
     let ok = settings("live", &live.url_write());
     let writer =

@@ -17,7 +17,7 @@ use levee::tsdb::fs::{Directory, DiskDirectory};
 use levee::tsdb::wal::list_segments;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{FaultyProxy, VictoriaMetrics};
 
 use support::wal_db::{FakeDb, SERIES, T0};
@@ -72,14 +72,8 @@ fn dropped(reg: &Registry, s: &EndpointSettings, reason: &str) -> f64 {
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (limit, every) = (Duration::from_secs(120), Duration::from_millis(20));
+    support::wait_until(what, limit, every, async || done()).await;
 }
 
 /// Every delivered sample as (instance, t) → how many times it arrived,
@@ -365,7 +359,8 @@ async fn dead_endpoint_beside_a_live_one_pins_the_wal_and_delays_nothing() {
     let positions = disk_dir(&tmp.path().join("remote_write"));
     let pins = WalPins::new(WalCap::default());
     let live = FaultyProxy::start(None).await;
-    let dead_url = format!("http://127.0.0.1:{}/api/v1/write", support::free_port());
+    let closed = support::ClosedPort::new();
+    let dead_url = format!("http://127.0.0.1:{}/api/v1/write", closed.port());
     let reg = Registry::new();
     let ls = settings("live", &live.url_write());
     let ds = settings("dead", &dead_url);

@@ -21,10 +21,10 @@ use levee::remote::{EndpointSettings, RemoteWriter};
 use levee::selfmon::Registry;
 use levee::tsdb::fs::{Directory, DiskDirectory};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use support::FaultyProxy;
+use std::process::Stdio;
+use std::time::Duration;
 use support::wal_db::{FakeDb, SERIES, T0};
+use support::{FaultyProxy, TestChild};
 
 const DIR_ENV: &str = "LEVEE_WALQ_CRASH_DIR";
 const URL_ENV: &str = "LEVEE_WALQ_CRASH_URL";
@@ -78,33 +78,10 @@ fn child_sends_until_killed() {
     });
 }
 
-/// Kills the child on drop, so a failing assertion never leaks it.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_child(dir: &std::path::Path, url: &str) -> KillOnDrop {
-    let exe = std::env::current_exe().expect("test binary path");
-    KillOnDrop(
-        Command::new(exe)
-            .args([
-                "write_wal_crash::child_sends_until_killed",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(DIR_ENV, dir)
-            .env(URL_ENV, url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn child"),
-    )
+fn spawn_child(dir: &std::path::Path, url: &str) -> TestChild {
+    let test = "write_wal_crash::child_sends_until_killed";
+    let env = [(DIR_ENV, dir.as_os_str()), (URL_ENV, url.as_ref())];
+    TestChild::spawn(test, &env, Stdio::null())
 }
 
 fn delivered(proxy: &FaultyProxy) -> HashMap<(String, i64), usize> {
@@ -135,14 +112,8 @@ fn delivered_count(proxy: &FaultyProxy) -> usize {
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let (limit, every) = (Duration::from_secs(120), Duration::from_millis(5));
+    support::wait_until(what, limit, every, async || done()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,8 +18,8 @@ use levee::tsdb::fs::{Directory, DiskDirectory};
 use levee::tsdb::record::{self, RefSample, RefSeries};
 use levee::tsdb::wal::{SyncPolicy, Wal, WalOptions};
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
-use support::{Child, FaultyProxy, NodeExporter, Seen};
+use std::time::Duration;
+use support::{FaultyProxy, NodeExporter, Seen};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const WANT_SAMPLES: usize = 10_000;
@@ -45,14 +45,8 @@ fn wire(seen: &[Seen]) -> (u64, usize) {
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (limit, every) = (Duration::from_secs(120), Duration::from_millis(50));
+    support::wait_until(what, limit, every, async || done()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,19 +62,26 @@ async fn levee_sends_no_more_bytes_per_sample_than_prometheus_agent() {
         prom_proxy.url_write()
     );
     std::fs::write(&config, yaml).expect("write prometheus.yml");
-    let port = support::free_port();
-    let args = vec![
-        "--enable-feature=agent".to_string(),
-        format!("--config.file={}", config.display()),
-        format!(
-            "--storage.agent.path={}",
-            dir.path().join("agent").display()
-        ),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-    ];
-    let mut prom = Child::spawn("prometheus-agent", PROMETHEUS, &args, dir.path());
-    let ready = format!("http://127.0.0.1:{port}/-/ready");
-    support::wait_http_ok(&ready, &mut prom, Duration::from_secs(60)).await;
+    let args = |port| {
+        vec![
+            "--enable-feature=agent".to_string(),
+            format!("--config.file={}", config.display()),
+            format!(
+                "--storage.agent.path={}",
+                dir.path().join("agent").display()
+            ),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ]
+    };
+    let listening = support::Listening {
+        name: "prometheus-agent",
+        program: PROMETHEUS,
+        log_dir: dir.path(),
+        client: &reqwest::Client::new(),
+        timeout: Duration::from_secs(60),
+    };
+    let ready = |port| format!("http://127.0.0.1:{port}/-/ready");
+    let (mut prom, _) = listening.spawn(args, ready).await;
     wait_until("Prometheus' agent to send enough samples", || {
         wire(&prom_proxy.seen()).1 >= WANT_SAMPLES
     })

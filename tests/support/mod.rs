@@ -25,11 +25,16 @@ mod prometheus;
 pub mod storm;
 pub mod targets;
 mod victoria;
+mod wait;
 pub mod wal_db;
 
 pub use faulty_proxy::{Fault, FaultyProxy, Seen};
 pub use node_exporter::NodeExporter;
-pub use process::{Child, free_port, require_binary, temp_dir, wait_http_ok, wait_http_ok_with};
+pub use process::{
+    Child, ClosedPort, Listening, TestChild, require_binary, temp_dir, wait_http_ok,
+    wait_http_ok_with,
+};
 pub use prometheus::Prometheus;
 pub use prometheus::{PrometheusTls, parse_point, parse_value};
 pub use victoria::{ExportedSeries, VictoriaMetrics};
+pub use wait::wait_until;

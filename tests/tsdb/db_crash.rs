@@ -10,8 +10,9 @@
 //! The child is this test binary again, running `child_appends_until_killed`
 //! with `LEVEE_DB_CRASH_DIR` set.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
+
+use crate::support::TestChild;
 
 use levee::labels::Labels;
 use levee::tsdb::db::{Db, Options};
@@ -100,50 +101,18 @@ fn child_appends_until_killed() {
     }
 }
 
-/// Kills the child on drop, so a failing assertion never leaks it.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn kill_9_loses_no_acknowledged_sample() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("test binary path");
     let mut acked = 0i64;
-    for round in 0..20i64 {
-        let mut child = KillOnDrop(
-            Command::new(&exe)
-                .args([
-                    "db_crash::child_appends_until_killed",
-                    "--exact",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(DIR_ENV, tmp.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("spawn child"),
-        );
-        let stdout = child.0.stdout.take().expect("child stdout");
+    for round in 0..20u64 {
+        let test = "db_crash::child_appends_until_killed";
+        let env = [(DIR_ENV, tmp.path().as_os_str())];
+        let mut child = TestChild::spawn(test, &env, Stdio::piped());
         // Kill after a varying number of acknowledgements (no clocks).
         let kill_after = 1 + (round * 37 % 23) * 13;
-        let mut seen = 0;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("read child output");
-            if let Some(n) = line.strip_prefix("acked ") {
-                acked = n.parse().expect("acked count");
-                seen += 1;
-                if seen >= kill_after {
-                    break;
-                }
-            }
-        }
+        let (seen, last) = child.read_acks(kill_after);
+        acked = last.unwrap_or(acked);
         assert!(seen > 0, "child acknowledged nothing in round {round}");
         child.0.kill().expect("kill -9 child");
         child.0.wait().expect("reap child");

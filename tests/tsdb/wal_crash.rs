@@ -8,12 +8,13 @@
 //! The child is this test binary again, running `child_logs_until_killed`
 //! with `LEVEE_WAL_CRASH_DIR` set.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use levee::tsdb::fs::{Directory, DiskDirectory};
 use levee::tsdb::wal::{SyncPolicy, Wal, WalOptions};
+
+use crate::support::TestChild;
 
 const DIR_ENV: &str = "LEVEE_WAL_CRASH_DIR";
 
@@ -65,50 +66,18 @@ fn child_logs_until_killed() {
     }
 }
 
-/// Kills the child on drop, so a failing assertion never leaks it.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn kill_9_loses_no_acknowledged_record() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let exe = std::env::current_exe().expect("test binary path");
     let mut acked_total = 0u64;
     for round in 0..20u64 {
-        let mut child = KillOnDrop(
-            Command::new(&exe)
-                .args([
-                    "wal_crash::child_logs_until_killed",
-                    "--exact",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(DIR_ENV, tmp.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("spawn child"),
-        );
-        let stdout = child.0.stdout.take().expect("child stdout");
+        let test = "wal_crash::child_logs_until_killed";
+        let env = [(DIR_ENV, tmp.path().as_os_str())];
+        let mut child = TestChild::spawn(test, &env, Stdio::piped());
         // Kill after a varying number of acknowledgements (no clocks).
         let kill_after = 1 + (round * 37 % 23) * 11;
-        let mut seen = 0;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("read child output");
-            if let Some(n) = line.strip_prefix("acked ") {
-                acked_total = n.parse().expect("acked count");
-                seen += 1;
-                if seen >= kill_after {
-                    break;
-                }
-            }
-        }
+        let (seen, last) = child.read_acks(kill_after);
+        acked_total = last.unwrap_or(acked_total);
         assert!(seen > 0, "child acknowledged nothing in round {round}");
         child.0.kill().expect("kill -9 child");
         child.0.wait().expect("reap child");
