@@ -6,68 +6,13 @@
 //! ground truth exactly, scrape after scrape: `istio_requests_total`, each
 //! histogram's `_count` and `_sum`, and every bucket.
 
-use levee::exposition::{Entry, Format, MetricType, ParserLimits, StreamParser};
 use levee::guard::{GuardSettings, TargetGuard};
-use levee::labels::{Labels, LabelsBuilder};
 use levee::pipeline::Sample;
 use levee::synth::IstioWorkload;
 use levee::value::is_stale_nan;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
-/// Parses a body into samples, sharing label sets across scrapes the way
-/// the scrape cache does.
-struct Scraper {
-    cache: HashMap<Vec<u8>, Arc<Labels>>,
-}
-
-impl Scraper {
-    fn scrape(&mut self, body: &[u8], ts: i64) -> (Vec<Sample>, Vec<MetricType>) {
-        let mut p = StreamParser::new(Format::PrometheusText, ParserLimits::default());
-        let (mut samples, mut kinds) = (Vec::new(), Vec::new());
-        for chunk in body.chunks(64 * 1024) {
-            p.push(chunk).expect("storm body parses");
-            self.drain(&mut p, ts, &mut samples, &mut kinds);
-        }
-        p.finish();
-        self.drain(&mut p, ts, &mut samples, &mut kinds);
-        (samples, kinds)
-    }
-
-    fn drain(
-        &mut self,
-        p: &mut StreamParser,
-        ts: i64,
-        samples: &mut Vec<Sample>,
-        kinds: &mut Vec<MetricType>,
-    ) {
-        while let Some(e) = p.next() {
-            let Entry::Sample(s) = e.expect("storm body parses") else {
-                continue;
-            };
-            let labels = self
-                .cache
-                .entry(s.series.to_vec())
-                .or_insert_with(|| {
-                    let mut b = LabelsBuilder::new();
-                    for (n, v) in s.labels() {
-                        b.set(n, &v);
-                    }
-                    b.set("__name__", s.name);
-                    b.set("job", "istio");
-                    b.set("instance", "sidecar:15090");
-                    Arc::new(b.into_labels())
-                })
-                .clone();
-            samples.push(Sample {
-                labels,
-                timestamp_ms: ts,
-                value: s.value,
-            });
-            kinds.push(s.kind);
-        }
-    }
-}
+use crate::scraper::Scraper;
 
 /// Sum of non-stale values by metric name, and by (name, le) for buckets.
 fn sums(samples: &[Sample]) -> BTreeMap<(String, String), f64> {

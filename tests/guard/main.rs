@@ -4,5 +4,6 @@
 
 mod istio;
 mod merge_proptest;
+mod scraper;
 mod state_compat;
 mod state_size;

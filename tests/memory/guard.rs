@@ -10,41 +10,14 @@
 //! of its labels) and that everything is freed once the series leave the
 //! staleness window.
 
-use std::sync::Arc;
-
 use levee::exposition::MetricType;
 use levee::guard::{FoldRule, GuardSettings, TargetGuard};
-use levee::labels::Labels;
-use levee::pipeline::Sample;
 
 use crate::counting_alloc;
+use crate::guard_samples::{SERIES, samples};
 
 fn live() -> isize {
     counting_alloc::live_bytes()
-}
-
-const SERIES: usize = 100_000;
-
-fn samples(ts: i64) -> Vec<Sample> {
-    (0..SERIES)
-        .map(|i| Sample {
-            labels: Arc::new(Labels::from_pairs([
-                ("__name__", "istio_requests_total".to_string()),
-                ("job", "istio".to_string()),
-                ("instance", "sidecar:15090".to_string()),
-                ("reporter", "destination".to_string()),
-                (
-                    "destination_service",
-                    format!("svc-{}.mesh.svc.cluster.local", i / 25),
-                ),
-                ("destination_workload", format!("svc-{}-v1", i / 25)),
-                ("response_code", format!("{}", 200 + i % 25)),
-                ("request_protocol", "http".to_string()),
-            ])),
-            timestamp_ms: ts,
-            value: i as f64,
-        })
-        .collect()
 }
 
 /// How the guard's bytes are counted.

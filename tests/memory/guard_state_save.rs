@@ -20,40 +20,14 @@
 //! buffer besides: 154 bytes per member (commit 76febc9). Byte counts, not
 //! time: deterministic. Run with `-- --nocapture` for the figures.
 
-use std::sync::Arc;
-
 use levee::exposition::MetricType;
 use levee::guard::persist::{self, Encoder, STATE_FILE, TargetState};
 use levee::guard::{FoldRule, GuardSettings, TargetGuard};
 use levee::labels::Labels;
-use levee::pipeline::Sample;
 use levee::tsdb::fs::DiskDirectory;
 
 use crate::counting_alloc;
-
-const SERIES: usize = 100_000;
-
-fn samples(ts: i64) -> Vec<Sample> {
-    (0..SERIES)
-        .map(|i| Sample {
-            labels: Arc::new(Labels::from_pairs([
-                ("__name__", "istio_requests_total".to_string()),
-                ("job", "istio".to_string()),
-                ("instance", "sidecar:15090".to_string()),
-                ("reporter", "destination".to_string()),
-                (
-                    "destination_service",
-                    format!("svc-{}.mesh.svc.cluster.local", i / 25),
-                ),
-                ("destination_workload", format!("svc-{}-v1", i / 25)),
-                ("response_code", format!("{}", 200 + i % 25)),
-                ("request_protocol", "http".to_string()),
-            ])),
-            timestamp_ms: ts,
-            value: i as f64,
-        })
-        .collect()
-}
+use crate::guard_samples::{SERIES, samples};
 
 fn folded_guard() -> TargetGuard {
     let rule = FoldRule::new(

@@ -11,6 +11,7 @@ mod support;
 mod exposition_alloc;
 mod guard;
 mod guard_churn;
+mod guard_samples;
 mod guard_state_save;
 mod labels;
 mod tsdb_index;
