@@ -1,5 +1,5 @@
 //! Head index benchmarks on Istio-style series (12 labels, shared values;
-//! generator in `tests/tsdb_index/istio.rs`).
+//! generator in `tests/support/istio_index.rs`).
 //!
 //! - `get_or_create/existing`: lookup of a series already in a 100k index
 //!   (hash + compare), ns per call.
@@ -15,7 +15,7 @@
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target-bench cargo bench --bench index -- --quick`
 
-#[path = "../tests/tsdb_index/istio.rs"]
+#[path = "../tests/support/istio_index.rs"]
 mod istio;
 
 use std::hint::black_box;

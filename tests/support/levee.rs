@@ -1,8 +1,69 @@
 //! Running levee itself in a test: in process through [`levee::agent::Agent`]
-//! (fast, inspectable) with a config written to a temp dir.
+//! (fast, inspectable) with a config written to a temp dir, or as the real
+//! `levee` binary in a child process (to kill -9 it).
 
+use super::process::{Child, wait_http_ok};
 use levee::agent::{Agent, AgentOptions};
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a `levee run` child may take to start.
+const CHILD_START: Duration = Duration::from_secs(60);
+
+/// Starts `levee run --config <config> --data-dir <data_dir>` as a child
+/// named `name` (log in `log_dir`) and waits until it is ready. It listens
+/// on a port of its own (`--listen 127.0.0.1:0`) and names it in its
+/// `levee started` log line, so no port is picked for it beforehand (and
+/// none can be taken from it); returns that address.
+pub async fn run_child(
+    name: &str,
+    config: &Path,
+    data_dir: &Path,
+    log_dir: &Path,
+) -> (Child, SocketAddr) {
+    let args = vec![
+        "run".to_string(),
+        "--config".to_string(),
+        config.display().to_string(),
+        "--data-dir".to_string(),
+        data_dir.display().to_string(),
+        "--listen".to_string(),
+        "127.0.0.1:0".to_string(),
+    ];
+    let mut child = Child::spawn(name, env!("CARGO_BIN_EXE_levee"), &args, log_dir);
+    let start = Instant::now();
+    let addr = loop {
+        child.assert_running();
+        if let Some(addr) = started_on(&child.log_text()) {
+            break addr;
+        }
+        if start.elapsed() > CHILD_START {
+            panic!(
+                "{name} did not start after {CHILD_START:?}\n{}",
+                child.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let ready = format!("http://{addr}/-/ready");
+    wait_http_ok(&ready, &mut child, CHILD_START).await;
+    (child, addr)
+}
+
+/// The `listen=` address of a `levee started` line in `log`.
+fn started_on(log: &str) -> Option<SocketAddr> {
+    log.lines()
+        .filter(|l| l.contains("levee started"))
+        .find_map(|l| {
+            l.split_once(" listen=")?
+                .1
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+}
 
 /// An agent started from a YAML config, with its temp dirs.
 pub struct TestAgent {

@@ -1,10 +1,12 @@
-//! Test harness for end-to-end tests against real peers: free ports, temp
-//! dirs, child processes killed by PID on drop, and handles for a
+//! Test harness shared by the test binaries (`tests/<area>/main.rs`): free
+//! ports, temp dirs, child processes killed by PID on drop, handles for a
 //! Prometheus receiver, a VictoriaMetrics receiver, a node_exporter target,
-//! a fault-injecting proxy and a TSDB with remote write on its WAL. Each
+//! a fault-injecting proxy and a TSDB with remote write on its WAL, and
+//! generated Istio-style label sets. Each
 //! test binary uses a part of it.
 //!
 //! ```ignore
+//! #[path = "../support/mod.rs"]
 //! mod support;
 //! let prom = support::Prometheus::start_receiver().await;
 //! let proxy = support::FaultyProxy::start(Some(prom.url_write())).await;
@@ -16,6 +18,7 @@
 )]
 
 mod faulty_proxy;
+pub mod istio_index;
 pub mod levee;
 mod node_exporter;
 mod process;
@@ -24,11 +27,16 @@ pub mod remote_db;
 pub mod storm;
 pub mod targets;
 mod victoria;
+mod wait;
 pub mod wal_db;
 
 pub use faulty_proxy::{Fault, FaultyProxy, Seen};
 pub use node_exporter::NodeExporter;
-pub use process::{Child, free_port, require_binary, temp_dir, wait_http_ok, wait_http_ok_with};
+pub use process::{
+    Child, ClosedPort, Listening, TestChild, require_binary, temp_dir, wait_http_ok,
+    wait_http_ok_with,
+};
 pub use prometheus::Prometheus;
 pub use prometheus::{PrometheusTls, parse_point, parse_value};
 pub use victoria::{ExportedSeries, VictoriaMetrics};
+pub use wait::wait_until;

@@ -1,6 +1,6 @@
 //! A real prometheus-node-exporter as a scrape target.
 
-use super::process::{Child, free_port, require_binary, temp_dir, wait_http_ok};
+use super::process::{Child, Listening, require_binary, temp_dir};
 use std::time::Duration;
 
 const BIN: &str = "/usr/bin/prometheus-node-exporter";
@@ -22,12 +22,21 @@ impl NodeExporter {
     pub async fn start_with(extra: &[String]) -> NodeExporter {
         require_binary(BIN, "prometheus-node-exporter");
         let dir = temp_dir("levee-node-exporter");
-        let port = free_port();
-        let mut args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
-        args.extend(extra.iter().cloned());
-        let mut child = Child::spawn("node_exporter", BIN, &args, dir.path());
-        let url = format!("http://127.0.0.1:{port}/metrics");
-        wait_http_ok(&url, &mut child, Duration::from_secs(30)).await;
+        let listening = Listening {
+            name: "node_exporter",
+            program: BIN,
+            log_dir: dir.path(),
+            client: &reqwest::Client::new(),
+            timeout: Duration::from_secs(30),
+        };
+        let args = |port| {
+            let mut args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+            args.extend(extra.iter().cloned());
+            args
+        };
+        let (child, port) = listening
+            .spawn(args, |port| format!("http://127.0.0.1:{port}/metrics"))
+            .await;
         NodeExporter {
             child,
             port,

@@ -1,9 +1,9 @@
-//! A real Prometheus (Debian's 2.42) as a remote-write receiver, with
-//! helpers for its HTTP query API.
+//! A real Prometheus (Debian's 2.42) as a remote-write receiver or a
+//! scraper of a given config, with helpers for its HTTP query API.
 
-use super::process::{Child, free_port, require_binary, temp_dir, wait_http_ok_with};
+use super::process::{Child, Listening, require_binary, temp_dir};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const BIN: &str = "/usr/bin/prometheus";
@@ -32,17 +32,32 @@ impl Prometheus {
     }
 
     async fn start(tls: Option<PrometheusTls>) -> Prometheus {
-        require_binary(BIN, "prometheus");
         let dir = temp_dir("levee-prometheus");
         let config = dir.path().join("prometheus.yml");
         std::fs::write(&config, "global: {}\n").expect("write prometheus.yml");
-        let port = free_port();
-        let mut args = vec![
-            "--web.enable-remote-write-receiver".to_string(),
+        let receiver = vec!["--web.enable-remote-write-receiver".to_string()];
+        Self::launch(dir, &config, receiver, tls).await
+    }
+
+    /// Starts Prometheus on `config` (its scrape jobs) and waits for
+    /// `/-/ready`.
+    pub async fn start_scraping(config: &Path) -> Prometheus {
+        Self::launch(temp_dir("levee-prometheus"), config, Vec::new(), None).await
+    }
+
+    /// Starts Prometheus with its TSDB in `dir`, on `config`, with `flags`.
+    async fn launch(
+        dir: tempfile::TempDir,
+        config: &Path,
+        flags: Vec<String>,
+        tls: Option<PrometheusTls>,
+    ) -> Prometheus {
+        require_binary(BIN, "prometheus");
+        let mut args = flags;
+        args.extend([
             format!("--storage.tsdb.path={}", dir.path().join("data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
             format!("--config.file={}", config.display()),
-        ];
+        ]);
         let (scheme, http) = match tls {
             None => ("http", reqwest::Client::new()),
             Some(tls) => {
@@ -63,9 +78,23 @@ impl Prometheus {
                 ("https", tls.client)
             }
         };
-        let mut child = Child::spawn("prometheus", BIN, &args, dir.path());
-        let ready = format!("{scheme}://127.0.0.1:{port}/-/ready");
-        wait_http_ok_with(&http, &ready, &mut child, Duration::from_secs(60)).await;
+        let listening = Listening {
+            name: "prometheus",
+            program: BIN,
+            log_dir: dir.path(),
+            client: &http,
+            timeout: Duration::from_secs(60),
+        };
+        let with_port = |port| {
+            let mut all = args.clone();
+            all.push(format!("--web.listen-address=127.0.0.1:{port}"));
+            all
+        };
+        let (child, port) = listening
+            .spawn(with_port, |port| {
+                format!("{scheme}://127.0.0.1:{port}/-/ready")
+            })
+            .await;
         Prometheus {
             child,
             port,
@@ -73,6 +102,11 @@ impl Prometheus {
             http,
             _dir: dir,
         }
+    }
+
+    /// The port it serves on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Base URL, `http://127.0.0.1:<port>` (`https` when started with TLS).

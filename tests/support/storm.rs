@@ -4,15 +4,15 @@
 //! with a `storm_scrape_index` gauge saying which scrape it was, so a test
 //! can match what a receiver stored to the workload's ground truth.
 
-use bytes::Bytes;
-use http_body_util::Full;
+use hyper::Request;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use levee::synth::IstioWorkload;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::TcpListener;
+
+use super::targets::text_response;
 
 /// A running storm target; stops when dropped.
 pub struct StormTarget {
@@ -57,15 +57,7 @@ impl StormTarget {
                                 )
                                 .as_bytes(),
                             );
-                            let mut resp = Response::new(Full::new(Bytes::from(body)));
-                            *resp.status_mut() = StatusCode::OK;
-                            resp.headers_mut().insert(
-                                hyper::header::CONTENT_TYPE,
-                                hyper::header::HeaderValue::from_static(
-                                    "text/plain; version=0.0.4",
-                                ),
-                            );
-                            Ok::<_, std::convert::Infallible>(resp)
+                            Ok::<_, std::convert::Infallible>(text_response(body))
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()

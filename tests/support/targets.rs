@@ -11,6 +11,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// A 200 response carrying `body` as Prometheus text 0.0.4.
+pub(super) fn text_response(body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    resp
+}
+
 /// What a test target serves.
 #[derive(Clone)]
 pub enum Behaviour {
@@ -58,15 +69,7 @@ impl TestTarget {
                                     format!("# TYPE {name} counter\n{name} {v}\n")
                                 }
                             };
-                            let mut resp = Response::new(Full::new(Bytes::from(body)));
-                            *resp.status_mut() = StatusCode::OK;
-                            resp.headers_mut().insert(
-                                hyper::header::CONTENT_TYPE,
-                                hyper::header::HeaderValue::from_static(
-                                    "text/plain; version=0.0.4",
-                                ),
-                            );
-                            Ok::<_, std::convert::Infallible>(resp)
+                            Ok::<_, std::convert::Infallible>(text_response(body))
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()

@@ -1,7 +1,7 @@
 //! A real single-node VictoriaMetrics (Debian's 1.79) as a remote-write
 //! receiver, read back exactly through `/api/v1/export`.
 
-use super::process::{Child, free_port, require_binary, temp_dir, wait_http_ok};
+use super::process::{Child, Listening, require_binary, temp_dir, wait_http_ok};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -28,22 +28,31 @@ impl VictoriaMetrics {
     pub async fn start() -> VictoriaMetrics {
         require_binary(BIN, "victoria-metrics");
         let dir = temp_dir("levee-victoria");
-        let port = free_port();
-        let args = vec![
-            format!("-storageDataPath={}", dir.path().join("data").display()),
-            format!("-httpListenAddr=127.0.0.1:{port}"),
-            "-search.latencyOffset=0s".to_string(),
-            "-search.disableCache".to_string(),
-            "-retentionPeriod=100y".to_string(),
-        ];
-        let mut child = Child::spawn("victoria-metrics", BIN, &args, dir.path());
-        let health = format!("http://127.0.0.1:{port}/health");
-        wait_http_ok(&health, &mut child, Duration::from_secs(60)).await;
+        let args = |port| {
+            vec![
+                format!("-storageDataPath={}", dir.path().join("data").display()),
+                format!("-httpListenAddr=127.0.0.1:{port}"),
+                "-search.latencyOffset=0s".to_string(),
+                "-search.disableCache".to_string(),
+                "-retentionPeriod=100y".to_string(),
+            ]
+        };
+        let http = reqwest::Client::new();
+        let listening = Listening {
+            name: "victoria-metrics",
+            program: BIN,
+            log_dir: dir.path(),
+            client: &http,
+            timeout: Duration::from_secs(60),
+        };
+        let (child, port) = listening
+            .spawn(args, |port| format!("http://127.0.0.1:{port}/health"))
+            .await;
         VictoriaMetrics {
             child,
-            args,
+            args: args(port),
             port,
-            http: reqwest::Client::new(),
+            http,
             _dir: dir,
         }
     }

@@ -1,0 +1,16 @@
+//! End-to-end tests, one test binary: the `levee` binary run as an operator
+//! runs it (CLI, agent with storage, guard, restarts, metadata), against
+//! real Prometheus, VictoriaMetrics and node_exporter peers, and checks of
+//! the peer harness (`tests/support/`) itself.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod agent;
+mod agent_storage;
+mod cli;
+mod durable;
+mod guard;
+mod guard_restart;
+mod harness;
+mod metadata;
