@@ -11,6 +11,12 @@
 //! window expiry. Admission lives in `admit.rs`, routing in `route.rs`,
 //! forwarding and staleness in `emit.rs`, offender search and lifting in
 //! `decide.rs`.
+//!
+//! One way in: [`TargetGuard::begin`], [`TargetGuard::merge_member`] for
+//! each sample as it is parsed (a folded member is merged by key before
+//! its labels are built), [`TargetGuard::finish`] with the rest, or
+//! [`TargetGuard::abort`] for a failed scrape. [`TargetGuard::apply`] is
+//! that sequence for a caller holding the whole scrape with its labels.
 
 use super::GuardError;
 use super::emit::stale;
@@ -30,7 +36,7 @@ use crate::value::is_stale_nan;
 /// Marks a folded series in the emitted lists.
 pub(super) const GROUP_BIT: u32 = 1 << 31;
 
-/// No series slot remembered ([`TargetGuard::finish_slotted`]).
+/// No series slot remembered ([`TargetGuard::finish`]).
 pub const NO_SLOT: u32 = NONE;
 
 /// The guard of one target. See the module docs of [`crate::guard`].
@@ -82,8 +88,8 @@ pub enum MemberHit {
     Merged,
     /// A folded member's second sample in this scrape: ignored.
     Duplicate,
-    /// Not a member: the sample goes through [`TargetGuard::finish`] with
-    /// its labels.
+    /// Not a member: the sample goes to [`TargetGuard::finish`] with its
+    /// labels.
     NotMember,
 }
 
@@ -214,16 +220,20 @@ impl TargetGuard {
         self.folded_members
     }
 
-    /// Runs one successful scrape through the guard. `samples` are the
-    /// scrape's samples after relabeling and limits (timestamps as the
-    /// scrape loop set them) and `kinds` the family type of each (missing
-    /// entries are read as untyped). Forwarded samples, merged folded
-    /// series and staleness markers are appended to `out`. Series are keyed
-    /// by their labels ([`SeriesKeyer::key_labels`]).
+    /// Runs one successful scrape through the guard, as the scrape loop
+    /// does ([`TargetGuard::begin`], [`TargetGuard::merge_member`] for each
+    /// sample, [`TargetGuard::finish`]), for a caller that has the scrape's
+    /// samples with their labels and no series keys (each is keyed by its
+    /// labels, [`SeriesKeyer::key_labels`]). `samples` are the scrape's
+    /// samples after relabeling and limits (timestamps as the scrape loop
+    /// set them) and `kinds` the family type of each (missing entries are
+    /// read as untyped). Forwarded samples, merged folded series and
+    /// staleness markers are appended to `out`.
     ///
     /// With `budget_action: fail`, a scrape with more series than the
-    /// budget is refused whole ([`GuardError::BudgetExceeded`]); call
-    /// [`TargetGuard::abort`] then, as for any failed scrape.
+    /// budget is refused whole ([`GuardError::BudgetExceeded`]) and `out`
+    /// is left as it was; call [`TargetGuard::abort`] then, as for any
+    /// failed scrape.
     pub fn apply(
         &mut self,
         ts_ms: i64,
@@ -231,83 +241,26 @@ impl TargetGuard {
         kinds: &[MetricType],
         out: &mut Vec<Sample>,
     ) -> Result<ScrapeReport, GuardError> {
-        let start = out.len();
-        out.extend_from_slice(samples);
-        let mut batch = std::mem::take(out);
-        let result = self.apply_from(ts_ms, &mut batch, start, kinds, None);
-        if result.is_err() {
-            batch.truncate(start);
-        }
-        *out = batch;
-        result
-    }
-
-    /// [`TargetGuard::apply`] rewriting `batch` in place: the samples
-    /// forwarded as they are stay (in order, without being copied), the
-    /// others go, folded series and staleness markers are appended. On
-    /// error `batch` holds the scrape's samples that were not merged into
-    /// folded series (all of them when the target has no folds).
-    pub fn apply_in_place(
-        &mut self,
-        ts_ms: i64,
-        batch: &mut Vec<Sample>,
-        kinds: &[MetricType],
-    ) -> Result<ScrapeReport, GuardError> {
-        self.apply_from(ts_ms, batch, 0, kinds, None)
-    }
-
-    /// [`TargetGuard::apply_in_place`] with each sample's series key given
-    /// (`keys[i]` for `batch[i]`, made with [`TargetGuard::keyer`]), as the
-    /// scrape loop has them from the series bytes: keying by labels costs a
-    /// pass over every label string per sample (~270 ns for an Istio
-    /// series), which a caller that keeps its keys avoids.
-    pub fn apply_keyed(
-        &mut self,
-        ts_ms: i64,
-        batch: &mut Vec<Sample>,
-        kinds: &[MetricType],
-        keys: &[SeriesKey],
-    ) -> Result<ScrapeReport, GuardError> {
-        self.apply_from(ts_ms, batch, 0, kinds, Some(keys))
-    }
-
-    /// The library path: members merged by key, the rest finished with
-    /// labels. Keys are `given`, or made from the labels.
-    fn apply_from(
-        &mut self,
-        ts_ms: i64,
-        batch: &mut Vec<Sample>,
-        start: usize,
-        kinds: &[MetricType],
-        given: Option<&[SeriesKey]>,
-    ) -> Result<ScrapeReport, GuardError> {
         self.begin(ts_ms);
-        let mut rest = batch.split_off(start);
-        let mut keys = Vec::with_capacity(rest.len());
-        let mut rest_kinds = Vec::with_capacity(rest.len());
-        let mut kept = 0;
+        let mut batch = Vec::with_capacity(samples.len());
+        let mut keys = Vec::with_capacity(samples.len());
+        let mut batch_kinds = Vec::with_capacity(samples.len());
         let mut scratch = Vec::new();
-        for i in 0..rest.len() {
-            let key = match given.and_then(|k| k.get(i)) {
-                Some(k) => *k,
-                None => self.keyer.key_labels_in(&rest[i].labels, &mut scratch),
-            };
-            let s = &rest[i];
-            let hit = if is_stale_nan(s.value) || self.members.is_empty() {
-                MemberHit::NotMember
-            } else {
-                self.merge_member(key, s.value, s.timestamp_ms != ts_ms)
-            };
-            if hit == MemberHit::NotMember {
-                rest.swap(kept, i);
+        for (i, s) in samples.iter().enumerate() {
+            let key = self.keyer.key_labels_in(&s.labels, &mut scratch);
+            if self.merge_member(key, s.value, s.timestamp_ms != ts_ms) == MemberHit::NotMember {
+                batch.push(s.clone());
                 keys.push(key);
-                rest_kinds.push(kinds.get(i).copied().unwrap_or(MetricType::Unknown));
-                kept += 1;
+                batch_kinds.push(kinds.get(i).copied().unwrap_or(MetricType::Unknown));
             }
         }
-        rest.truncate(kept);
-        batch.append(&mut rest);
-        self.finish(ts_ms, batch, start, &rest_kinds, &keys)
+        let report = self.finish(ts_ms, &mut batch, &batch_kinds, &keys, &[], |_, _| {})?;
+        if out.is_empty() {
+            *out = batch;
+        } else {
+            out.append(&mut batch);
+        }
+        Ok(report)
     }
 
     /// Starts a scrape at `ts_ms`: members may be merged
@@ -335,39 +288,30 @@ impl TargetGuard {
         self.expire(ts_ms, moved);
     }
 
-    /// Finishes a scrape begun with [`TargetGuard::begin`]: `batch[start..]`
-    /// holds the samples that were not merged as members, `kinds` and
-    /// `keys` their family types and series keys (same order). The batch
-    /// is rewritten in place as [`TargetGuard::apply_in_place`] does.
+    /// Finishes a scrape begun with [`TargetGuard::begin`]: `batch` holds
+    /// the samples that were not merged as members, `kinds` and `keys`
+    /// their family types and series keys (same order). The batch is
+    /// rewritten in place: the samples forwarded as they are stay (in
+    /// order, without being copied), the others go, folded series and
+    /// staleness markers are appended.
+    ///
+    /// `slots` is for a caller that remembers, beside each key, where the
+    /// guard keeps its series (the scrape cache does): `slots[i]` is the
+    /// slot remembered for `keys[i]` ([`NO_SLOT`], or no entry: none). A
+    /// slot is trusted only when the series in it has that key, so a stale
+    /// one costs the lookup it would have saved and nothing else; with a
+    /// right one, a series seen again is reached without looking its key
+    /// up. `moved(i, slot)` is called for each sample whose series is in
+    /// another slot than `slots[i]` (new series, stale slots), so the
+    /// caller can remember the new one; not at all when `slots` is empty.
+    ///
+    /// With `budget_action: fail`, a scrape with more series than the
+    /// budget is refused whole ([`GuardError::BudgetExceeded`]; `batch`
+    /// is left as given); call [`TargetGuard::abort`] then.
     pub fn finish(
         &mut self,
         ts_ms: i64,
         batch: &mut Vec<Sample>,
-        start: usize,
-        kinds: &[MetricType],
-        keys: &[SeriesKey],
-    ) -> Result<ScrapeReport, GuardError> {
-        self.finish_slotted(ts_ms, batch, start, kinds, keys, &[], |_, _| {})
-    }
-
-    /// [`TargetGuard::finish`] for a caller that remembers, beside each
-    /// key, where the guard keeps its series (the scrape cache does):
-    /// `slots[i]` is the slot remembered for `keys[i]` ([`NO_SLOT`]: none).
-    /// A slot is trusted only when the series in it has that key, so a
-    /// stale one costs the lookup it would have saved and nothing else;
-    /// with a right one, a series seen again is reached without looking
-    /// its key up. `moved(i, slot)` is called for each sample whose series
-    /// is in another slot than `slots[i]` (new series, stale slots), so
-    /// the caller can remember the new one.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "finish's arguments, the slots beside the keys, and where moved slots go"
-    )]
-    pub fn finish_slotted(
-        &mut self,
-        ts_ms: i64,
-        batch: &mut Vec<Sample>,
-        start: usize,
         kinds: &[MetricType],
         keys: &[SeriesKey],
         slots: &[u32],
@@ -377,8 +321,8 @@ impl TargetGuard {
             self.begin(ts_ms);
         }
         self.in_scrape = false;
-        self.check_fail(&batch[start..])?;
-        let report = self.run(ts_ms, batch, start, kinds, keys, slots);
+        self.check_fail(batch)?;
+        let report = self.run(ts_ms, batch, kinds, keys, slots);
         if !slots.is_empty() {
             for (i, &id) in self.ids.iter().enumerate() {
                 if id != NONE && slots.get(i) != Some(&id) {
@@ -401,12 +345,11 @@ impl TargetGuard {
         Ok(())
     }
 
-    /// The scrape in `batch[start..]`, rewritten in place.
+    /// The scrape in `batch`, rewritten in place.
     fn run(
         &mut self,
         ts_ms: i64,
         batch: &mut Vec<Sample>,
-        start: usize,
         kinds: &[MetricType],
         keys: &[SeriesKey],
         slots: &[u32],
@@ -417,7 +360,7 @@ impl TargetGuard {
             duplicate_samples: self.merged_duplicates,
             ..ScrapeReport::default()
         };
-        for (i, s) in batch[start..].iter().enumerate() {
+        for (i, s) in batch.iter().enumerate() {
             if is_stale_nan(s.value) {
                 self.ids.push(NONE);
                 continue;
@@ -432,11 +375,11 @@ impl TargetGuard {
             && self.settings.action == BudgetAction::Fold
             && self.active_series() as u64 > budget
         {
-            self.on_breach(ts_ms, &batch[start..], budget, &mut report);
+            self.on_breach(ts_ms, batch, budget, &mut report);
         }
-        let mut kept = start;
-        for i in start..batch.len() {
-            let id = self.ids[i - start];
+        let mut kept = 0;
+        for i in 0..batch.len() {
+            let id = self.ids[i];
             let forward = if id != NONE {
                 self.forward(id, &batch[i], &mut report)
             } else if is_stale_nan(batch[i].value) {
