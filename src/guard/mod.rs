@@ -54,7 +54,6 @@ mod role;
 mod route;
 mod settings;
 mod state;
-mod state_walk;
 mod stats;
 mod table;
 mod tuples;

@@ -240,21 +240,6 @@ impl ScrapeManager {
 pub struct GuardStates(Arc<StatusList>);
 
 impl GuardStates {
-    /// Each guarded target's identity and state (each guard locked only
-    /// while its state is copied).
-    pub fn export(&self) -> Vec<TargetState> {
-        let entries: Vec<GuardEntry> = self.0.1.lock().clone();
-        entries
-            .into_iter()
-            .map(|g| TargetState {
-                state: g.guard.lock().export_state(),
-                job: g.job,
-                url: g.url,
-                labels: g.labels,
-            })
-            .collect()
-    }
-
     /// Guarded targets running now.
     pub fn len(&self) -> usize {
         self.0.1.lock().len()
@@ -275,7 +260,7 @@ impl GuardStates {
     /// guard per body chunk, so a save delays one chunk of a target's
     /// scrape by at most one encoding of that target: for the storm's
     /// 600k folded members about 15 ms in a release build
-    /// (`benches/guard_state.rs` `members/encode_live`).
+    /// (`benches/guard_state.rs` `members/encode`).
     pub fn encode<S: Sink>(&self, enc: &mut Encoder<S>) {
         let entries: Vec<GuardEntry> = self.0.1.lock().clone();
         for g in &entries {

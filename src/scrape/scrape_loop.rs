@@ -672,7 +672,7 @@ mod tests {
     async fn the_loop_keys_with_the_guard_it_has_now() {
         let body = "a 1\nb 2\n";
         let (_, saved) = guarded_loop();
-        let state = saved.guard().expect("guarded").lock().export_state();
+        let state = crate::guard::persist::saved_state(&saved.guard().expect("guarded").lock());
         let (f, mut lp) = guarded_loop();
         for _ in 0..3 {
             f.push_body("text/plain; version=0.0.4", body);
