@@ -9,8 +9,9 @@
 //! folded members merged into one sample per folded series at the scrape's
 //! timestamp). Then staleness, `keep_top` re-ranking, fold lifting and
 //! window expiry. Admission lives in `admit.rs`, routing in `route.rs`,
-//! forwarding and staleness in `emit.rs`, offender search and lifting in
-//! `decide.rs`.
+//! forwarding and staleness in `emit.rs` (the lists of what the previous
+//! and the current scrape forwarded, with their invariant, in
+//! `forwarded.rs`), offender search and lifting in `decide.rs`.
 //!
 //! One way in: [`TargetGuard::begin`], [`TargetGuard::merge_member`] for
 //! each sample as it is parsed (a folded member is merged by key before
@@ -22,6 +23,7 @@ use super::GuardError;
 use super::emit::stale;
 use super::epoch::EpochClock;
 use super::fold::{Fold, FoldOrigin};
+use super::forwarded::Forwarded;
 use super::members::MemberTable;
 use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
 use super::settings::{BudgetAction, GuardSettings};
@@ -49,16 +51,11 @@ pub struct TargetGuard {
     pub(super) stats: LabelStats,
     pub(super) folds: Vec<Fold>,
     pub(super) generation: u32,
-    /// The generation of the previous scrape.
-    pub(super) last_gen: u32,
-    /// Objects forwarded by both the previous scrape and this one: when
-    /// that is all the previous one forwarded, nothing went stale.
-    pub(super) carried: usize,
     pub(super) raw: usize,
     pub(super) nonempty_groups: usize,
     pub(super) folded_members: usize,
-    pub(super) prev_emitted: Vec<u32>,
-    pub(super) cur_emitted: Vec<u32>,
+    /// What the previous scrape forwarded, and this one ([`super::forwarded`]).
+    pub(super) forwarded: Forwarded,
     pub(super) touched: Vec<u32>,
     pub(super) ids: Vec<u32>,
     pub(super) created: Vec<u32>,
@@ -106,13 +103,10 @@ impl TargetGuard {
             stats: LabelStats::default(),
             folds: Vec::new(),
             generation: 0,
-            last_gen: 0,
-            carried: 0,
             raw: 0,
             nonempty_groups: 0,
             folded_members: 0,
-            prev_emitted: Vec::new(),
-            cur_emitted: Vec::new(),
+            forwarded: Forwarded::default(),
             touched: Vec::new(),
             ids: Vec::new(),
             created: Vec::new(),
@@ -267,9 +261,8 @@ impl TargetGuard {
     /// ([`TargetGuard::merge_member`]) from now until
     /// [`TargetGuard::finish`] or [`TargetGuard::abort`].
     pub fn begin(&mut self, ts_ms: i64) {
-        self.last_gen = self.generation;
+        self.forwarded.begin(self.generation);
         self.generation = self.generation.wrapping_add(1).max(1);
-        self.carried = 0;
         self.last_ts_ms = ts_ms;
         self.merged_samples = 0;
         self.merged_duplicates = 0;
@@ -415,7 +408,7 @@ impl TargetGuard {
     pub fn abort(&mut self, ts_ms: i64, out: &mut Vec<Sample>) -> u64 {
         self.in_scrape = false;
         let mut n = 0;
-        for r in std::mem::take(&mut self.prev_emitted) {
+        for r in self.forwarded.take_previous() {
             let labels = if r & GROUP_BIT != 0 {
                 self.groups.get(r & !GROUP_BIT).map(|g| g.labels.clone())
             } else {

@@ -45,6 +45,7 @@ mod emit;
 mod engine;
 mod epoch;
 mod fold;
+mod forwarded;
 mod hash;
 mod members;
 mod merge;

@@ -54,7 +54,8 @@ impl TargetGuard {
             })
             .collect();
         let emitted = self
-            .prev_emitted
+            .forwarded
+            .previous()
             .iter()
             .filter_map(|&r| {
                 if r & GROUP_BIT != 0 {

@@ -300,14 +300,14 @@ impl TargetGuard {
                         });
                     };
                     s.emitted_gen = 1;
-                    self.prev_emitted.push(slot);
+                    self.forwarded.restore_previous(slot);
                 }
                 Emitted::Group(i) => {
                     let id = lookup("emitted group", i, &ids.groups)?;
                     if let Some(gr) = self.groups.get_mut(id) {
                         gr.emitted_gen = 1;
                     }
-                    self.prev_emitted.push(id | GROUP_BIT);
+                    self.forwarded.restore_previous(id | GROUP_BIT);
                 }
             }
         }
