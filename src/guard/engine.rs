@@ -11,7 +11,8 @@
 //! window expiry. Admission lives in `admit.rs`, routing in `route.rs`,
 //! forwarding and staleness in `emit.rs` (the lists of what the previous
 //! and the current scrape forwarded, with their invariant, in
-//! `forwarded.rs`), offender search and lifting in `decide.rs`.
+//! `forwarded.rs`; the counts of what is forwarded in `occupancy.rs`),
+//! offender search and lifting in `decide.rs`.
 //!
 //! One way in: [`TargetGuard::begin`], [`TargetGuard::merge_member`] for
 //! each sample as it is parsed (a folded member is merged by key before
@@ -25,6 +26,7 @@ use super::epoch::EpochClock;
 use super::fold::{Fold, FoldOrigin};
 use super::forwarded::Forwarded;
 use super::members::MemberTable;
+use super::occupancy::Occupancy;
 use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
 use super::settings::{BudgetAction, GuardSettings};
 use super::stats::LabelStats;
@@ -51,9 +53,8 @@ pub struct TargetGuard {
     pub(super) stats: LabelStats,
     pub(super) folds: Vec<Fold>,
     pub(super) generation: u32,
-    pub(super) raw: usize,
-    pub(super) nonempty_groups: usize,
-    pub(super) folded_members: usize,
+    /// The forwarded-series counts ([`super::occupancy`]).
+    pub(super) occupancy: Occupancy,
     /// What the previous scrape forwarded, and this one ([`super::forwarded`]).
     pub(super) forwarded: Forwarded,
     pub(super) touched: Vec<u32>,
@@ -103,9 +104,7 @@ impl TargetGuard {
             stats: LabelStats::default(),
             folds: Vec::new(),
             generation: 0,
-            raw: 0,
-            nonempty_groups: 0,
-            folded_members: 0,
+            occupancy: Occupancy::default(),
             forwarded: Forwarded::default(),
             touched: Vec::new(),
             ids: Vec::new(),
@@ -183,7 +182,7 @@ impl TargetGuard {
 
     /// Active series as forwarded (a folded series counts once).
     pub fn active_series(&self) -> usize {
-        self.raw + self.nonempty_groups
+        self.occupancy.active()
     }
 
     /// Timestamp of the last scrape applied.
@@ -211,7 +210,7 @@ impl TargetGuard {
 
     /// Scraped series currently merged into folded series.
     pub fn folded_series(&self) -> usize {
-        self.folded_members
+        self.occupancy.folded_members()
     }
 
     /// Runs one successful scrape through the guard, as the scrape loop
@@ -397,7 +396,7 @@ impl TargetGuard {
         }
         self.drop_empty_groups();
         report.active_series = self.active_series();
-        report.folded_series = self.folded_members;
+        report.folded_series = self.occupancy.folded_members();
         report
     }
 
@@ -433,7 +432,7 @@ impl TargetGuard {
             scraped_series: self.scraped_series(),
             budget: self.budget(),
             action: self.settings.action,
-            folded_series: self.folded_members,
+            folded_series: self.occupancy.folded_members(),
             top_labels: self.stats.top(top, now_ms),
             folds: self
                 .folds

@@ -49,6 +49,7 @@ mod forwarded;
 mod hash;
 mod members;
 mod merge;
+mod occupancy;
 pub mod persist;
 mod report;
 mod role;
