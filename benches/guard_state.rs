@@ -1,26 +1,21 @@
 //! The guard state save and load for one 100k-series Istio-style target
 //! (4000 destination hosts x 25 series, Istio's full label set) folded by
 //! a budget of 1000:
-//! - `export`: copying the state out of the guard (the part that holds the
-//!   guard's lock, i.e. delays the target's next scrape at most this long);
-//! - `encode`: the bytes of the state file (off the scrape path);
+//! - `encode`: the bytes of the state file, encoded from the guard as
+//!   `levee run` saves it (under the guard's lock: it delays the target's
+//!   next scrape at most this long; here into memory, there into
+//!   `state.tmp` as it goes);
 //! - `decode+restore`: reading the file back into a guard at start.
 //!
 //! Throughput is in series. Prints the file's bytes per series once.
 //!
 //! And the folded members of a storm after ten minutes (200 new hosts per
 //! 5 s scrape: 24k hosts x 25 series = 600k members in 100 folded series,
-//! one tuple per host), built directly as a [`GuardState`]:
-//! - `members/encode`, `members/decode`: the file's bytes of them and back.
-//!
-//! And the same members in a live guard (the state restored into one), as
-//! `levee run` saves them every `guard.state_save_interval`:
-//! - `members/export`: `export_state`, the copy of every member a library
-//!   user gets (the saver's way before it encoded from the guard);
-//! - `members/encode_live`: [`Encoder::add_guard`], the members counted
-//!   and encoded straight from the guard's table in its order (what the
-//!   saver does under the guard's lock, there into `state.tmp` as it
-//!   goes; here into memory).
+//! one tuple per host), built as a [`GuardState`] and restored into a
+//! guard:
+//! - `members/encode`: [`Encoder::add_guard`], the members counted and
+//!   encoded straight from the guard's table in its order;
+//! - `members/decode`: the file's bytes of them back.
 //!
 //! Throughput is in members. Prints the bytes per member once.
 //!
@@ -28,7 +23,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use levee::exposition::{Entry, Format, ParserLimits, StreamParser};
-use levee::guard::persist::{self, Encoder, TargetState};
+use levee::guard::persist::{self, Encoder};
 use levee::guard::{GroupState, GuardSettings, GuardState, MemberState, Role, TargetGuard};
 use levee::labels::{Labels, LabelsBuilder};
 use levee::pipeline::Sample;
@@ -72,18 +67,23 @@ fn folded_guard() -> TargetGuard {
     guard
 }
 
-fn target(guard: &TargetGuard) -> TargetState {
-    TargetState {
-        job: "istio".into(),
-        url: "http://sidecar:15090/stats/prometheus".into(),
-        labels: Labels::from_pairs([("instance", "sidecar:15090"), ("job", "istio")]),
-        state: guard.export_state(),
-    }
+const JOB: &str = "istio";
+const URL: &str = "http://sidecar:15090/stats/prometheus";
+
+fn target_labels() -> Labels {
+    Labels::from_pairs([("instance", "sidecar:15090"), ("job", "istio")])
+}
+
+/// The guard's state file, encoded as `levee run` saves it (into memory).
+fn encode(guard: &TargetGuard) -> Encoder {
+    let mut enc = Encoder::new();
+    enc.add_guard(JOB, URL, &target_labels(), guard);
+    enc
 }
 
 /// The storm's state after ten minutes: every member seen by the last
 /// scrape (the sidecar keeps every series it made), counters with values.
-fn storm_members() -> TargetState {
+fn storm_members() -> GuardState {
     let last_ts_ms = 1_700_000_600_000;
     let families = [
         "istio_requests_total",
@@ -132,77 +132,56 @@ fn storm_members() -> TargetState {
             }
         })
         .collect();
-    TargetState {
-        job: "istio".into(),
-        url: "http://sidecar:15090/stats/prometheus".into(),
-        labels: Labels::from_pairs([("instance", "sidecar:15090"), ("job", "istio")]),
-        state: GuardState {
-            settings: GuardSettings {
-                series_budget: 1000,
-                ..Default::default()
-            },
-            last_ts_ms,
-            last_sweep_ms: Some(last_ts_ms),
-            unresolved: None,
-            families: families.iter().map(|f| f.to_string()).collect(),
-            folds: Vec::new(),
-            groups,
-            series: Vec::new(),
-            emitted: Vec::new(),
-            growth: Vec::new(),
-            key_secret: Some([7; 16]),
-            tuples,
-            members,
+    GuardState {
+        settings: GuardSettings {
+            series_budget: 1000,
+            ..Default::default()
         },
+        last_ts_ms,
+        last_sweep_ms: Some(last_ts_ms),
+        unresolved: None,
+        families: families.iter().map(|f| f.to_string()).collect(),
+        folds: Vec::new(),
+        groups,
+        series: Vec::new(),
+        emitted: Vec::new(),
+        growth: Vec::new(),
+        key_secret: Some([7; 16]),
+        tuples,
+        members,
     }
 }
 
 fn bench_members(c: &mut Criterion) {
-    let t = storm_members();
-    let members = t.state.members.len() as u64;
-    let bytes = persist::encode(std::slice::from_ref(&t));
-    println!(
-        "guard state: {members} members, {} tuples, {} bytes, {:.1} bytes/member",
-        t.state.tuples.len(),
-        bytes.len(),
-        bytes.len() as f64 / members as f64
-    );
-    let mut g = c.benchmark_group("members");
-    g.throughput(Throughput::Elements(members));
-    g.sample_size(10);
-    g.bench_function("encode", |b| {
-        b.iter(|| persist::encode(std::slice::from_ref(&t)))
-    });
-    g.bench_function("decode", |b| {
-        b.iter(|| persist::decode("state", &bytes).map(|s| s.len()).ok())
-    });
-    let Ok(guard) = TargetGuard::restore(t.state.settings.clone(), &t.state) else {
-        eprintln!("the storm state does not restore: live benches skipped");
-        g.finish();
+    let state = storm_members();
+    let members = state.members.len() as u64;
+    let Ok(guard) = TargetGuard::restore(state.settings.clone(), &state) else {
+        eprintln!("the storm state does not restore: members benches skipped");
         return;
     };
-    let live = |guard: &TargetGuard| {
-        let mut enc = Encoder::new();
-        enc.add_guard(&t.job, &t.url, &t.labels, guard);
-        enc
-    };
-    let enc = live(&guard);
+    let enc = encode(&guard);
     println!(
-        "guard state from the live guard: {} members, {} bytes, {:.1} bytes/member",
+        "guard state: {} members, {} tuples, {} bytes, {:.1} bytes/member",
         enc.members(),
+        state.tuples.len(),
         enc.file_len(),
         enc.file_len() as f64 / enc.members() as f64
     );
-    drop(enc);
-    g.bench_function("export", |b| b.iter(|| guard.export_state()));
-    g.bench_function("encode_live", |b| b.iter(|| live(&guard).file_len()));
+    let bytes = enc.into_bytes();
+    let mut g = c.benchmark_group("members");
+    g.throughput(Throughput::Elements(members));
+    g.sample_size(10);
+    g.bench_function("encode", |b| b.iter(|| encode(&guard).file_len()));
+    g.bench_function("decode", |b| {
+        b.iter(|| persist::decode("state", &bytes).map(|s| s.len()).ok())
+    });
     g.finish();
 }
 
 fn bench(c: &mut Criterion) {
     let guard = folded_guard();
     let series = guard.scraped_series() as u64;
-    let bytes = persist::encode(&[target(&guard)]);
+    let bytes = encode(&guard).into_bytes();
     println!(
         "guard state: {series} series, {} bytes, {:.1} bytes/series",
         bytes.len(),
@@ -211,11 +190,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("guard_state");
     g.throughput(Throughput::Elements(series));
     g.sample_size(10);
-    g.bench_function("export", |b| b.iter(|| guard.export_state()));
-    let t = target(&guard);
-    g.bench_function("encode", |b| {
-        b.iter(|| persist::encode(std::slice::from_ref(&t)))
-    });
+    g.bench_function("encode", |b| b.iter(|| encode(&guard).file_len()));
     let settings = guard.settings().clone();
     g.bench_function("decode+restore", |b| {
         b.iter(|| {

@@ -310,7 +310,7 @@ remote_write:
     write("exposition", "openmetrics", b"\x0b" + fixture("exposition", "valid", "om_exemplar_duplicate_label.txt"))
 
     # guard_state: control byte (odd: fix the trailing CRC), then the file.
-    write("guard_state", "state_v3", b"\x01" + fixture("guard", "state-v3"))
+    write("guard_state", "state", b"\x01" + fixture("guard", "state-v1"))
 
 
 if __name__ == "__main__":

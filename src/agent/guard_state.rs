@@ -177,7 +177,6 @@ impl Saver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guard::persist::encode;
     use crate::pipeline::{Sample, SampleSink, Sinks};
     use crate::scrape::ScrapeManager;
     use crate::tsdb::fs::MemDirectory;
@@ -186,7 +185,7 @@ mod tests {
     fn a_missing_or_damaged_file_means_start_empty() {
         let dir = MemDirectory::new();
         assert!(load(&*dir).is_empty());
-        let mut bytes = encode(&[]);
+        let mut bytes = Encoder::new().into_bytes();
         persist::write(&*dir, STATE_FILE, &bytes).expect("write");
         assert!(load(&*dir).is_empty());
         // Damaged: logged, empty, no panic.
@@ -215,7 +214,7 @@ mod tests {
         // A file from before (its targets gone): replaced by an empty state.
         persist::write(&*dir, STATE_FILE, b"old").expect("write");
         let stats = save(&*dir, &manager.guard_states()).expect("save");
-        assert_eq!(stats.bytes, encode(&[]).len());
+        assert_eq!(stats.bytes, Encoder::new().into_bytes().len());
         let back = persist::read(&*dir, STATE_FILE).expect("read");
         assert_eq!(back.map(|v| v.len()), Some(0));
     }

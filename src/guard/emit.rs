@@ -35,11 +35,7 @@ impl TargetGuard {
                     s.last_value = sample.value;
                     s.has_value = true;
                 }
-                if s.emitted_gen == self.last_gen && self.last_gen != 0 {
-                    self.carried += 1;
-                }
-                s.emitted_gen = generation;
-                self.cur_emitted.push(id);
+                self.forwarded.forward(id, &mut s.emitted_gen, generation);
                 report.samples_out += 1;
                 return true;
             }
@@ -144,11 +140,8 @@ impl TargetGuard {
                 timestamp_ms: ts_ms,
                 value,
             });
-            if group.emitted_gen == self.last_gen && self.last_gen != 0 {
-                self.carried += 1;
-            }
-            group.emitted_gen = generation;
-            self.cur_emitted.push(g | GROUP_BIT);
+            self.forwarded
+                .forward(g | GROUP_BIT, &mut group.emitted_gen, generation);
             report.samples_out += 1;
         }
         touched.clear();
@@ -165,11 +158,7 @@ impl TargetGuard {
         report: &mut ScrapeReport,
     ) {
         let generation = self.generation;
-        let mut prev = std::mem::take(&mut self.prev_emitted);
-        if self.carried == prev.len() {
-            // Everything forwarded last time was forwarded again.
-            prev.clear();
-        }
+        let prev = self.forwarded.take_maybe_stale();
         for &r in &prev {
             let labels = if r & GROUP_BIT != 0 {
                 let Some(g) = self.groups.get(r & !GROUP_BIT) else {
@@ -207,8 +196,7 @@ impl TargetGuard {
             out.push(stale(labels, ts_ms));
             report.stale_markers += 1;
         }
-        prev.clear();
-        self.prev_emitted = std::mem::replace(&mut self.cur_emitted, prev);
+        self.forwarded.end(prev);
     }
 
     pub(super) fn rerank(&mut self) {
@@ -271,7 +259,7 @@ impl TargetGuard {
         }
         self.expire_members(all_members);
         let (series, groups) = (&self.series, &self.groups);
-        self.prev_emitted.retain(|&r| {
+        self.forwarded.retain_previous(|&r| {
             if r & GROUP_BIT != 0 {
                 groups.get(r & !GROUP_BIT).is_some()
             } else {
@@ -282,13 +270,8 @@ impl TargetGuard {
         self.series.compact();
         self.groups.compact();
         self.stats.compact();
-        for v in [
-            &mut self.prev_emitted,
-            &mut self.cur_emitted,
-            &mut self.touched,
-            &mut self.ids,
-            &mut self.created,
-        ] {
+        self.forwarded.shrink();
+        for v in [&mut self.touched, &mut self.ids, &mut self.created] {
             shrink_vec(v);
         }
     }

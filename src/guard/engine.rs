@@ -9,14 +9,24 @@
 //! folded members merged into one sample per folded series at the scrape's
 //! timestamp). Then staleness, `keep_top` re-ranking, fold lifting and
 //! window expiry. Admission lives in `admit.rs`, routing in `route.rs`,
-//! forwarding and staleness in `emit.rs`, offender search and lifting in
-//! `decide.rs`.
+//! forwarding and staleness in `emit.rs` (the lists of what the previous
+//! and the current scrape forwarded, with their invariant, in
+//! `forwarded.rs`; the counts of what is forwarded in `occupancy.rs`),
+//! offender search and lifting in `decide.rs`.
+//!
+//! One way in: [`TargetGuard::begin`], [`TargetGuard::merge_member`] for
+//! each sample as it is parsed (a folded member is merged by key before
+//! its labels are built), [`TargetGuard::finish`] with the rest, or
+//! [`TargetGuard::abort`] for a failed scrape. [`TargetGuard::apply`] is
+//! that sequence for a caller holding the whole scrape with its labels.
 
 use super::GuardError;
 use super::emit::stale;
 use super::epoch::EpochClock;
 use super::fold::{Fold, FoldOrigin};
+use super::forwarded::Forwarded;
 use super::members::MemberTable;
+use super::occupancy::Occupancy;
 use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
 use super::settings::{BudgetAction, GuardSettings};
 use super::stats::LabelStats;
@@ -30,7 +40,7 @@ use crate::value::is_stale_nan;
 /// Marks a folded series in the emitted lists.
 pub(super) const GROUP_BIT: u32 = 1 << 31;
 
-/// No series slot remembered ([`TargetGuard::finish_slotted`]).
+/// No series slot remembered ([`TargetGuard::finish`]).
 pub const NO_SLOT: u32 = NONE;
 
 /// The guard of one target. See the module docs of [`crate::guard`].
@@ -43,16 +53,10 @@ pub struct TargetGuard {
     pub(super) stats: LabelStats,
     pub(super) folds: Vec<Fold>,
     pub(super) generation: u32,
-    /// The generation of the previous scrape.
-    pub(super) last_gen: u32,
-    /// Objects forwarded by both the previous scrape and this one: when
-    /// that is all the previous one forwarded, nothing went stale.
-    pub(super) carried: usize,
-    pub(super) raw: usize,
-    pub(super) nonempty_groups: usize,
-    pub(super) folded_members: usize,
-    pub(super) prev_emitted: Vec<u32>,
-    pub(super) cur_emitted: Vec<u32>,
+    /// The forwarded-series counts ([`super::occupancy`]).
+    pub(super) occupancy: Occupancy,
+    /// What the previous scrape forwarded, and this one ([`super::forwarded`]).
+    pub(super) forwarded: Forwarded,
     pub(super) touched: Vec<u32>,
     pub(super) ids: Vec<u32>,
     pub(super) created: Vec<u32>,
@@ -82,8 +86,8 @@ pub enum MemberHit {
     Merged,
     /// A folded member's second sample in this scrape: ignored.
     Duplicate,
-    /// Not a member: the sample goes through [`TargetGuard::finish`] with
-    /// its labels.
+    /// Not a member: the sample goes to [`TargetGuard::finish`] with its
+    /// labels.
     NotMember,
 }
 
@@ -100,13 +104,8 @@ impl TargetGuard {
             stats: LabelStats::default(),
             folds: Vec::new(),
             generation: 0,
-            last_gen: 0,
-            carried: 0,
-            raw: 0,
-            nonempty_groups: 0,
-            folded_members: 0,
-            prev_emitted: Vec::new(),
-            cur_emitted: Vec::new(),
+            occupancy: Occupancy::default(),
+            forwarded: Forwarded::default(),
             touched: Vec::new(),
             ids: Vec::new(),
             created: Vec::new(),
@@ -183,7 +182,7 @@ impl TargetGuard {
 
     /// Active series as forwarded (a folded series counts once).
     pub fn active_series(&self) -> usize {
-        self.raw + self.nonempty_groups
+        self.occupancy.active()
     }
 
     /// Timestamp of the last scrape applied.
@@ -211,19 +210,23 @@ impl TargetGuard {
 
     /// Scraped series currently merged into folded series.
     pub fn folded_series(&self) -> usize {
-        self.folded_members
+        self.occupancy.folded_members()
     }
 
-    /// Runs one successful scrape through the guard. `samples` are the
-    /// scrape's samples after relabeling and limits (timestamps as the
-    /// scrape loop set them) and `kinds` the family type of each (missing
-    /// entries are read as untyped). Forwarded samples, merged folded
-    /// series and staleness markers are appended to `out`. Series are keyed
-    /// by their labels ([`SeriesKeyer::key_labels`]).
+    /// Runs one successful scrape through the guard, as the scrape loop
+    /// does ([`TargetGuard::begin`], [`TargetGuard::merge_member`] for each
+    /// sample, [`TargetGuard::finish`]), for a caller that has the scrape's
+    /// samples with their labels and no series keys (each is keyed by its
+    /// labels, [`SeriesKeyer::key_labels`]). `samples` are the scrape's
+    /// samples after relabeling and limits (timestamps as the scrape loop
+    /// set them) and `kinds` the family type of each (missing entries are
+    /// read as untyped). Forwarded samples, merged folded series and
+    /// staleness markers are appended to `out`.
     ///
     /// With `budget_action: fail`, a scrape with more series than the
-    /// budget is refused whole ([`GuardError::BudgetExceeded`]); call
-    /// [`TargetGuard::abort`] then, as for any failed scrape.
+    /// budget is refused whole ([`GuardError::BudgetExceeded`]) and `out`
+    /// is left as it was; call [`TargetGuard::abort`] then, as for any
+    /// failed scrape.
     pub fn apply(
         &mut self,
         ts_ms: i64,
@@ -231,92 +234,34 @@ impl TargetGuard {
         kinds: &[MetricType],
         out: &mut Vec<Sample>,
     ) -> Result<ScrapeReport, GuardError> {
-        let start = out.len();
-        out.extend_from_slice(samples);
-        let mut batch = std::mem::take(out);
-        let result = self.apply_from(ts_ms, &mut batch, start, kinds, None);
-        if result.is_err() {
-            batch.truncate(start);
-        }
-        *out = batch;
-        result
-    }
-
-    /// [`TargetGuard::apply`] rewriting `batch` in place: the samples
-    /// forwarded as they are stay (in order, without being copied), the
-    /// others go, folded series and staleness markers are appended. On
-    /// error `batch` holds the scrape's samples that were not merged into
-    /// folded series (all of them when the target has no folds).
-    pub fn apply_in_place(
-        &mut self,
-        ts_ms: i64,
-        batch: &mut Vec<Sample>,
-        kinds: &[MetricType],
-    ) -> Result<ScrapeReport, GuardError> {
-        self.apply_from(ts_ms, batch, 0, kinds, None)
-    }
-
-    /// [`TargetGuard::apply_in_place`] with each sample's series key given
-    /// (`keys[i]` for `batch[i]`, made with [`TargetGuard::keyer`]), as the
-    /// scrape loop has them from the series bytes: keying by labels costs a
-    /// pass over every label string per sample (~270 ns for an Istio
-    /// series), which a caller that keeps its keys avoids.
-    pub fn apply_keyed(
-        &mut self,
-        ts_ms: i64,
-        batch: &mut Vec<Sample>,
-        kinds: &[MetricType],
-        keys: &[SeriesKey],
-    ) -> Result<ScrapeReport, GuardError> {
-        self.apply_from(ts_ms, batch, 0, kinds, Some(keys))
-    }
-
-    /// The library path: members merged by key, the rest finished with
-    /// labels. Keys are `given`, or made from the labels.
-    fn apply_from(
-        &mut self,
-        ts_ms: i64,
-        batch: &mut Vec<Sample>,
-        start: usize,
-        kinds: &[MetricType],
-        given: Option<&[SeriesKey]>,
-    ) -> Result<ScrapeReport, GuardError> {
         self.begin(ts_ms);
-        let mut rest = batch.split_off(start);
-        let mut keys = Vec::with_capacity(rest.len());
-        let mut rest_kinds = Vec::with_capacity(rest.len());
-        let mut kept = 0;
+        let mut batch = Vec::with_capacity(samples.len());
+        let mut keys = Vec::with_capacity(samples.len());
+        let mut batch_kinds = Vec::with_capacity(samples.len());
         let mut scratch = Vec::new();
-        for i in 0..rest.len() {
-            let key = match given.and_then(|k| k.get(i)) {
-                Some(k) => *k,
-                None => self.keyer.key_labels_in(&rest[i].labels, &mut scratch),
-            };
-            let s = &rest[i];
-            let hit = if is_stale_nan(s.value) || self.members.is_empty() {
-                MemberHit::NotMember
-            } else {
-                self.merge_member(key, s.value, s.timestamp_ms != ts_ms)
-            };
-            if hit == MemberHit::NotMember {
-                rest.swap(kept, i);
+        for (i, s) in samples.iter().enumerate() {
+            let key = self.keyer.key_labels_in(&s.labels, &mut scratch);
+            if self.merge_member(key, s.value, s.timestamp_ms != ts_ms) == MemberHit::NotMember {
+                batch.push(s.clone());
                 keys.push(key);
-                rest_kinds.push(kinds.get(i).copied().unwrap_or(MetricType::Unknown));
-                kept += 1;
+                batch_kinds.push(kinds.get(i).copied().unwrap_or(MetricType::Unknown));
             }
         }
-        rest.truncate(kept);
-        batch.append(&mut rest);
-        self.finish(ts_ms, batch, start, &rest_kinds, &keys)
+        let report = self.finish(ts_ms, &mut batch, &batch_kinds, &keys, &[], |_, _| {})?;
+        if out.is_empty() {
+            *out = batch;
+        } else {
+            out.append(&mut batch);
+        }
+        Ok(report)
     }
 
     /// Starts a scrape at `ts_ms`: members may be merged
     /// ([`TargetGuard::merge_member`]) from now until
     /// [`TargetGuard::finish`] or [`TargetGuard::abort`].
     pub fn begin(&mut self, ts_ms: i64) {
-        self.last_gen = self.generation;
+        self.forwarded.begin(self.generation);
         self.generation = self.generation.wrapping_add(1).max(1);
-        self.carried = 0;
         self.last_ts_ms = ts_ms;
         self.merged_samples = 0;
         self.merged_duplicates = 0;
@@ -335,39 +280,30 @@ impl TargetGuard {
         self.expire(ts_ms, moved);
     }
 
-    /// Finishes a scrape begun with [`TargetGuard::begin`]: `batch[start..]`
-    /// holds the samples that were not merged as members, `kinds` and
-    /// `keys` their family types and series keys (same order). The batch
-    /// is rewritten in place as [`TargetGuard::apply_in_place`] does.
+    /// Finishes a scrape begun with [`TargetGuard::begin`]: `batch` holds
+    /// the samples that were not merged as members, `kinds` and `keys`
+    /// their family types and series keys (same order). The batch is
+    /// rewritten in place: the samples forwarded as they are stay (in
+    /// order, without being copied), the others go, folded series and
+    /// staleness markers are appended.
+    ///
+    /// `slots` is for a caller that remembers, beside each key, where the
+    /// guard keeps its series (the scrape cache does): `slots[i]` is the
+    /// slot remembered for `keys[i]` ([`NO_SLOT`], or no entry: none). A
+    /// slot is trusted only when the series in it has that key, so a stale
+    /// one costs the lookup it would have saved and nothing else; with a
+    /// right one, a series seen again is reached without looking its key
+    /// up. `moved(i, slot)` is called for each sample whose series is in
+    /// another slot than `slots[i]` (new series, stale slots), so the
+    /// caller can remember the new one; not at all when `slots` is empty.
+    ///
+    /// With `budget_action: fail`, a scrape with more series than the
+    /// budget is refused whole ([`GuardError::BudgetExceeded`]; `batch`
+    /// is left as given); call [`TargetGuard::abort`] then.
     pub fn finish(
         &mut self,
         ts_ms: i64,
         batch: &mut Vec<Sample>,
-        start: usize,
-        kinds: &[MetricType],
-        keys: &[SeriesKey],
-    ) -> Result<ScrapeReport, GuardError> {
-        self.finish_slotted(ts_ms, batch, start, kinds, keys, &[], |_, _| {})
-    }
-
-    /// [`TargetGuard::finish`] for a caller that remembers, beside each
-    /// key, where the guard keeps its series (the scrape cache does):
-    /// `slots[i]` is the slot remembered for `keys[i]` ([`NO_SLOT`]: none).
-    /// A slot is trusted only when the series in it has that key, so a
-    /// stale one costs the lookup it would have saved and nothing else;
-    /// with a right one, a series seen again is reached without looking
-    /// its key up. `moved(i, slot)` is called for each sample whose series
-    /// is in another slot than `slots[i]` (new series, stale slots), so
-    /// the caller can remember the new one.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "finish's arguments, the slots beside the keys, and where moved slots go"
-    )]
-    pub fn finish_slotted(
-        &mut self,
-        ts_ms: i64,
-        batch: &mut Vec<Sample>,
-        start: usize,
         kinds: &[MetricType],
         keys: &[SeriesKey],
         slots: &[u32],
@@ -377,8 +313,8 @@ impl TargetGuard {
             self.begin(ts_ms);
         }
         self.in_scrape = false;
-        self.check_fail(&batch[start..])?;
-        let report = self.run(ts_ms, batch, start, kinds, keys, slots);
+        self.check_fail(batch)?;
+        let report = self.run(ts_ms, batch, kinds, keys, slots);
         if !slots.is_empty() {
             for (i, &id) in self.ids.iter().enumerate() {
                 if id != NONE && slots.get(i) != Some(&id) {
@@ -401,12 +337,11 @@ impl TargetGuard {
         Ok(())
     }
 
-    /// The scrape in `batch[start..]`, rewritten in place.
+    /// The scrape in `batch`, rewritten in place.
     fn run(
         &mut self,
         ts_ms: i64,
         batch: &mut Vec<Sample>,
-        start: usize,
         kinds: &[MetricType],
         keys: &[SeriesKey],
         slots: &[u32],
@@ -417,7 +352,7 @@ impl TargetGuard {
             duplicate_samples: self.merged_duplicates,
             ..ScrapeReport::default()
         };
-        for (i, s) in batch[start..].iter().enumerate() {
+        for (i, s) in batch.iter().enumerate() {
             if is_stale_nan(s.value) {
                 self.ids.push(NONE);
                 continue;
@@ -432,11 +367,11 @@ impl TargetGuard {
             && self.settings.action == BudgetAction::Fold
             && self.active_series() as u64 > budget
         {
-            self.on_breach(ts_ms, &batch[start..], budget, &mut report);
+            self.on_breach(ts_ms, batch, budget, &mut report);
         }
-        let mut kept = start;
-        for i in start..batch.len() {
-            let id = self.ids[i - start];
+        let mut kept = 0;
+        for i in 0..batch.len() {
+            let id = self.ids[i];
             let forward = if id != NONE {
                 self.forward(id, &batch[i], &mut report)
             } else if is_stale_nan(batch[i].value) {
@@ -461,7 +396,7 @@ impl TargetGuard {
         }
         self.drop_empty_groups();
         report.active_series = self.active_series();
-        report.folded_series = self.folded_members;
+        report.folded_series = self.occupancy.folded_members();
         report
     }
 
@@ -472,7 +407,7 @@ impl TargetGuard {
     pub fn abort(&mut self, ts_ms: i64, out: &mut Vec<Sample>) -> u64 {
         self.in_scrape = false;
         let mut n = 0;
-        for r in std::mem::take(&mut self.prev_emitted) {
+        for r in self.forwarded.take_previous() {
             let labels = if r & GROUP_BIT != 0 {
                 self.groups.get(r & !GROUP_BIT).map(|g| g.labels.clone())
             } else {
@@ -497,7 +432,7 @@ impl TargetGuard {
             scraped_series: self.scraped_series(),
             budget: self.budget(),
             action: self.settings.action,
-            folded_series: self.folded_members,
+            folded_series: self.occupancy.folded_members(),
             top_labels: self.stats.top(top, now_ms),
             folds: self
                 .folds

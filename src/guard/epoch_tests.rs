@@ -5,7 +5,7 @@
 //! window, and a member turned back into a labeled series.
 
 use super::epoch::{EXPIRED_AGE, period_ms};
-use super::persist::{self, TargetState};
+use super::persist::saved_state;
 use super::*;
 use crate::exposition::MetricType;
 use crate::labels::Labels;
@@ -196,7 +196,8 @@ fn save_and_restore_keep_every_epoch() {
         (ages.iter().min(), ages.iter().max()),
         (Some(&0), Some(&59))
     );
-    let state = t.guard.export_state();
+    // The state as the file keeps it.
+    let state = saved_state(&t.guard);
     // The file keeps ages in milliseconds at the epoch's granularity: the
     // last millisecond of the epoch, never older than the member is.
     for m in &state.members {
@@ -210,20 +211,13 @@ fn save_and_restore_keep_every_epoch() {
         assert!(m.last_seen_ms - host < P, "{m:?} seen at {host}");
         assert_eq!(m.last_seen_ms.div_euclid(P), host.div_euclid(P));
     }
-    let file = persist::encode(&[TargetState {
-        job: "j".into(),
-        url: "u".into(),
-        labels: Labels::from_pairs([("job", "j")]),
-        state: state.clone(),
-    }]);
-    let back = persist::decode("state", &file).expect("decodes");
     let mut restored = Target {
-        guard: TargetGuard::restore(settings(W, true), &back[0].state).expect("restores"),
+        guard: TargetGuard::restore(settings(W, true), &state).expect("restores"),
         labels: t.labels.clone(),
         seen: t.seen.clone(),
     };
     assert_eq!(restored.epochs(), epochs, "the same epochs");
-    assert_eq!(restored.guard.export_state(), state, "and the same state");
+    assert_eq!(saved_state(&restored.guard), state, "and the same state");
     // The restored guard expires them as the saved one would have.
     for at in [now + W / 2, now + W - 30 * P, now + W + 2 * P] {
         t.scrape(at, [0, 1]);
@@ -239,7 +233,7 @@ fn a_restored_guard_meets_its_stored_ages_clamped() {
     // writes, but one a file can say): they come back expired, without
     // wrapping to young, and leave at the next sweep.
     let mut t = spread(3);
-    let mut state = t.guard.export_state();
+    let mut state = saved_state(&t.guard);
     let now = state.last_ts_ms;
     for (i, m) in state.members.iter_mut().enumerate() {
         m.last_seen_ms = now - [0, 3 * W, 4 * W, 256 * P, 1 << 40][i % 5];
@@ -265,8 +259,7 @@ fn a_restored_guard_meets_its_stored_ages_clamped() {
 /// Each member's age as the saved state reads it.
 fn ages(t: &Target) -> BTreeMap<u128, i64> {
     let now = t.guard.last_ts_ms;
-    t.guard
-        .export_state()
+    saved_state(&t.guard)
         .members
         .iter()
         .map(|m| (m.key, now - m.last_seen_ms))

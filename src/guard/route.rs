@@ -126,42 +126,14 @@ impl TargetGuard {
     /// Keeps the counts right when a series (a compact member when
     /// `compact`) goes from route `old` to `new`.
     pub(super) fn move_counts(&mut self, old: Route, new: Route, compact: bool) {
-        match old {
-            Route::Raw => self.raw -= 1,
-            Route::Group(g) => {
-                if let Some(g) = self.groups.get_mut(g) {
-                    g.members -= 1;
-                    if compact {
-                        g.compact -= 1;
-                    }
-                    if g.members == 0 {
-                        self.nonempty_groups -= 1;
-                    }
-                    if g.folded {
-                        self.folded_members -= 1;
-                    }
-                }
-            }
-            Route::Dropped(_) => {}
-        }
-        match new {
-            Route::Raw => self.raw += 1,
-            Route::Group(g) => {
-                if let Some(g) = self.groups.get_mut(g) {
-                    if g.members == 0 {
-                        self.nonempty_groups += 1;
-                    }
-                    g.members += 1;
-                    if compact {
-                        g.compact += 1;
-                    }
-                    if g.folded {
-                        self.folded_members += 1;
-                    }
-                }
-            }
-            Route::Dropped(_) => {}
-        }
+        let group = |r: Route| match r {
+            Route::Group(g) => Some(g),
+            _ => None,
+        };
+        let left = group(old).and_then(|g| self.groups.get_mut(g));
+        self.occupancy.leave(old, left, compact);
+        let joined = group(new).and_then(|g| self.groups.get_mut(g));
+        self.occupancy.join(new, joined, compact);
     }
 
     /// Which fold's `keep_top` ranks series `id` (the first in whose scope

@@ -1,4 +1,4 @@
-//! Remembered series slots ([`TargetGuard::finish_slotted`]): a guard fed
+//! Remembered series slots ([`TargetGuard::finish`]): a guard fed
 //! the slots a scrape cache remembers forwards exactly what a guard fed
 //! none does, whatever the slots say (right, stale after a series left
 //! the window or became a folded member, reused by another series, or
@@ -94,7 +94,7 @@ impl Driver {
         let mut moved = vec![];
         let report = self
             .guard
-            .finish_slotted(ts, &mut batch, 0, &kinds, &keys, given, |i, slot| {
+            .finish(ts, &mut batch, &kinds, &keys, given, |i, slot| {
                 moved.push((keys[i], slot))
             })
             .expect("scrape accepted");

@@ -561,7 +561,7 @@ fn duplicates_in_one_scrape_count_once() {
 }
 
 #[test]
-fn in_place_gives_what_apply_gives_in_the_same_order() {
+fn apply_gives_what_the_scrape_loops_way_gives_in_the_same_order() {
     let rule = || GuardSettings {
         fold_rules: vec![FoldRule::new(vec!["host".into()], Some("req_total")).unwrap()],
         ..GuardSettings::default()
@@ -576,8 +576,21 @@ fn in_place_gives_what_apply_gives_in_the_same_order() {
         let (samples, kinds) = f.scrape(ts, &v);
         let mut out = Vec::new();
         a.apply(ts, &samples, &kinds, &mut out).unwrap();
-        let mut batch = samples.clone();
-        b.apply_in_place(ts, &mut batch, &kinds).unwrap();
+        // The scrape loop's way: members merged by key as the samples
+        // come, the rest finished in place with their keys.
+        let keyer = b.keyer();
+        b.begin(ts);
+        let (mut batch, mut batch_kinds, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+        for (s, kind) in samples.iter().zip(&kinds) {
+            let key = keyer.key_labels(&s.labels);
+            if b.merge_member(key, s.value, false) == MemberHit::NotMember {
+                batch.push(s.clone());
+                batch_kinds.push(*kind);
+                keys.push(key);
+            }
+        }
+        b.finish(ts, &mut batch, &batch_kinds, &keys, &[], |_, _| {})
+            .unwrap();
         let show = |v: &[Sample]| -> Vec<String> {
             v.iter()
                 .map(|s| format!("{} {}", s.labels, s.value))

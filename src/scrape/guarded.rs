@@ -162,19 +162,11 @@ impl GuardedTarget {
             guard.set_ceiling(hold);
         }
         let keys = &self.keys;
-        let result = guard.finish_slotted(
-            ts_ms,
-            batch,
-            0,
-            &self.kinds,
-            keys,
-            &self.slots,
-            |i, slot| {
-                if let Some(&key) = keys.get(i) {
-                    remember(key, slot);
-                }
-            },
-        );
+        let result = guard.finish(ts_ms, batch, &self.kinds, keys, &self.slots, |i, slot| {
+            if let Some(&key) = keys.get(i) {
+                remember(key, slot);
+            }
+        });
         let active = guard.active_series();
         drop(guard);
         self.clear();

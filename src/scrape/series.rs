@@ -314,13 +314,9 @@ mod tests {
     async fn the_series_key_with_the_guard_they_have_now() {
         let body = "a 1\nb 2\n";
         let saved = Scraper::new(GUARDED);
-        let state = saved
-            .series
-            .guarded()
-            .expect("guarded")
-            .shared()
-            .lock()
-            .export_state();
+        let state = crate::guard::persist::saved_state(
+            &saved.series.guarded().expect("guarded").shared().lock(),
+        );
         let mut s = Scraper::new(GUARDED);
         let first = s.scrape(body, 1_000).await;
         assert_eq!(first.series_added, 2);

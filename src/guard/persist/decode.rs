@@ -1,15 +1,9 @@
-//! Decoding of the guard state file, versions 1, 2 and 3: the frame
-//! (length, magic, checksum, version; version 3's footer with its offsets
-//! bounded by the file) first, then the symbols and the targets with every
-//! index, length and tag checked, so damage is a typed error, never a
-//! panic or a huge allocation. A version-1 state has no key secret, series
-//! keys, replaced names, tuples or members; versions 2 and 3 code targets
-//! alike.
+//! Decoding of the guard state file: the frame (length, magic, checksum,
+//! version; the footer with its offsets bounded by the file) first, then
+//! the symbols and the targets with every index, length and tag checked,
+//! so damage is a typed error, never a panic or a huge allocation.
 
-use super::{
-    FOOTER, FOOTER_V2, HEADER, HEADER_V2, MAGIC, OLDEST_STATE_VERSION, STATE_VERSION, StateError,
-    TargetState,
-};
+use super::{FOOTER, HEADER, MAGIC, STATE_VERSION, StateError, TargetState};
 use crate::guard::fold::FoldOrigin;
 use crate::guard::settings::{BudgetAction, FoldRule, GaugeFold, GuardSettings};
 use crate::guard::state::{
@@ -25,7 +19,6 @@ const MIN_MEMBER: usize = 16 + 5;
 
 struct Reader<'a> {
     file: &'a str,
-    version: u8,
     b: &'a [u8],
     pos: usize,
     syms: Vec<&'a str>,
@@ -252,8 +245,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
     } else {
         None
     };
-    let v2 = r.version >= 2;
-    let key_secret = if v2 && r.bool()? {
+    let key_secret = if r.bool()? {
         let mut k = [0u8; 16];
         k.copy_from_slice(r.bytes(16)?);
         Some(k)
@@ -289,7 +281,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             activity,
         });
     }
-    let n = r.count("folded series", 11 + usize::from(v2))?;
+    let n = r.count("folded series", 12)?;
     let mut groups = Vec::with_capacity(n);
     let mut prev = None;
     let mut prev_replaced: Vec<String> = Vec::new();
@@ -298,28 +290,24 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
         let role = r.role()?;
         let folded = r.bool()?;
         let value = r.f64()?;
-        let replaced = if v2 {
-            // A folded series replaces some of its own labels: bounding
-            // the names by its labels also bounds what "the same as the
-            // previous" may copy.
-            let tag = r.uvarint()?;
-            let k = match tag {
-                0 => prev_replaced.len() as u64,
-                k => k - 1,
-            };
-            if k > labels.len() as u64 {
-                return r.err(format!(
-                    "{k} replaced names in a folded series of {} labels",
-                    labels.len()
-                ));
-            }
-            if tag != 0 {
-                prev_replaced = (0..k).map(|_| r.string()).collect::<R<Vec<_>>>()?;
-            }
-            prev_replaced.clone()
-        } else {
-            Vec::new()
+        // A folded series replaces some of its own labels: bounding the
+        // names by its labels also bounds what "the same as the previous"
+        // may copy.
+        let tag = r.uvarint()?;
+        let k = match tag {
+            0 => prev_replaced.len() as u64,
+            k => k - 1,
         };
+        if k > labels.len() as u64 {
+            return r.err(format!(
+                "{k} replaced names in a folded series of {} labels",
+                labels.len()
+            ));
+        }
+        if tag != 0 {
+            prev_replaced = (0..k).map(|_| r.string()).collect::<R<Vec<_>>>()?;
+        }
+        let replaced = prev_replaced.clone();
         groups.push(GroupState {
             labels,
             role,
@@ -349,8 +337,7 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             t => return r.err(format!("route {t}")),
         };
         let flags = r.u8()?;
-        let known = if v2 { 0b1111 } else { 0b111 };
-        if flags & !known != 0 {
+        if flags & !0b1111 != 0 {
             return r.err(format!("series flags {flags:#04x}"));
         }
         let key = if flags & 8 != 0 { Some(r.key()?) } else { None };
@@ -401,11 +388,8 @@ fn decode_target(r: &mut Reader<'_>) -> R<TargetState> {
             recent,
         });
     }
-    let (tuples, members) = if v2 {
-        (decode_tuples(r)?, decode_members(r, last_ts_ms)?)
-    } else {
-        (Vec::new(), Vec::new())
-    };
+    let tuples = decode_tuples(r)?;
+    let members = decode_members(r, last_ts_ms)?;
     Ok(TargetState {
         job,
         url,
@@ -482,14 +466,17 @@ fn decode_members(r: &mut Reader<'_>, last_ts_ms: i64) -> R<Vec<MemberState>> {
 /// lists), what bounds a target count.
 const MIN_TARGET: usize = 8;
 
-/// Decodes the bytes of state file `file`.
+/// Decodes the bytes of state file `file`: the checksum first (a
+/// truncated or torn file fails there, before its footer is believed),
+/// then the footer's offsets bounded by the file, the symbols (after the
+/// targets), then the targets.
 pub fn decode(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
     let length = |expected: u64| StateError::Length {
         file: file.to_string(),
         expected,
         got: b.len() as u64,
     };
-    let min = (HEADER_V2 + FOOTER_V2) as u64;
+    let min = (HEADER + FOOTER) as u64;
     if (b.len() as u64) < min {
         return Err(length(min));
     }
@@ -502,10 +489,55 @@ pub fn decode(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
             got: magic,
         });
     }
-    match b[4] {
-        1 | 2 => decode_v2(file, b),
-        _ => decode_v3(file, b),
+    check_crc(file, b)?;
+    check_version(file, b)?;
+    let footer = b.len() - FOOTER;
+    let symbols_offset = u64_at(b, footer);
+    let symbols_len = u64_at(b, footer + 8);
+    let targets = u64_at(b, footer + 16);
+    let malformed = |offset: usize, what: String| StateError::Malformed {
+        file: file.to_string(),
+        offset,
+        what,
+    };
+    if symbols_offset < HEADER as u64 {
+        return Err(malformed(
+            footer,
+            format!("symbol table offset {symbols_offset} inside the header"),
+        ));
     }
+    let expected = symbols_offset
+        .saturating_add(symbols_len)
+        .saturating_add(FOOTER as u64);
+    if expected != b.len() as u64 {
+        return Err(length(expected));
+    }
+    // Both fit the file now.
+    let symbols_offset = symbols_offset as usize;
+    let body = (symbols_offset - HEADER) as u64;
+    if targets.saturating_mul(MIN_TARGET as u64) > body {
+        return Err(malformed(
+            footer + 16,
+            format!("target count {targets} exceeds the {body} bytes of targets"),
+        ));
+    }
+    let mut r = Reader {
+        file,
+        b: &b[..footer],
+        pos: symbols_offset,
+        syms: Vec::new(),
+    };
+    let syms = decode_symbols(&mut r)?;
+    if r.pos != footer {
+        return r.err(format!("{} bytes after the last symbol", footer - r.pos));
+    }
+    let mut r = Reader {
+        file,
+        b: &b[..symbols_offset],
+        pos: HEADER,
+        syms,
+    };
+    decode_targets(&mut r, targets as usize)
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -532,18 +564,17 @@ fn check_crc(file: &str, b: &[u8]) -> Result<(), StateError> {
 }
 
 /// Checks the version byte and the reserved bytes.
-fn check_version(file: &str, b: &[u8]) -> Result<u8, StateError> {
+fn check_version(file: &str, b: &[u8]) -> Result<(), StateError> {
     let mut v = [0u8; 4];
     v.copy_from_slice(&b[4..8]);
-    if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&v[0]) || v[1..] != [0, 0, 0] {
+    if v != [STATE_VERSION, 0, 0, 0] {
         return Err(StateError::UnsupportedVersion {
             file: file.to_string(),
-            oldest: OLDEST_STATE_VERSION,
             expected: STATE_VERSION,
             got: u32::from_le_bytes(v),
         });
     }
-    Ok(v[0])
+    Ok(())
 }
 
 /// Symbols: a count, then each as a length and UTF-8 bytes, ending where
@@ -572,100 +603,4 @@ fn decode_targets(r: &mut Reader<'_>, n: usize) -> R<Vec<TargetState>> {
         return r.err(format!("{} bytes after the last target", r.b.len() - r.pos));
     }
     Ok(out)
-}
-
-/// Versions 1 and 2: the payload's length in the header, the symbols
-/// before the targets.
-fn decode_v2(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
-    let min = (HEADER_V2 + FOOTER_V2) as u64;
-    let expected = u64_at(b, 8).saturating_add(min);
-    if expected != b.len() as u64 {
-        return Err(StateError::Length {
-            file: file.to_string(),
-            expected,
-            got: b.len() as u64,
-        });
-    }
-    check_crc(file, b)?;
-    let version = check_version(file, b)?;
-    let end = b.len() - FOOTER_V2;
-    let mut r = Reader {
-        file,
-        version,
-        b: &b[..end],
-        pos: HEADER_V2,
-        syms: Vec::new(),
-    };
-    r.syms = decode_symbols(&mut r)?;
-    let n = r.count("target", MIN_TARGET)?;
-    decode_targets(&mut r, n)
-}
-
-/// Version 3 (and the frame of any later version): the checksum first,
-/// then the footer's offsets bounded by the file, the symbols (after the
-/// targets), then the targets.
-fn decode_v3(file: &str, b: &[u8]) -> Result<Vec<TargetState>, StateError> {
-    let min = (HEADER + FOOTER) as u64;
-    if (b.len() as u64) < min {
-        return Err(StateError::Length {
-            file: file.to_string(),
-            expected: min,
-            got: b.len() as u64,
-        });
-    }
-    check_crc(file, b)?;
-    let version = check_version(file, b)?;
-    let footer = b.len() - FOOTER;
-    let symbols_offset = u64_at(b, footer);
-    let symbols_len = u64_at(b, footer + 8);
-    let targets = u64_at(b, footer + 16);
-    let malformed = |offset: usize, what: String| StateError::Malformed {
-        file: file.to_string(),
-        offset,
-        what,
-    };
-    if symbols_offset < HEADER as u64 {
-        return Err(malformed(
-            footer,
-            format!("symbol table offset {symbols_offset} inside the header"),
-        ));
-    }
-    let expected = symbols_offset
-        .saturating_add(symbols_len)
-        .saturating_add(FOOTER as u64);
-    if expected != b.len() as u64 {
-        return Err(StateError::Length {
-            file: file.to_string(),
-            expected,
-            got: b.len() as u64,
-        });
-    }
-    // Both fit the file now.
-    let symbols_offset = symbols_offset as usize;
-    let body = (symbols_offset - HEADER) as u64;
-    if targets.saturating_mul(MIN_TARGET as u64) > body {
-        return Err(malformed(
-            footer + 16,
-            format!("target count {targets} exceeds the {body} bytes of targets"),
-        ));
-    }
-    let mut r = Reader {
-        file,
-        version,
-        b: &b[..footer],
-        pos: symbols_offset,
-        syms: Vec::new(),
-    };
-    let syms = decode_symbols(&mut r)?;
-    if r.pos != footer {
-        return r.err(format!("{} bytes after the last symbol", footer - r.pos));
-    }
-    let mut r = Reader {
-        file,
-        version,
-        b: &b[..symbols_offset],
-        pos: HEADER,
-        syms,
-    };
-    decode_targets(&mut r, targets as usize)
 }

@@ -1,15 +1,15 @@
-//! Encoding of the guard state file (version 3, the only one written):
-//! each target, label sets delta-coded against the previous one of their
-//! list, folded members as a key and a few numbers each, then a symbol
-//! table of every string, then the footer. [`Encoder`] takes a target
-//! from its exported [`GuardState`] or straight from a live
-//! [`TargetGuard`] (the saver's way: no copy of its members), and hands
-//! the targets' bytes to its [`Sink`] (`state.tmp`, or memory) a buffer
-//! at a time as they are encoded: only the symbol table waits for the end.
+//! Encoding of the guard state file, straight from live guards: each
+//! target, label sets delta-coded against the previous one of their list,
+//! folded members as a key and a few numbers each, then a symbol table of
+//! every string, then the footer. [`Encoder::add_guard`] takes a target
+//! from its [`TargetGuard`] (its members walked in its member table, not
+//! copied: `state/walk.rs`) and hands the target's bytes to the encoder's
+//! [`Sink`] (`state.tmp`, or memory) a buffer at a time as they are
+//! encoded: only the symbol table waits for the end.
 
 use super::chunks::Chunks;
 use super::sink::{Out, Sink, TmpFile, fs_error};
-use super::{FOOTER, HEADER, MAGIC, STATE_VERSION, StateError, TargetState};
+use super::{FOOTER, HEADER, MAGIC, STATE_VERSION, StateError};
 use crate::guard::TargetGuard;
 use crate::guard::fold::FoldOrigin;
 use crate::guard::settings::{BudgetAction, GaugeFold};
@@ -370,33 +370,17 @@ impl<S: Sink> Encoder<S> {
         }
     }
 
-    /// Adds a target's exported state.
-    pub fn add(&mut self, t: &TargetState) {
-        let s = &t.state;
-        encode_target(&mut self.w, &t.job, &t.url, &t.labels, s);
-        self.w.uvarint(s.tuples.len() as u64);
-        for t in &s.tuples {
-            self.w.syms(t);
-        }
-        self.w.uvarint(s.members.len() as u64);
-        let mut prev = 0;
-        for m in &s.members {
-            self.w.member(m, &mut prev, s.last_ts_ms);
-        }
-        self.finish_target(s.series.len(), s.members.len());
-    }
-
     /// Adds the state of a live guard, its folded members encoded straight
     /// from its member table in the table's order (nothing is copied per
-    /// member; `state_walk.rs`): one pass to count them (their count comes
-    /// first), one to encode them. The same bytes as [`Encoder::add`] of
-    /// its [`TargetGuard::export_state`]. The caller holds the guard (its
-    /// lock) for as long as this takes: what encoding an exported state
-    /// takes plus two passes over the member table, and the writes of the
-    /// buffers filled meanwhile (see [`crate::scrape::GuardStates::encode`]).
+    /// member; `state/walk.rs`): one pass to count them (their count comes
+    /// first), one to encode them. The caller holds the guard (its lock)
+    /// for as long as this takes: the guard's series, folds and folded
+    /// series gathered and encoded, two passes over the member table, and
+    /// the writes of the buffers filled meanwhile (see
+    /// [`crate::scrape::GuardStates::encode`]).
     pub fn add_guard(&mut self, job: &str, url: &str, labels: &Labels, guard: &TargetGuard) {
         let ix = guard.export_index();
-        let s = guard.export_without_members(&ix);
+        let s = guard.state_head(&ix);
         encode_target(&mut self.w, job, url, labels, &s);
         self.w.uvarint(ix.tuples() as u64);
         for t in guard.tuple_values() {
@@ -461,13 +445,4 @@ impl<S: Sink> Encoder<S> {
         out.extend(&(self.targets as u64).to_le_bytes());
         out.finish()
     }
-}
-
-/// The bytes of a state file holding `targets`.
-pub fn encode(targets: &[TargetState]) -> Vec<u8> {
-    let mut enc = Encoder::new();
-    for t in targets {
-        enc.add(t);
-    }
-    enc.into_bytes()
 }

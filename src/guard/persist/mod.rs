@@ -1,9 +1,9 @@
 //! The guard state file (`docs/format/guard-state.md`): every guarded
-//! target's [`GuardState`] with the target's identity, encoded with a
-//! shared symbol table and delta-coded label sets (`encode.rs`), decoded
-//! with every index and length checked (`decode.rs`), framed by a magic,
-//! a version and a CRC32C; and its atomic write and read through a
-//! [`Directory`]. Version 3 is written; versions 1, 2 and 3 are read.
+//! target's [`GuardState`] with the target's identity, encoded straight
+//! from each live guard with a shared symbol table and delta-coded label
+//! sets (`encode.rs`), decoded with every index and length checked
+//! (`decode.rs`), framed by a magic, a version and a CRC32C; and its
+//! atomic write and read through a [`Directory`]. One format, version 1.
 //!
 //! The agent saves through [`Encoder::create`], [`Encoder::add_guard`]
 //! and [`Encoder::finish`]: each guard's members go straight from its
@@ -17,7 +17,7 @@ mod encode;
 mod sink;
 
 pub use decode::decode;
-pub use encode::{Encoder, encode};
+pub use encode::Encoder;
 pub use sink::{Sink, TmpFile};
 
 use super::state::GuardState;
@@ -25,22 +25,14 @@ use crate::labels::Labels;
 use crate::tsdb::fs::{Directory, FsError};
 
 const MAGIC: [u8; 4] = *b"LGST";
-/// The state file format version this code writes (and the newest it
-/// reads).
-pub const STATE_VERSION: u8 = 3;
-/// The oldest state file format version this code reads.
-pub const OLDEST_STATE_VERSION: u8 = 1;
+/// The state file format version this code writes and reads.
+pub const STATE_VERSION: u8 = 1;
 /// The state file's name in its directory.
 pub const STATE_FILE: &str = "state";
-/// Version 3's header: magic, version, reserved.
+/// The header: magic, version, reserved.
 const HEADER: usize = 8;
-/// Version 3's footer: symbol table offset and length, target count,
-/// CRC32C.
+/// The footer: symbol table offset and length, target count, CRC32C.
 const FOOTER: usize = 28;
-/// Versions 1 and 2's header: magic, version, reserved, payload length.
-const HEADER_V2: usize = 16;
-/// Versions 1 and 2's footer: the CRC32C.
-const FOOTER_V2: usize = 4;
 
 /// One target's saved state and who it belongs to.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,13 +81,11 @@ pub enum StateError {
         got: u32,
     },
     /// Written by another format version (or reserved bytes set).
-    #[error("{file}: unsupported version {got} (this levee reads versions {oldest} to {expected})")]
+    #[error("{file}: unsupported version {got} (this levee reads version {expected})")]
     UnsupportedVersion {
         /// The file.
         file: String,
-        /// The oldest version read here.
-        oldest: u8,
-        /// The newest version read here.
+        /// The version read here.
         expected: u8,
         /// Version byte and reserved bytes as found.
         got: u32,
@@ -135,11 +125,21 @@ pub fn read(dir: &dyn Directory, file: &str) -> Result<Option<Vec<TargetState>>,
     decode(file, &bytes).map(Some)
 }
 
-/// Writes `bytes` (from [`encode`]) to `file` atomically: `<file>.tmp`,
-/// fsync, rename, fsync of the directory. A failure leaves `file` as it
-/// was.
+/// Writes `bytes` (a whole state file, [`Encoder::into_bytes`]) to
+/// `file` atomically: `<file>.tmp`, fsync, rename, fsync of the
+/// directory. A failure leaves `file` as it was.
 pub fn write(dir: &dyn Directory, file: &str, bytes: &[u8]) -> Result<(), StateError> {
     let mut tmp = TmpFile::create(dir, file)?;
     tmp.put(bytes).map_err(|e| sink::fs_error(file, e))?;
     tmp.commit()
+}
+
+/// What a save of `guard` reads back as: its state as the state file
+/// holds it, through the encoder and decoder the agent uses.
+#[cfg(test)]
+pub(crate) fn saved_state(guard: &crate::guard::TargetGuard) -> GuardState {
+    let mut enc = Encoder::new();
+    enc.add_guard("job", "http://target/metrics", &Labels::empty(), guard);
+    let mut targets = decode("saved", &enc.into_bytes()).expect("a saved state decodes");
+    targets.remove(0).state
 }

@@ -3,29 +3,23 @@
 //! saver encodes each member as it is visited, in one pass over the table
 //! in its own order.
 //!
-//! The file codes a member's tuple as a delta from the previous member's,
-//! which is one byte when members of one tuple come together. In table
-//! order (key order) they do not: the delta costs 2 bytes with fewer than
-//! 8,192 tuples, 3 with up to about a million, so the file grows by 1 to 2
-//! bytes per member against tuple order (measured: +1.4 at the storm's
-//! 24,000 tuples, 30.5 → 31.9 bytes per member). Tuple order was tried:
-//! placing members by a counting sort in bounded scratch (a `u32` per
-//! tuple, `max(16Ki, n/8)` references) took 8 extra passes over the
-//! table, and those passes cost more than the encoding itself (600k
-//! members: 104 ms to export in tuple order against 19 ms to encode, in
-//! a release build), all of it under the guard's lock, while its scratch
-//! (3 bytes per member) cost the heap about what the larger file costs.
+//! Why not in tuple order, which the file's tuple delta favours (one byte
+//! for a run of members of one tuple, 2 to 3 in table order, so 1 to 2
+//! bytes per member more): putting members in tuple order takes passes
+//! over the table and scratch beside it, all under the guard's lock, and
+//! costs more time than the encoding itself and about as much heap as the
+//! larger file (the measurement: `docs/guard.md`, "How we got here").
 
-use super::engine::TargetGuard;
-use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, Member};
-use super::state::MemberState;
-use super::table::NONE;
-use super::tuples::TupleValues;
+use super::MemberState;
+use crate::guard::engine::TargetGuard;
+use crate::guard::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, Member};
+use crate::guard::table::NONE;
+use crate::guard::tuples::TupleValues;
 use crate::series_key::SeriesKey;
 
 /// How a guard's slots are numbered in its exported state.
 #[derive(Debug)]
-pub(super) struct ExportIndex {
+pub(in crate::guard) struct ExportIndex {
     /// Group slot → position in the state's groups (`NONE`: not exported).
     pub groups: Vec<u32>,
     /// Tuple slot → position in the state's tuples (`NONE`: none there).
@@ -36,7 +30,7 @@ pub(super) struct ExportIndex {
 
 impl ExportIndex {
     /// Tuples exported.
-    pub(super) fn tuples(&self) -> usize {
+    pub(in crate::guard) fn tuples(&self) -> usize {
         self.tuple_count
     }
 }
@@ -44,7 +38,7 @@ impl ExportIndex {
 impl TargetGuard {
     /// The numbering of groups and tuples in the exported state: live ones
     /// densely, in slot order.
-    pub(super) fn export_index(&self) -> ExportIndex {
+    pub(in crate::guard) fn export_index(&self) -> ExportIndex {
         let mut groups = vec![NONE; self.groups.slot_count()];
         for (n, (id, _)) in self.groups.iter().enumerate() {
             groups[id as usize] = n as u32;
@@ -67,7 +61,7 @@ impl TargetGuard {
     }
 
     /// The values of every exported tuple, in their exported order.
-    pub(super) fn tuple_values(&self) -> impl Iterator<Item = TupleValues<'_>> {
+    pub(in crate::guard) fn tuple_values(&self) -> impl Iterator<Item = TupleValues<'_>> {
         self.tuples.iter().map(|(_, values)| values)
     }
 
@@ -75,7 +69,7 @@ impl TargetGuard {
     /// and tuple: all of them while the guard keeps its tables
     /// consistent), in table order, each built on the stack from the
     /// table's entry; returns how many. One pass over the member table.
-    pub(super) fn walk_members(
+    pub(in crate::guard) fn walk_members(
         &self,
         ix: &ExportIndex,
         mut visit: impl FnMut(&MemberState),
@@ -93,7 +87,7 @@ impl TargetGuard {
     /// How many members [`TargetGuard::walk_members`] gives (the state
     /// file lists their count before them). One pass over the member
     /// table.
-    pub(super) fn count_members(&self, ix: &ExportIndex) -> usize {
+    pub(in crate::guard) fn count_members(&self, ix: &ExportIndex) -> usize {
         self.members
             .iter()
             .filter(|(key, m)| self.exported_member(ix, key, m).is_some())
@@ -136,7 +130,7 @@ impl TargetGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guard::persist::{self, Encoder, TargetState};
+    use crate::guard::persist::{self, Encoder, saved_state};
     use crate::guard::state::{GroupState, GuardState};
     use crate::guard::{GuardSettings, Role};
     use crate::labels::Labels;
@@ -225,31 +219,33 @@ mod tests {
     fn every_member_comes_once() {
         let saved = mixed();
         let guard = TargetGuard::restore(saved.settings.clone(), &saved).expect("restores");
-        let exported = guard.export_state();
+        let exported = saved_state(&guard);
         assert_eq!(exported.members.len(), saved.members.len());
         assert_eq!(by_key(&exported), by_key(&saved));
     }
 
+    /// The length of the state file of the guard restored from `state`.
+    fn file_len(state: &GuardState) -> usize {
+        let guard = TargetGuard::restore(state.settings.clone(), state).expect("restores");
+        let mut enc = Encoder::new();
+        enc.add_guard("j", "u", &Labels::from_pairs([("job", "j")]), &guard);
+        enc.into_bytes().len()
+    }
+
     /// Members in table order cost the file at most 2 bytes each more than
     /// in tuple order (up to ~a million tuples), the tuple delta's bytes.
+    /// (A restored guard's table holds its members in the state's order.)
     #[test]
     fn table_order_costs_at_most_two_bytes_per_member() {
-        for (name, saved) in [
+        for (name, mut saved) in [
             ("mixed", mixed()),
             ("25 per tuple", state(2000, |_| 25)),
             ("one per tuple", state(50_000, |_| 1)),
         ] {
-            let guard = TargetGuard::restore(saved.settings.clone(), &saved).expect("restores");
-            let mut t = TargetState {
-                job: "j".into(),
-                url: "u".into(),
-                labels: Labels::from_pairs([("job", "j")]),
-                state: guard.export_state(),
-            };
-            let table = persist::encode(std::slice::from_ref(&t)).len();
-            t.state.members.sort_by_key(|m| m.tuple);
-            let sorted = persist::encode(std::slice::from_ref(&t)).len();
-            let n = t.state.members.len();
+            let table = file_len(&saved);
+            saved.members.sort_by_key(|m| m.tuple);
+            let sorted = file_len(&saved);
+            let n = saved.members.len();
             let extra = (table - sorted) as f64 / n as f64;
             println!("{name}: {n} members, {extra:.2} bytes each for table order");
             assert!(extra <= 2.0, "{name}: {extra}");
@@ -257,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn a_live_guard_encodes_as_its_exported_state_does() {
+    fn a_live_guard_encodes_every_member_and_reads_back_as_it_was() {
         let saved = mixed();
         let guard = TargetGuard::restore(saved.settings.clone(), &saved).expect("restores");
         let labels = Labels::from_pairs([("job", "j")]);
@@ -268,24 +264,11 @@ mod tests {
         let len = enc.file_len();
         let live = enc.into_bytes();
         assert_eq!(live.len(), len);
-        let state = guard.export_state();
-        let listed = persist::encode(&[
-            TargetState {
-                job: "j".into(),
-                url: "http://t/metrics".into(),
-                labels: labels.clone(),
-                state: state.clone(),
-            },
-            TargetState {
-                job: "j".into(),
-                url: "http://u/metrics".into(),
-                labels: labels.clone(),
-                state: state.clone(),
-            },
-        ]);
-        assert_eq!(live, listed);
         let back = persist::decode("state", &live).expect("decodes");
-        assert_eq!(back[1].state, state);
+        assert_eq!(back[0].url, "http://t/metrics");
+        assert_eq!(back[1].url, "http://u/metrics");
+        assert_eq!(back[1].state, back[0].state);
+        assert_eq!(by_key(&back[1].state), by_key(&saved));
     }
 
     #[test]
@@ -300,7 +283,7 @@ mod tests {
             enc.add_guard("j", "http://t/metrics", &labels, &guard);
             enc.finish()
         };
-        let old = persist::encode(&[]);
+        let old = Encoder::new().into_bytes();
         let len = {
             let mut enc = Encoder::new();
             enc.add_guard("j", "http://t/metrics", &labels, &guard);
@@ -326,7 +309,7 @@ mod tests {
         let back = persist::read(&*after, STATE_FILE)
             .expect("reads")
             .expect("file");
-        assert_eq!(back[0].state, guard.export_state());
+        assert_eq!(back[0].state, saved_state(&guard));
     }
 
     #[test]
