@@ -7,65 +7,28 @@
 //! a size bound (a series costs a few numbers and a delta of its labels,
 //! not a copy of them) and that the loaded guard is the saved one.
 
-use levee::exposition::{Entry, Format, MetricType, ParserLimits, StreamParser};
+use crate::scraper::Scraper;
 use levee::guard::persist::{self, Encoder, STATE_FILE};
 use levee::guard::{GuardSettings, TargetGuard};
-use levee::labels::{Labels, LabelsBuilder};
-use levee::pipeline::Sample;
+use levee::labels::Labels;
 use levee::synth::IstioWorkload;
 use levee::tsdb::fs::DiskDirectory;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 const HOSTS: u64 = 4000;
 
-fn scrape(
-    w: &IstioWorkload,
-    k: u64,
-    cache: &mut HashMap<Vec<u8>, Arc<Labels>>,
-) -> (Vec<Sample>, Vec<MetricType>) {
-    let body = w.body(k);
-    let mut p = StreamParser::new(Format::PrometheusText, ParserLimits::default());
-    p.push(&body).expect("body parses");
-    p.finish();
-    let (mut samples, mut kinds) = (Vec::new(), Vec::new());
-    while let Some(e) = p.next() {
-        let Entry::Sample(s) = e.expect("body parses") else {
-            continue;
-        };
-        let labels = cache
-            .entry(s.series.to_vec())
-            .or_insert_with(|| {
-                let mut b = LabelsBuilder::new();
-                for (n, v) in s.labels() {
-                    b.set(n, &v);
-                }
-                b.set("__name__", s.name);
-                b.set("job", "istio");
-                b.set("instance", "sidecar:15090");
-                Arc::new(b.into_labels())
-            })
-            .clone();
-        samples.push(Sample {
-            labels,
-            timestamp_ms: k as i64 * 5000,
-            value: s.value,
-        });
-        kinds.push(s.kind);
-    }
-    (samples, kinds)
-}
-
 fn measure(full_labels: bool) {
     let w = IstioWorkload::new(HOSTS).with_full_labels(full_labels);
-    let mut cache = HashMap::new();
+    let mut scraper = Scraper {
+        cache: HashMap::new(),
+    };
     let mut guard = TargetGuard::new(GuardSettings {
         series_budget: 1000,
         ..Default::default()
     });
     for k in 0..2 {
-        let (samples, kinds) = scrape(&w, k, &mut cache);
+        let (samples, kinds) = scraper.scrape(&w.body(k), k as i64 * 5000);
         guard
             .apply(k as i64 * 5000, &samples, &kinds, &mut Vec::new())
             .expect("scrape");

@@ -1,31 +1,19 @@
 //! `global:`: the default scrape interval and timeout, external labels.
 
-use super::{Ctx, labels, nonzero};
-use crate::config::error::{ConfigPath, ProblemKind};
+use super::{Ctx, interval_and_timeout, labels, nonzero};
+use crate::config::error::ConfigPath;
 use crate::config::raw::RawGlobal;
 use crate::config::types::GlobalConfig;
 
 pub(super) fn global(raw: RawGlobal, path: &ConfigPath, cx: &mut Ctx<'_>) -> GlobalConfig {
     let defaults = GlobalConfig::default();
-    let scrape_interval = raw
-        .scrape_interval
-        .filter(nonzero)
-        .unwrap_or(defaults.scrape_interval);
-    let scrape_timeout = match raw.scrape_timeout.filter(nonzero) {
-        Some(timeout) => {
-            if timeout > scrape_interval {
-                cx.problem(
-                    ProblemKind::Invalid,
-                    &path.key("scrape_timeout"),
-                    format!(
-                        "scrape_timeout ({timeout}) is greater than scrape_interval ({scrape_interval})"
-                    ),
-                );
-            }
-            timeout
-        }
-        None => defaults.scrape_timeout.min(scrape_interval),
-    };
+    let (scrape_interval, scrape_timeout) = interval_and_timeout(
+        raw.scrape_interval,
+        raw.scrape_timeout,
+        (defaults.scrape_interval, defaults.scrape_timeout),
+        path,
+        cx,
+    );
     if raw.evaluation_interval.is_some() {
         cx.note(
             &path.key("evaluation_interval"),

@@ -93,6 +93,37 @@ pub(super) fn nonzero(d: &Duration) -> bool {
     !d.is_zero()
 }
 
+/// A scrape interval and timeout as written (zero or absent: unset), with
+/// the defaults they fall back to: the timeout defaults to the default
+/// timeout capped at the interval, and a timeout longer than the interval
+/// is a problem at `path.scrape_timeout`, as Prometheus has it.
+pub(super) fn interval_and_timeout(
+    interval: Option<Duration>,
+    timeout: Option<Duration>,
+    defaults: (Duration, Duration),
+    path: &ConfigPath,
+    cx: &mut Ctx<'_>,
+) -> (Duration, Duration) {
+    let (default_interval, default_timeout) = defaults;
+    let interval = interval.filter(nonzero).unwrap_or(default_interval);
+    let timeout = match timeout.filter(nonzero) {
+        Some(timeout) => {
+            if timeout > interval {
+                cx.problem(
+                    ProblemKind::Invalid,
+                    &path.key("scrape_timeout"),
+                    format!(
+                        "scrape_timeout ({timeout}) is greater than scrape_interval ({interval})"
+                    ),
+                );
+            }
+            timeout
+        }
+        None => default_timeout.min(interval),
+    };
+    (interval, timeout)
+}
+
 /// True for a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn valid_label_name(name: &str) -> bool {
     let mut bytes = name.bytes();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Ctx, labels, nonzero};
+use super::{Ctx, interval_and_timeout, labels};
 use crate::config::error::{ConfigPath, ProblemKind};
 use crate::config::http::resolve_http;
 use crate::config::raw::{RawScrapeConfig, RawStaticConfig};
@@ -60,25 +60,13 @@ pub(super) fn scrape_config(
             "missing required key `job_name`",
         );
     }
-    let scrape_interval = raw
-        .scrape_interval
-        .filter(nonzero)
-        .unwrap_or(global.scrape_interval);
-    let scrape_timeout = match raw.scrape_timeout.filter(nonzero) {
-        Some(timeout) => {
-            if timeout > scrape_interval {
-                cx.problem(
-                    ProblemKind::Invalid,
-                    &path.key("scrape_timeout"),
-                    format!(
-                        "scrape_timeout ({timeout}) is greater than scrape_interval ({scrape_interval})"
-                    ),
-                );
-            }
-            timeout
-        }
-        None => global.scrape_timeout.min(scrape_interval),
-    };
+    let (scrape_interval, scrape_timeout) = interval_and_timeout(
+        raw.scrape_interval,
+        raw.scrape_timeout,
+        (global.scrape_interval, global.scrape_timeout),
+        path,
+        cx,
+    );
     let metrics_path = match raw.metrics_path.filter(|p| !p.is_empty()) {
         None => "/metrics".to_owned(),
         Some(p) if p.starts_with('/') => p,
