@@ -152,8 +152,9 @@ pub enum WalError {
         #[source]
         cause: FsError,
         /// For an append that failed partway: why cutting the segment back
-        /// to its last whole record failed too.
-        rollback: Option<FsError>,
+        /// to its last whole record failed too (boxed: a rare second error
+        /// need not make every `WalError` larger).
+        rollback: Option<Box<FsError>>,
     },
 }
 

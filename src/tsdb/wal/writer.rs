@@ -41,7 +41,7 @@ pub struct Wal {
     encoder: snap::raw::Encoder,
     /// Why the WAL refuses writes until reopened or repaired: the failure
     /// and, for a torn append, the failure to cut it back.
-    poisoned: Option<(FsError, Option<FsError>)>,
+    poisoned: Option<(FsError, Option<Box<FsError>>)>,
     repaired: Option<RepairReport>,
     stats: WalStats,
 }
@@ -258,7 +258,7 @@ impl Wal {
             .and_then(|()| self.dir.open_append(&name));
         match rollback {
             Ok(file) => self.file = file,
-            Err(e) => self.poisoned = Some((err.clone(), Some(e))),
+            Err(e) => self.poisoned = Some((err.clone(), Some(Box::new(e)))),
         }
         Err(err.into())
     }

@@ -310,7 +310,10 @@ fn torn_append_that_cannot_be_cut_back_poisons_with_both_failures() {
     };
     assert_eq!(cause.to_string(), failed.to_string());
     let rollback = rollback.as_ref().expect("the failed cut-back");
-    assert!(matches!(rollback, FsError::Injected { op: "truncate", .. }));
+    assert!(matches!(
+        **rollback,
+        FsError::Injected { op: "truncate", .. }
+    ));
     let source = std::error::Error::source(&poisoned).and_then(|c| c.downcast_ref::<FsError>());
     assert_eq!(source.map(ToString::to_string), Some(failed.to_string()));
     assert_eq!(
