@@ -9,12 +9,13 @@ use std::fmt::Write as _;
 #[derive(Debug, thiserror::Error)]
 pub enum CardinalityError {
     /// The request failed.
-    #[error("GET {url}: {message}")]
+    #[error("GET {url}: {}", crate::http_client::error_chain(source))]
     Http {
         /// The URL asked.
         url: String,
         /// What failed.
-        message: String,
+        #[source]
+        source: reqwest::Error,
     },
     /// levee answered with an error.
     #[error("GET {url}: HTTP {status}: {body}")]
@@ -27,13 +28,33 @@ pub enum CardinalityError {
         body: String,
     },
     /// The answer is not the API's JSON.
-    #[error("GET {url}: unexpected response: {message}")]
+    #[error("GET {url}: unexpected response: {source}")]
     Format {
         /// The URL asked.
         url: String,
         /// What is wrong with it.
-        message: String,
+        #[source]
+        source: FormatError,
     },
+}
+
+/// What is wrong with an answer that is not the API's JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// It does not parse.
+    #[error("not JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    /// The API reports a failure.
+    #[error("status {status}: {error}")]
+    Failed {
+        /// The `status` field.
+        status: Value,
+        /// The `error` field.
+        error: Value,
+    },
+    /// It has no `data.targets` list.
+    #[error("no data.targets list")]
+    NoTargets,
 }
 
 /// Fetches the cardinality of the levee at `base_url` (e.g.
@@ -43,24 +64,17 @@ pub async fn cardinality_report(base_url: &str, limit: usize) -> Result<String, 
         "{}/api/v1/status/cardinality?limit={limit}",
         base_url.trim_end_matches('/')
     );
-    let http = |message: String| CardinalityError::Http {
+    let http = |source| CardinalityError::Http {
         url: url.clone(),
-        message,
+        source,
     };
     let client = reqwest::Client::builder()
         .tls_certs_only([])
         .build()
-        .map_err(|e| http(crate::http_client::error_chain(&e)))?;
-    let resp = client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| http(crate::http_client::error_chain(&e)))?;
+        .map_err(http)?;
+    let resp = client.get(&url).send().await.map_err(http)?;
     let status = resp.status();
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| http(crate::http_client::error_chain(&e)))?;
+    let body = resp.text().await.map_err(http)?;
     if !status.is_success() {
         return Err(CardinalityError::Status {
             url,
@@ -68,18 +82,21 @@ pub async fn cardinality_report(base_url: &str, limit: usize) -> Result<String, 
             body,
         });
     }
-    render_table(&body).map_err(|message| CardinalityError::Format { url, message })
+    render_table(&body).map_err(|source| CardinalityError::Format { url, source })
 }
 
 /// The API's JSON as a table.
-pub fn render_table(json: &str) -> Result<String, String> {
-    let v: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+pub fn render_table(json: &str) -> Result<String, FormatError> {
+    let v: Value = serde_json::from_str(json).map_err(FormatError::Json)?;
     if v["status"] != "success" {
-        return Err(format!("status {}: {}", v["status"], v["error"]));
+        return Err(FormatError::Failed {
+            status: v["status"].clone(),
+            error: v["error"].clone(),
+        });
     }
     let targets = v["data"]["targets"]
         .as_array()
-        .ok_or("no data.targets list")?;
+        .ok_or(FormatError::NoTargets)?;
     let mut out = String::new();
     if targets.is_empty() {
         out.push_str("no guarded targets (no series_budget, fold_labels or guard.max_series)\n");
@@ -180,9 +197,35 @@ mod tests {
 
     #[test]
     fn errors_are_reported() {
-        assert!(render_table("nope").unwrap_err().starts_with("not JSON"));
-        assert!(render_table(r#"{"status":"error","error":"x"}"#).is_err());
+        let e = render_table("nope").unwrap_err();
+        assert!(e.to_string().starts_with("not JSON"), "{e}");
+        assert!(matches!(e, FormatError::Json(_)));
+        assert_eq!(
+            render_table(r#"{"status":"error","error":"x"}"#)
+                .unwrap_err()
+                .to_string(),
+            r#"status "error": "x""#
+        );
         let empty = render_table(r#"{"status":"success","data":{"targets":[]}}"#).unwrap();
         assert!(empty.starts_with("no guarded targets"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_keeps_the_client_error_and_renders_its_chain() {
+        let e = cardinality_report("http://127.0.0.1:1/", 3)
+            .await
+            .unwrap_err();
+        let url = "http://127.0.0.1:1/api/v1/status/cardinality?limit=3";
+        let CardinalityError::Http { source, .. } = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(
+            e.to_string(),
+            format!("GET {url}: {}", crate::http_client::error_chain(source))
+        );
+        assert!(
+            std::error::Error::source(&e).is_some_and(|c| c.is::<reqwest::Error>()),
+            "{e:?}"
+        );
     }
 }

@@ -17,7 +17,7 @@ mod cardinality_cli;
 mod routes;
 mod targets_api;
 
-pub use cardinality_cli::{CardinalityError, cardinality_report, render_table};
+pub use cardinality_cli::{CardinalityError, FormatError, cardinality_report, render_table};
 
 use crate::scrape::TargetsView;
 use crate::selfmon::Registry;

@@ -210,7 +210,7 @@ mod tests {
                 return Err(FsError::Io {
                     op: "append",
                     path: "f".into(),
-                    source: std::io::Error::other("disk full"),
+                    source: std::io::Error::other("disk full").into(),
                 });
             }
             self.got.extend_from_slice(bytes);

@@ -2,9 +2,13 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// An error from a [`Directory`](super::Directory) or one of its files.
-#[derive(Debug, thiserror::Error)]
+///
+/// It is `Clone` (the I/O error is shared) so that a writer can both
+/// return a failure and keep it as the reason it refuses further writes.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FsError {
     /// An operating-system error on `path`.
     #[error("{op} {}: {source}", path.display())]
@@ -14,7 +18,7 @@ pub enum FsError {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        source: io::Error,
+        source: Arc<io::Error>,
     },
     /// The file does not exist.
     #[error("{}: no such file", path.display())]
@@ -64,7 +68,11 @@ impl FsError {
         if source.kind() == io::ErrorKind::NotFound {
             FsError::NotFound { path }
         } else {
-            FsError::Io { op, path, source }
+            FsError::Io {
+                op,
+                path,
+                source: Arc::new(source),
+            }
         }
     }
 }

@@ -142,10 +142,19 @@ pub enum WalError {
     },
     /// An earlier write or sync failed in a way that leaves the segment's
     /// tail unknown; the WAL must be reopened (which repairs it).
-    #[error("wal: unusable after an earlier failure ({cause}); reopen it")]
+    #[error(
+        "wal: unusable after an earlier failure ({cause}{}); reopen it",
+        rollback.as_ref().map(|e| format!("; cutting back the torn write: {e}")).unwrap_or_default()
+    )]
     Poisoned {
-        /// The earlier failure.
-        cause: String,
+        /// The earlier failure: a sync, the creation of the next segment,
+        /// or an append that failed partway.
+        #[source]
+        cause: FsError,
+        /// For an append that failed partway: why cutting the segment back
+        /// to its last whole record failed too (boxed: a rare second error
+        /// need not make every `WalError` larger).
+        rollback: Option<Box<FsError>>,
     },
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::tsdb::fs::{Directory, WriteFile};
+use crate::tsdb::fs::{Directory, FsError, WriteFile};
 
 use super::frame;
 use super::repair::{RepairReport, repair, repair_tail};
@@ -39,7 +39,9 @@ pub struct Wal {
     buf: Vec<u8>,
     frame_ends: Vec<usize>,
     encoder: snap::raw::Encoder,
-    poisoned: Option<String>,
+    /// Why the WAL refuses writes until reopened or repaired: the failure
+    /// and, for a torn append, the failure to cut it back.
+    poisoned: Option<(FsError, Option<Box<FsError>>)>,
     repaired: Option<RepairReport>,
     stats: WalStats,
 }
@@ -219,8 +221,9 @@ impl Wal {
 
     fn check_poisoned(&self) -> Result<(), WalError> {
         match &self.poisoned {
-            Some(cause) => Err(WalError::Poisoned {
+            Some((cause, rollback)) => Err(WalError::Poisoned {
                 cause: cause.clone(),
+                rollback: rollback.clone(),
             }),
             None => Ok(()),
         }
@@ -255,7 +258,7 @@ impl Wal {
             .and_then(|()| self.dir.open_append(&name));
         match rollback {
             Ok(file) => self.file = file,
-            Err(e) => self.poisoned = Some(format!("{err}; cutting back the torn write: {e}")),
+            Err(e) => self.poisoned = Some((err.clone(), Some(Box::new(e)))),
         }
         Err(err.into())
     }
@@ -265,7 +268,7 @@ impl Wal {
         if let Err(e) = self.file.sync() {
             // After a failed fsync the OS may have dropped the dirty pages:
             // nothing written since the last sync can be trusted.
-            self.poisoned = Some(e.to_string());
+            self.poisoned = Some((e.clone(), None));
             return Err(e.into());
         }
         self.synced = self.position();
@@ -288,8 +291,8 @@ impl Wal {
                 Ok(())
             }
             Err(e) => {
-                self.poisoned = Some(e.to_string());
-                Err(e)
+                self.poisoned = Some((e.clone(), None));
+                Err(e.into())
             }
         }
     }
@@ -306,7 +309,7 @@ fn next_index(index: u32) -> Result<u32, WalError> {
 pub(super) fn create_segment(
     dir: &dyn Directory,
     index: u32,
-) -> Result<Box<dyn WriteFile>, WalError> {
+) -> Result<Box<dyn WriteFile>, FsError> {
     let mut file = dir.create(&segment_name(index))?;
     file.append(&header())?;
     file.sync()?;

@@ -20,22 +20,8 @@ impl Tailer {
         if self.samples_read >= 1000 {
             return self.bytes_per_sample();
         }
-        let mut reader = WalReader::segment(self.wal_dir.clone(), first);
-        let mut samples = 0u64;
-        while let Ok(Some(rec)) = reader.next_record() {
-            self.scratch.clear();
-            if matches!(record::record_type(rec), Ok(RecordType::Samples))
-                && record::decode_samples(rec, &mut self.scratch).is_ok()
-            {
-                samples += self.scratch.len() as u64;
-            }
-        }
-        let bytes = Position::start_of(first).bytes_to(reader.position(), |s| self.segment_size(s));
-        if samples > 0 {
-            bytes as f64 / samples as f64
-        } else {
-            DEFAULT_BYTES_PER_SAMPLE
-        }
+        segment_bytes_per_sample(&self.wal_dir, first, |s| self.segment_size(s))
+            .unwrap_or(DEFAULT_BYTES_PER_SAMPLE)
     }
 
     /// The size of segment `s` as last seen, or the configured segment size.
@@ -189,5 +175,76 @@ impl Tailer {
         let to = Position::start_of(next);
         self.reader = WalReader::new(self.wal_dir.clone(), to);
         self.src.tracker.lock().record_read(self.handed_out, to);
+    }
+}
+
+/// Bytes of records per sample in segment `segment`, read as far as it
+/// goes, or `None` if that holds no samples. `segment_len` gives segment
+/// sizes.
+fn segment_bytes_per_sample(
+    dir: &Arc<dyn Directory>,
+    segment: u32,
+    segment_len: impl FnMut(u32) -> u64,
+) -> Option<f64> {
+    let mut reader = WalReader::segment(dir.clone(), segment);
+    let (mut samples, mut scratch) = (0u64, Vec::new());
+    while let Ok(Some(rec)) = reader.next_record() {
+        scratch.clear();
+        if matches!(record::record_type(rec), Ok(RecordType::Samples))
+            && record::decode_samples(rec, &mut scratch).is_ok()
+        {
+            samples += scratch.len() as u64;
+        }
+    }
+    // Having read the whole segment, the reader stands at the next
+    // segment's start: measure up to there, not its offset in that segment.
+    let bytes = Position::start_of(segment).bytes_to(reader.position(), segment_len);
+    (samples > 0).then(|| bytes as f64 / samples as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsdb::fs::MemDirectory;
+    use crate::tsdb::wal::{SyncPolicy, Wal, WalOptions};
+
+    /// A finished segment with fewer than 1000 samples and newer segments
+    /// unread: the estimate is that segment's own bytes per sample (it was
+    /// 0, so a skip estimated infinitely many samples, saturated to
+    /// `u64::MAX` and overflowed when the exactly counted ones were added).
+    #[test]
+    fn bytes_per_sample_of_a_finished_segment_with_newer_ones_left() {
+        let dir: Arc<dyn Directory> = MemDirectory::new();
+        let opts = WalOptions {
+            segment_size: 512,
+            sync: SyncPolicy::Never,
+        };
+        let (mut wal, _) = Wal::open(dir.clone(), opts).unwrap();
+        let (mut buf, mut ends) = (Vec::new(), Vec::new());
+        for r in 0..40 {
+            let samples: Vec<RefSample> = (0..10)
+                .map(|i| RefSample {
+                    series: 1,
+                    t: r * 10 + i,
+                    v: (r * 7919 + i) as f64,
+                })
+                .collect();
+            buf.clear();
+            record::encode_samples(&samples, &mut buf);
+            ends.push(wal.log(&[&buf]).unwrap());
+        }
+        assert!(wal.segments().1 >= 3, "needs segments after segment 1");
+        let len = |s| dir.len(&segment_name(s)).unwrap();
+        let samples = 10 * ends.iter().filter(|p| p.segment == 1).count() as u64;
+        assert!((1..1000).contains(&samples), "{samples} samples");
+        let bytes = Position::start_of(1).bytes_to(Position::start_of(2), len);
+        assert!(bytes > 0);
+
+        let per_sample = segment_bytes_per_sample(&dir, 1, len).unwrap();
+        assert_eq!(per_sample, bytes as f64 / samples as f64);
+        // What a skip of that segment then estimates, added to a count.
+        let estimated = (bytes as f64 / per_sample).round() as u64;
+        assert_eq!(estimated, samples);
+        assert_eq!(estimated.checked_add(1000), Some(samples + 1000));
     }
 }

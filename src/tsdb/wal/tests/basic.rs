@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::tsdb::fs::FsError;
 use crate::tsdb::wal::{MAX_RECORD_BYTES, SEGMENT_HEADER_LEN, SyncPolicy};
 
 fn round_trip(dir: Arc<dyn Directory>) {
@@ -266,12 +267,61 @@ fn failed_sync_poisons_until_reopened() {
     let (mut wal, _) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
     wal.log(&[b"a"]).unwrap();
     mem.set_fail_sync(true);
-    assert!(matches!(wal.sync(), Err(WalError::Fs(_))));
-    assert!(matches!(wal.log(&[b"b"]), Err(WalError::Poisoned { .. })));
+    let failed = match wal.sync() {
+        Err(WalError::Fs(e)) => e,
+        other => panic!("sync: {other:?}"),
+    };
+    let poisoned = wal.log(&[b"b"]).unwrap_err();
+    assert!(matches!(poisoned, WalError::Poisoned { .. }));
+    // The poison keeps the failed sync itself as its cause.
+    let cause = std::error::Error::source(&poisoned).and_then(|c| c.downcast_ref::<FsError>());
+    assert!(
+        matches!(cause, Some(FsError::Injected { op: "sync", .. })),
+        "{poisoned:?}"
+    );
+    assert_eq!(cause.unwrap().to_string(), failed.to_string());
+    assert_eq!(
+        poisoned.to_string(),
+        format!("wal: unusable after an earlier failure ({failed}); reopen it")
+    );
     mem.set_fail_sync(false);
     let (mut wal, got) = open_replay(&dir, WalOptions::default());
     assert_eq!(got, vec![b"a".to_vec()]);
     wal.log(&[b"b"]).unwrap();
+}
+
+#[test]
+fn torn_append_that_cannot_be_cut_back_poisons_with_both_failures() {
+    let mem = MemDirectory::new();
+    let dir: Arc<dyn Directory> = mem.clone();
+    let (mut wal, _) = Wal::open(Arc::clone(&dir), WalOptions::default()).unwrap();
+    wal.log(&[b"kept"]).unwrap();
+    // The append is torn after 5 bytes and then every change fails, the
+    // truncate that would cut the torn frame back included.
+    mem.crash_after(5);
+    let failed = match wal.log(&[b"torn"]) {
+        Err(WalError::Fs(e)) => e,
+        other => panic!("log: {other:?}"),
+    };
+    assert!(matches!(failed, FsError::Injected { op: "append", .. }));
+    let poisoned = wal.log(&[b"next"]).unwrap_err();
+    let WalError::Poisoned { cause, rollback } = &poisoned else {
+        panic!("log: {poisoned:?}");
+    };
+    assert_eq!(cause.to_string(), failed.to_string());
+    let rollback = rollback.as_ref().expect("the failed cut-back");
+    assert!(matches!(
+        **rollback,
+        FsError::Injected { op: "truncate", .. }
+    ));
+    let source = std::error::Error::source(&poisoned).and_then(|c| c.downcast_ref::<FsError>());
+    assert_eq!(source.map(ToString::to_string), Some(failed.to_string()));
+    assert_eq!(
+        poisoned.to_string(),
+        format!(
+            "wal: unusable after an earlier failure ({failed}; cutting back the torn write: {rollback}); reopen it"
+        )
+    );
 }
 
 #[test]
