@@ -12,7 +12,9 @@
 //! forwarding and staleness in `emit.rs` (the lists of what the previous
 //! and the current scrape forwarded, with their invariant, in
 //! `forwarded.rs`; the counts of what is forwarded in `occupancy.rs`),
-//! offender search and lifting in `decide.rs`.
+//! offender search and lifting in `decide.rs`; the folded members kept by
+//! key, with their tuples and clock, in `folded_members.rs` (their use in
+//! `compact.rs`).
 //!
 //! One way in: [`TargetGuard::begin`], [`TargetGuard::merge_member`] for
 //! each sample as it is parsed (a folded member is merged by key before
@@ -22,16 +24,14 @@
 
 use super::GuardError;
 use super::emit::stale;
-use super::epoch::EpochClock;
 use super::fold::{Fold, FoldOrigin};
+use super::folded_members::FoldedMembers;
 use super::forwarded::Forwarded;
-use super::members::MemberTable;
 use super::occupancy::Occupancy;
 use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
 use super::settings::{BudgetAction, GuardSettings};
 use super::stats::LabelStats;
 use super::table::{GroupTable, NONE, SeriesTable};
-use super::tuples::TupleTable;
 use crate::exposition::MetricType;
 use crate::pipeline::Sample;
 use crate::series_key::{SeriesKey, SeriesKeyer};
@@ -65,18 +65,14 @@ pub struct TargetGuard {
     pub(super) last_ts_ms: i64,
     /// The secret of the target's series keys.
     pub(super) keyer: SeriesKeyer,
-    /// Folded members kept as keys ([`super::members`]).
-    pub(super) members: MemberTable,
-    /// The clock of the members' last-seen epochs ([`super::epoch`]).
-    pub(super) epochs: EpochClock,
-    pub(super) tuples: TupleTable,
+    /// Folded members kept as keys, their tuples and clock
+    /// ([`super::folded_members`]).
+    pub(super) members: FoldedMembers,
     /// [`TargetGuard::begin`] was called and the scrape not finished.
     pub(super) in_scrape: bool,
     /// Samples of members merged in this scrape, and duplicates among them.
     pub(super) merged_samples: u64,
     pub(super) merged_duplicates: u64,
-    /// Keys of the series the last scrape made compact members.
-    pub(super) demoted: Vec<SeriesKey>,
 }
 
 /// What [`TargetGuard::merge_member`] did with a sample.
@@ -95,7 +91,7 @@ impl TargetGuard {
     /// A guard enforcing `settings`; explicit fold rules apply from the
     /// first scrape.
     pub fn new(settings: GuardSettings) -> TargetGuard {
-        let epochs = EpochClock::new(settings.staleness_window_ms);
+        let members = FoldedMembers::new(settings.staleness_window_ms);
         let mut g = TargetGuard {
             settings,
             ceiling: None,
@@ -113,13 +109,10 @@ impl TargetGuard {
             unresolved: None,
             last_ts_ms: 0,
             keyer: SeriesKeyer::random(),
-            members: MemberTable::default(),
-            epochs,
-            tuples: TupleTable::default(),
+            members,
             in_scrape: false,
             merged_samples: 0,
             merged_duplicates: 0,
-            demoted: Vec::new(),
         };
         g.folds = rule_folds(&g.settings, 0);
         g
@@ -157,7 +150,7 @@ impl TargetGuard {
             f.trim_keep(settings.keep_top);
         }
         if settings.staleness_window_ms != self.settings.staleness_window_ms {
-            self.restamp_members(settings.staleness_window_ms);
+            self.members.restamp(settings.staleness_window_ms);
         }
         self.settings = settings;
         self.folds = folds;
@@ -205,7 +198,7 @@ impl TargetGuard {
     /// ([`TargetGuard::merge_member`]), so a cache of their labels can let
     /// them go now. Keys not taken are dropped when the next scrape begins.
     pub fn take_demoted(&mut self) -> Vec<SeriesKey> {
-        std::mem::take(&mut self.demoted)
+        self.members.take_demoted()
     }
 
     /// Scraped series currently merged into folded series.
@@ -265,9 +258,8 @@ impl TargetGuard {
         self.last_ts_ms = ts_ms;
         self.merged_samples = 0;
         self.merged_duplicates = 0;
-        self.demoted = Vec::new();
         self.in_scrape = true;
-        self.members.new_scrape();
+        let moved = self.members.new_scrape(ts_ms);
         for f in &mut self.folds {
             // Rules start with the first scrape that sees them.
             if f.started_ms == 0 {
@@ -276,7 +268,6 @@ impl TargetGuard {
         }
         self.ids.clear();
         self.created.clear();
-        let moved = self.epochs.advance(ts_ms);
         self.expire(ts_ms, moved);
     }
 
