@@ -28,7 +28,7 @@ impl TargetGuard {
         let (pos, member) = match self.members.sight(&key, explicit_ts) {
             Sight::First(pos, member) => (pos, member),
             Sight::Duplicate => {
-                self.merged_duplicates += 1;
+                self.scrape.duplicate();
                 return MemberHit::Duplicate;
             }
             Sight::NotMember => return MemberHit::NotMember,
@@ -38,7 +38,7 @@ impl TargetGuard {
             has_value: member.has(HAS_VALUE),
             last_value: member.last_value,
         };
-        self.merged_samples += 1;
+        self.scrape.merged();
         let Some((role, rank_fold)) = self
             .groups
             .get(member.group())
@@ -96,12 +96,10 @@ impl TargetGuard {
     /// Moves the series this scrape routed into folded series to the
     /// member table (those without a key stay labeled).
     pub(super) fn demote_members(&mut self) {
-        let ids = std::mem::take(&mut self.ids);
         let before = self.members.len();
-        for &id in &ids {
-            self.demote(id);
+        for i in 0..self.scrape.ids().len() {
+            self.demote(self.scrape.id(i));
         }
-        self.ids = ids;
         if self.members.len() > before {
             // The labeled table's room goes back now, not at the next sweep.
             self.series.compact();

@@ -57,6 +57,7 @@ mod report;
 mod role;
 mod route;
 mod settings;
+mod so_far;
 mod state;
 mod stats;
 mod table;
