@@ -97,7 +97,7 @@ impl TargetGuard {
             rank_fold: NONE,
             rank_value: 0,
         });
-        self.created.push(id);
+        self.scrape.push_created(id);
         self.set_rank(id);
         let planned = self.plan(id);
         let budget = self.budget();

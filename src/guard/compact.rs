@@ -7,9 +7,9 @@
 
 use super::emit::MergeState;
 use super::engine::{MemberHit, TargetGuard};
-use super::epoch::EpochClock;
+use super::folded_members::Sight;
 use super::hash::value_hash;
-use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP, Member};
+use super::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, Member};
 use super::role::{Role, counts_events};
 use super::table::{DropReason, NONE, Route};
 use crate::labels::Labels;
@@ -25,26 +25,20 @@ impl TargetGuard {
         if is_stale_nan(value) {
             return MemberHit::NotMember;
         }
-        let epoch = self.epochs.now();
-        let Some(pos) = self.members.find(&key) else {
-            return MemberHit::NotMember;
+        let (pos, member) = match self.members.sight(&key, explicit_ts) {
+            Sight::First(pos, member) => (pos, member),
+            Sight::Duplicate => {
+                self.scrape.duplicate();
+                return MemberHit::Duplicate;
+            }
+            Sight::NotMember => return MemberHit::NotMember,
         };
-        if !self.members.first_sight(pos) {
-            self.merged_duplicates += 1;
-            return MemberHit::Duplicate;
-        }
-        let Some(m) = self.members.at_mut(pos) else {
-            return MemberHit::NotMember;
-        };
-        m.set_epoch(epoch);
-        m.set(EXPLICIT_TS, explicit_ts);
         let mut st = MergeState {
-            counted: m.has(COUNTED),
-            has_value: m.has(HAS_VALUE),
-            last_value: m.last_value,
+            counted: member.has(COUNTED),
+            has_value: member.has(HAS_VALUE),
+            last_value: member.last_value,
         };
-        let member = *m;
-        self.merged_samples += 1;
+        self.scrape.merged();
         let Some((role, rank_fold)) = self
             .groups
             .get(member.group())
@@ -53,11 +47,8 @@ impl TargetGuard {
             return MemberHit::Merged;
         };
         let increase = self.merge_sample(member.group(), role, &mut st, value);
-        if let Some(m) = self.members.at_mut(pos) {
-            m.set(COUNTED, st.counted);
-            m.set(HAS_VALUE, st.has_value);
-            m.last_value = st.last_value;
-        }
+        self.members
+            .record(pos, st.counted, st.has_value, st.last_value);
         if let Some(inc) = increase
             && rank_fold != NONE
         {
@@ -84,7 +75,7 @@ impl TargetGuard {
     pub(super) fn member_value<'a>(&'a self, m: &Member, name: &str) -> Option<&'a str> {
         let group = self.groups.get(m.group())?;
         match group.replaced.iter().position(|n| &**n == name) {
-            Some(i) => self.tuples.values(m.tuple()).get(i),
+            Some(i) => self.members.values(m).get(i),
             None => group.labels.get(name),
         }
     }
@@ -96,7 +87,7 @@ impl TargetGuard {
             return Labels::empty();
         };
         let mut b = group.labels.to_builder();
-        for (name, value) in group.replaced.iter().zip(self.tuples.values(m.tuple())) {
+        for (name, value) in group.replaced.iter().zip(self.members.values(m)) {
             b.set(name, value);
         }
         b.into_labels()
@@ -105,12 +96,10 @@ impl TargetGuard {
     /// Moves the series this scrape routed into folded series to the
     /// member table (those without a key stay labeled).
     pub(super) fn demote_members(&mut self) {
-        let ids = std::mem::take(&mut self.ids);
         let before = self.members.len();
-        for &id in &ids {
-            self.demote(id);
+        for i in 0..self.scrape.ids().len() {
+            self.demote(self.scrape.id(i));
         }
-        self.ids = ids;
         if self.members.len() > before {
             // The labeled table's room goes back now, not at the next sweep.
             self.series.compact();
@@ -124,13 +113,6 @@ impl TargetGuard {
         let (Route::Group(g), Some(key)) = (s.route, s.key) else {
             return;
         };
-        if g > MAX_GROUP {
-            // Out of member group ids: the series stays labeled.
-            return;
-        }
-        if self.members.get(&key).is_some() {
-            return;
-        }
         let Some(group) = self.groups.get(g) else {
             return;
         };
@@ -139,13 +121,6 @@ impl TargetGuard {
             .iter()
             .map(|n| s.labels.get(n).unwrap_or(""))
             .collect();
-        let Some(tuple) = self.tuples.acquire(&values) else {
-            // Out of tuple room: the series stays labeled.
-            return;
-        };
-        let Some(s) = self.series.remove(id) else {
-            return;
-        };
         let mut flags = 0;
         for (flag, on) in [
             (EXPLICIT_TS, s.explicit_ts),
@@ -156,18 +131,20 @@ impl TargetGuard {
                 flags |= flag;
             }
         }
-        if let Some(group) = self.groups.get_mut(g) {
-            group.compact += 1;
-            group.family = s.family;
-        }
         let epoch = self.epoch_of(s.last_seen_ms);
-        self.members
-            .insert(key, Member::new(g, tuple, flags, epoch, s.last_value));
-        self.demoted.push(key);
-        if s.seen_gen == self.generation
-            && let Some(pos) = self.members.find(&key)
+        let seen = s.seen_gen == self.generation;
+        let (family, last_value) = (s.family, s.last_value);
+        // Out of member group ids or tuple room, or a member already: the
+        // series stays labeled.
+        if self
+            .members
+            .demote(key, g, &values, flags, epoch, last_value, seen)
         {
-            self.members.first_sight(pos);
+            self.series.remove(id);
+            if let Some(group) = self.groups.get_mut(g) {
+                group.compact += 1;
+                group.family = family;
+            }
         }
     }
 
@@ -175,38 +152,23 @@ impl TargetGuard {
     /// their epochs unread: the clock moved more than a window since the
     /// previous scrape, far enough for ages to wrap).
     pub(super) fn expire_members(&mut self, all: bool) {
-        let clock = self.epochs;
-        let old = self.members.keys_where(|m| all || clock.expired(m.epoch()));
-        for key in old {
+        for key in self.members.expired(all) {
             self.remove_member(&key);
         }
         self.members.compact();
-        self.tuples.compact();
     }
 
     /// When member `m` was last seen, as a labeled series keeps it (the
     /// last millisecond of its epoch, or now: never older than it is).
     pub(super) fn last_seen_ms(&self, m: &Member) -> i64 {
-        self.last_ts_ms
-            .saturating_sub(self.epochs.age_ms(m.epoch()))
+        self.last_ts_ms.saturating_sub(self.members.age_ms(m))
     }
 
     /// The epoch of a member last seen at `last_seen_ms` (a labeled
     /// series' time: the same age on the member clock).
     pub(super) fn epoch_of(&self, last_seen_ms: i64) -> u8 {
-        self.epochs
+        self.members
             .stamp(self.last_ts_ms.saturating_sub(last_seen_ms))
-    }
-
-    /// A new staleness window: every member's epoch is stamped again with
-    /// the new period, at the same age.
-    pub(super) fn restamp_members(&mut self, window_ms: i64) {
-        let (old, new): (EpochClock, EpochClock) =
-            (self.epochs, self.epochs.with_window(window_ms));
-        for m in self.members.members_mut() {
-            m.set_epoch(old.restamp(m.epoch(), &new));
-        }
-        self.epochs = new;
     }
 
     /// Removes a compact member (its statistics and counts with it).
@@ -220,7 +182,6 @@ impl TargetGuard {
             Route::Dropped(DropReason::Budget),
             true,
         );
-        self.tuples.release(m.tuple());
         self.members.remove(key)
     }
 }

@@ -25,7 +25,7 @@ use super::hash::{folded_hash, labels_hash, value_hash};
 use super::report::{Offender, ScrapeReport};
 use super::role::{Role, counts_events};
 use super::settings::BudgetAction;
-use super::table::{DropReason, NONE, Route};
+use super::table::{DropReason, Route};
 use crate::labels::Labels;
 use crate::pipeline::Sample;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -73,8 +73,8 @@ impl TargetGuard {
             return;
         }
         // No fold resolves it: new series past the budget are dropped.
-        let created = std::mem::take(&mut self.created);
-        for &id in created.iter().rev() {
+        for i in (0..self.scrape.created().len()).rev() {
+            let id = self.scrape.created()[i];
             if self.active_series() as u64 <= budget {
                 break;
             }
@@ -89,7 +89,6 @@ impl TargetGuard {
                 report.dropped_series += 1;
             }
         }
-        self.created = created;
         if report.offenders.is_empty() && !throttled {
             report.offenders.push(self.drop_offender());
         }
@@ -289,7 +288,7 @@ impl TargetGuard {
         }
         let mut sums: FxHashMap<u64, (f64, &str)> = FxHashMap::default();
         for (i, sample) in samples.iter().enumerate() {
-            let id = self.ids.get(i).copied().unwrap_or(NONE);
+            let id = self.scrape.id(i);
             let Some(s) = self.series.get(id) else {
                 continue;
             };

@@ -271,9 +271,8 @@ impl TargetGuard {
         self.groups.compact();
         self.stats.compact();
         self.forwarded.shrink();
-        for v in [&mut self.touched, &mut self.ids, &mut self.created] {
-            shrink_vec(v);
-        }
+        shrink_vec(&mut self.touched);
+        self.scrape.shrink();
     }
 }
 

@@ -12,7 +12,9 @@
 //! forwarding and staleness in `emit.rs` (the lists of what the previous
 //! and the current scrape forwarded, with their invariant, in
 //! `forwarded.rs`; the counts of what is forwarded in `occupancy.rs`),
-//! offender search and lifting in `decide.rs`.
+//! offender search and lifting in `decide.rs`; the folded members kept by
+//! key, with their tuples and clock, in `folded_members.rs` (their use in
+//! `compact.rs`).
 //!
 //! One way in: [`TargetGuard::begin`], [`TargetGuard::merge_member`] for
 //! each sample as it is parsed (a folded member is merged by key before
@@ -22,16 +24,15 @@
 
 use super::GuardError;
 use super::emit::stale;
-use super::epoch::EpochClock;
 use super::fold::{Fold, FoldOrigin};
+use super::folded_members::FoldedMembers;
 use super::forwarded::Forwarded;
-use super::members::MemberTable;
 use super::occupancy::Occupancy;
 use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
 use super::settings::{BudgetAction, GuardSettings};
+use super::so_far::ScrapeSoFar;
 use super::stats::LabelStats;
 use super::table::{GroupTable, NONE, SeriesTable};
-use super::tuples::TupleTable;
 use crate::exposition::MetricType;
 use crate::pipeline::Sample;
 use crate::series_key::{SeriesKey, SeriesKeyer};
@@ -58,25 +59,16 @@ pub struct TargetGuard {
     /// What the previous scrape forwarded, and this one ([`super::forwarded`]).
     pub(super) forwarded: Forwarded,
     pub(super) touched: Vec<u32>,
-    pub(super) ids: Vec<u32>,
-    pub(super) created: Vec<u32>,
     pub(super) last_sweep_ms: Option<i64>,
     pub(super) unresolved: Option<(i64, usize)>,
     pub(super) last_ts_ms: i64,
     /// The secret of the target's series keys.
     pub(super) keyer: SeriesKeyer,
-    /// Folded members kept as keys ([`super::members`]).
-    pub(super) members: MemberTable,
-    /// The clock of the members' last-seen epochs ([`super::epoch`]).
-    pub(super) epochs: EpochClock,
-    pub(super) tuples: TupleTable,
-    /// [`TargetGuard::begin`] was called and the scrape not finished.
-    pub(super) in_scrape: bool,
-    /// Samples of members merged in this scrape, and duplicates among them.
-    pub(super) merged_samples: u64,
-    pub(super) merged_duplicates: u64,
-    /// Keys of the series the last scrape made compact members.
-    pub(super) demoted: Vec<SeriesKey>,
+    /// Folded members kept as keys, their tuples and clock
+    /// ([`super::folded_members`]).
+    pub(super) members: FoldedMembers,
+    /// What the scrape in progress has seen so far ([`super::so_far`]).
+    pub(super) scrape: ScrapeSoFar,
 }
 
 /// What [`TargetGuard::merge_member`] did with a sample.
@@ -95,7 +87,7 @@ impl TargetGuard {
     /// A guard enforcing `settings`; explicit fold rules apply from the
     /// first scrape.
     pub fn new(settings: GuardSettings) -> TargetGuard {
-        let epochs = EpochClock::new(settings.staleness_window_ms);
+        let members = FoldedMembers::new(settings.staleness_window_ms);
         let mut g = TargetGuard {
             settings,
             ceiling: None,
@@ -107,19 +99,12 @@ impl TargetGuard {
             occupancy: Occupancy::default(),
             forwarded: Forwarded::default(),
             touched: Vec::new(),
-            ids: Vec::new(),
-            created: Vec::new(),
             last_sweep_ms: None,
             unresolved: None,
             last_ts_ms: 0,
             keyer: SeriesKeyer::random(),
-            members: MemberTable::default(),
-            epochs,
-            tuples: TupleTable::default(),
-            in_scrape: false,
-            merged_samples: 0,
-            merged_duplicates: 0,
-            demoted: Vec::new(),
+            members,
+            scrape: ScrapeSoFar::default(),
         };
         g.folds = rule_folds(&g.settings, 0);
         g
@@ -157,7 +142,7 @@ impl TargetGuard {
             f.trim_keep(settings.keep_top);
         }
         if settings.staleness_window_ms != self.settings.staleness_window_ms {
-            self.restamp_members(settings.staleness_window_ms);
+            self.members.restamp(settings.staleness_window_ms);
         }
         self.settings = settings;
         self.folds = folds;
@@ -205,7 +190,7 @@ impl TargetGuard {
     /// ([`TargetGuard::merge_member`]), so a cache of their labels can let
     /// them go now. Keys not taken are dropped when the next scrape begins.
     pub fn take_demoted(&mut self) -> Vec<SeriesKey> {
-        std::mem::take(&mut self.demoted)
+        self.members.take_demoted()
     }
 
     /// Scraped series currently merged into folded series.
@@ -263,20 +248,14 @@ impl TargetGuard {
         self.forwarded.begin(self.generation);
         self.generation = self.generation.wrapping_add(1).max(1);
         self.last_ts_ms = ts_ms;
-        self.merged_samples = 0;
-        self.merged_duplicates = 0;
-        self.demoted = Vec::new();
-        self.in_scrape = true;
-        self.members.new_scrape();
+        self.scrape.begin();
+        let moved = self.members.new_scrape(ts_ms);
         for f in &mut self.folds {
             // Rules start with the first scrape that sees them.
             if f.started_ms == 0 {
                 f.started_ms = ts_ms;
             }
         }
-        self.ids.clear();
-        self.created.clear();
-        let moved = self.epochs.advance(ts_ms);
         self.expire(ts_ms, moved);
     }
 
@@ -309,14 +288,14 @@ impl TargetGuard {
         slots: &[u32],
         mut moved: impl FnMut(usize, u32),
     ) -> Result<ScrapeReport, GuardError> {
-        if !self.in_scrape {
+        if !self.scrape.is_open() {
             self.begin(ts_ms);
         }
-        self.in_scrape = false;
+        self.scrape.close();
         self.check_fail(batch)?;
         let report = self.run(ts_ms, batch, kinds, keys, slots);
         if !slots.is_empty() {
-            for (i, &id) in self.ids.iter().enumerate() {
+            for (i, &id) in self.scrape.ids().iter().enumerate() {
                 if id != NONE && slots.get(i) != Some(&id) {
                     moved(i, id);
                 }
@@ -329,7 +308,7 @@ impl TargetGuard {
         let budget = self.budget();
         if self.settings.action == BudgetAction::Fail && budget > 0 {
             let series = samples.iter().filter(|s| !is_stale_nan(s.value)).count() as u64
-                + self.merged_samples;
+                + self.scrape.merged_samples();
             if series > budget {
                 return Err(GuardError::BudgetExceeded { budget, series });
             }
@@ -349,19 +328,19 @@ impl TargetGuard {
         let budget = self.budget();
         let mut report = ScrapeReport {
             budget,
-            duplicate_samples: self.merged_duplicates,
+            duplicate_samples: self.scrape.duplicates(),
             ..ScrapeReport::default()
         };
         for (i, s) in batch.iter().enumerate() {
             if is_stale_nan(s.value) {
-                self.ids.push(NONE);
+                self.scrape.push_id(NONE);
                 continue;
             }
             let kind = kinds.get(i).copied().unwrap_or(MetricType::Unknown);
             let key = keys.get(i).copied();
             let slot = slots.get(i).copied().unwrap_or(NO_SLOT);
             let id = self.admit(s, key, slot, kind, ts_ms, &mut report);
-            self.ids.push(id);
+            self.scrape.push_id(id);
         }
         if budget > 0
             && self.settings.action == BudgetAction::Fold
@@ -371,7 +350,7 @@ impl TargetGuard {
         }
         let mut kept = 0;
         for i in 0..batch.len() {
-            let id = self.ids[i];
+            let id = self.scrape.id(i);
             let forward = if id != NONE {
                 self.forward(id, &batch[i], &mut report)
             } else if is_stale_nan(batch[i].value) {
@@ -405,7 +384,7 @@ impl TargetGuard {
     /// timestamps excepted, as in Prometheus). Folded counters keep their
     /// values for when the target comes back. Returns the markers written.
     pub fn abort(&mut self, ts_ms: i64, out: &mut Vec<Sample>) -> u64 {
-        self.in_scrape = false;
+        self.scrape.close();
         let mut n = 0;
         for r in self.forwarded.take_previous() {
             let labels = if r & GROUP_BIT != 0 {

@@ -149,7 +149,7 @@ fn a_gap_of_more_than_a_window_expires_every_member() {
     // Five windows later: 320 periods, which 8 bits read as 64, younger
     // than the window.
     let later = last + 5 * W;
-    let mut clock = t.guard.epochs;
+    let mut clock = t.guard.members.clock();
     clock.advance(later);
     assert!(
         epochs.values().any(|&e| !clock.expired(e)),
@@ -191,7 +191,10 @@ fn save_and_restore_keep_every_epoch() {
     // A sweep at the last scrape leaves members of ages 0 to 59.
     let now = T0 + 59 * P + 7;
     let epochs = t.epochs();
-    let ages: Vec<u8> = epochs.values().map(|&e| t.guard.epochs.age(e)).collect();
+    let ages: Vec<u8> = epochs
+        .values()
+        .map(|&e| t.guard.members.clock().age(e))
+        .collect();
     assert_eq!(
         (ages.iter().min(), ages.iter().max()),
         (Some(&0), Some(&59))
@@ -248,7 +251,7 @@ fn a_restored_guard_meets_its_stored_ages_clamped() {
     let old = g
         .members
         .iter()
-        .filter(|(_, m)| g.epochs.expired(m.epoch()))
+        .filter(|(_, m)| g.members.clock().expired(m.epoch()))
         .count();
     assert_eq!(old, expected_old);
     t.guard = g;
@@ -273,7 +276,7 @@ fn a_reload_to_a_longer_window_keeps_ages_in_milliseconds() {
     // Coarser epochs, the same ages within one.
     t.guard.reconfigure(settings(4 * W, true));
     let p4 = period_ms(4 * W);
-    assert_eq!(t.guard.epochs.period_ms(), p4);
+    assert_eq!(t.guard.members.clock().period_ms(), p4);
     let longer = ages(&t);
     for (k, &a) in &before {
         let b = longer[k];
@@ -308,7 +311,7 @@ fn a_reload_to_a_shorter_window_expires_what_is_older_than_it() {
             .get(&SeriesKey::from_u128(*k))
             .map(|m| m.epoch())
             .expect("kept until the sweep");
-        let age = t.guard.epochs.age(e);
+        let age = t.guard.members.clock().age(e);
         assert!(age <= 128, "clamped, not wrapped: {age}");
         if a >= 65 * p {
             assert!(age >= EXPIRED_AGE, "{a} ms: {age} periods");

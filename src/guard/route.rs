@@ -204,7 +204,7 @@ impl TargetGuard {
                 _ => {}
             }
         }
-        for key in self.members.keys_where(|_| true) {
+        for key in self.members.keys() {
             if let Some(m) = self.reroute_member(key) {
                 moved.push(m);
             }
@@ -243,17 +243,12 @@ impl TargetGuard {
         if let Route::Group(g) = new
             && g <= MAX_GROUP
             && let Some(names) = self.groups.get(g).map(|g| g.replaced.clone())
-            && let Some(tuple) = {
+            && {
                 let values: Vec<&str> = names.iter().map(|n| labels.get(n).unwrap_or("")).collect();
-                self.tuples.acquire(&values)
+                self.members.move_to(&key, g, &values)
             }
         {
-            self.tuples.release(m.tuple());
             self.move_counts(old, new, true);
-            if let Some(m) = self.members.get_mut(&key) {
-                m.set_group(g);
-                m.set_tuple(tuple);
-            }
             return Some((Moved::Member(key), m.group()));
         }
         // Raw, dropped, or a folded series past the member group ids or
@@ -264,7 +259,6 @@ impl TargetGuard {
             0
         };
         self.members.remove(&key);
-        self.tuples.release(m.tuple());
         if let Some(g) = self.groups.get_mut(m.group()) {
             g.compact -= 1;
         }
@@ -297,12 +291,11 @@ impl TargetGuard {
     /// history stays behind when the one it left keeps members, and comes
     /// along otherwise.
     fn settle_member(&mut self, key: SeriesKey, left_keeps_members: bool) {
-        let Some(m) = self.members.get_mut(&key) else {
+        let Some(&m) = self.members.get(&key) else {
             return;
         };
         if left_keeps_members {
-            let has = m.has(HAS_VALUE);
-            m.set(COUNTED, has);
+            self.members.set_flag(&key, COUNTED, m.has(HAS_VALUE));
             return;
         }
         let (g, v, has) = (m.group(), m.last_value, m.has(HAS_VALUE));
@@ -311,9 +304,7 @@ impl TargetGuard {
                 .groups
                 .get(g)
                 .is_some_and(|g| g.role == Role::Cumulative);
-        if let Some(m) = self.members.get_mut(&key) {
-            m.set(COUNTED, carry);
-        }
+        self.members.set_flag(&key, COUNTED, carry);
         if carry && let Some(g) = self.groups.get_mut(g) {
             g.value += v;
         }

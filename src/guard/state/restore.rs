@@ -9,7 +9,7 @@ use super::{Emitted, FoldState, GuardState, MAX_SLOT, RestoreError, RouteState};
 use crate::guard::engine::{GROUP_BIT, TargetGuard};
 use crate::guard::fold::{Activity, Fold, MAX_FOLDS};
 use crate::guard::hash::{labels_hash, value_hash};
-use crate::guard::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP, MAX_TUPLE, Member};
+use crate::guard::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP, MAX_TUPLE};
 use crate::guard::settings::GuardSettings;
 use crate::guard::table::{DropReason, Group, NONE, Route, Series};
 use crate::series_key::{SeriesKey, SeriesKeyer};
@@ -205,7 +205,7 @@ impl TargetGuard {
     /// that is at least every saved scrape's (a sweep's time included).
     fn restore_clock(&mut self, state: &GuardState) {
         self.last_ts_ms = state.last_ts_ms;
-        self.epochs.set_now_ms(
+        self.members.set_clock(
             state
                 .last_ts_ms
                 .max(state.last_sweep_ms.unwrap_or(i64::MIN)),
@@ -245,22 +245,30 @@ impl TargetGuard {
             if self.members.get(&key).is_some() || self.series.find_key(&key).is_some() {
                 return Err(RestoreError::RepeatedKey { key: ms.key });
             }
-            let tuple = self.tuples.acquire(values).ok_or(RestoreError::Index {
-                what: "member tuple",
-                index: u64::from(ms.tuple),
-                limit: u64::from(MAX_TUPLE),
-            })?;
+            let mut flags = 0;
+            for (flag, on) in [
+                (EXPLICIT_TS, ms.explicit_ts),
+                (COUNTED, ms.counted),
+                (HAS_VALUE, ms.has_value),
+            ] {
+                if on {
+                    flags |= flag;
+                }
+            }
             let epoch = self.epoch_of(ms.last_seen_ms);
-            let mut m = Member::new(group, tuple, 0, epoch, ms.last_value);
-            m.set(EXPLICIT_TS, ms.explicit_ts);
-            m.set(COUNTED, ms.counted);
-            m.set(HAS_VALUE, ms.has_value);
+            let m = self
+                .members
+                .insert(key, group, values, flags, epoch, ms.last_value)
+                .ok_or(RestoreError::Index {
+                    what: "member tuple",
+                    index: u64::from(ms.tuple),
+                    limit: u64::from(MAX_TUPLE),
+                })?;
             if let Some(g) = self.groups.get_mut(group) {
                 g.family = family;
             }
             let labels = self.member_labels(&m);
             self.stats.add_series(family, &labels, state.last_ts_ms);
-            self.members.insert(key, m);
             self.move_counts(
                 Route::Dropped(DropReason::Budget),
                 Route::Group(group),

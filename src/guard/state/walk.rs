@@ -45,7 +45,7 @@ impl TargetGuard {
         }
         let mut tuple_pos = Vec::new();
         let mut tuple_count = 0;
-        for (id, _) in self.tuples.iter() {
+        for (id, _) in self.members.tuples() {
             let id = id as usize;
             if tuple_pos.len() <= id {
                 tuple_pos.resize(id + 1, NONE);
@@ -62,7 +62,7 @@ impl TargetGuard {
 
     /// The values of every exported tuple, in their exported order.
     pub(in crate::guard) fn tuple_values(&self) -> impl Iterator<Item = TupleValues<'_>> {
-        self.tuples.iter().map(|(_, values)| values)
+        self.members.tuples().map(|(_, values)| values)
     }
 
     /// Gives `visit` every exported member (those of a live folded series
