@@ -183,7 +183,10 @@ impl FoldedMembers {
     /// ([`FoldedMembers::insert`]; false when it cannot): its key is
     /// recorded for [`FoldedMembers::take_demoted`], and it counts as
     /// merged in this scrape when `seen`.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a member is made of these parts; demotion hands each one over as the scrape path has it, without building a struct per sample"
+    )]
     pub fn demote(
         &mut self,
         key: SeriesKey,
