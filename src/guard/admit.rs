@@ -108,8 +108,7 @@ impl TargetGuard {
             && self.active_series() as u64 >= budget
         {
             report.dropped_series += 1;
-            if self.unresolved.is_none() {
-                self.unresolved = Some((ts_ms, self.series.len()));
+            if self.decisions.note_drop(ts_ms, self.series.len()) {
                 report.offenders.push(self.drop_offender());
             }
             return id;

@@ -64,7 +64,12 @@ impl TargetGuard {
         if !counts_events(group.labels.metric_name().unwrap_or(""), role) {
             return;
         }
-        let Some(primary) = self.folds.get(fold as usize).map(|f| f.primary()) else {
+        let Some(primary) = self
+            .decisions
+            .folds()
+            .get(fold as usize)
+            .map(|f| f.primary())
+        else {
             return;
         };
         let value = self.member_value(m, primary).unwrap_or("").to_string();

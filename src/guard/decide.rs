@@ -20,7 +20,7 @@
 //! dropped.
 
 use super::engine::TargetGuard;
-use super::fold::{Fold, FoldOrigin, MAX_FOLDS, masks, replaced};
+use super::fold::{Fold, FoldOrigin, masks, replaced};
 use super::hash::{folded_hash, labels_hash, value_hash};
 use super::report::{Offender, ScrapeReport};
 use super::role::{Role, counts_events};
@@ -46,8 +46,9 @@ impl TargetGuard {
     ) {
         let before = self.active_series();
         let window = self.settings.staleness_window_ms;
-        let throttled = matches!(self.unresolved,
-            Some((at, n)) if ts_ms.saturating_sub(at) < window && self.scraped_series() < n + n / 10);
+        let throttled = self
+            .decisions
+            .throttled(ts_ms, window, self.scraped_series());
         if !throttled {
             let chosen = self.choose_folds(ts_ms, samples, budget);
             if !chosen.is_empty() {
@@ -55,7 +56,7 @@ impl TargetGuard {
                 for f in &chosen {
                     offenders.push(self.offender(f, ts_ms, before));
                 }
-                self.folds.extend(chosen);
+                self.decisions.add_auto(chosen);
                 self.reroute_all();
                 let after = self.active_series();
                 for mut o in offenders {
@@ -63,11 +64,9 @@ impl TargetGuard {
                     report.offenders.push(o);
                 }
             }
-            self.unresolved = if self.active_series() as u64 > budget {
-                Some((ts_ms, self.scraped_series()))
-            } else {
-                None
-            };
+            self.decisions.settle(
+                (self.active_series() as u64 > budget).then(|| (ts_ms, self.scraped_series())),
+            );
         }
         if self.active_series() as u64 <= budget {
             return;
@@ -148,7 +147,8 @@ impl TargetGuard {
     /// The folds to add so the target gets under `budget` losing least.
     fn choose_folds(&self, ts_ms: i64, samples: &[Sample], budget: u64) -> Vec<Fold> {
         let folded: FxHashSet<&str> = self
-            .folds
+            .decisions
+            .folds()
             .iter()
             .flat_map(|f| f.labels.iter().map(String::as_str))
             .collect();
@@ -160,7 +160,7 @@ impl TargetGuard {
             .filter(|(name, _)| !folded.contains(name.as_str()))
             .take(CANDIDATES)
             .collect();
-        let room = MAX_FOLDS.saturating_sub(self.folds.len());
+        let room = self.decisions.room();
         let mut candidates: Vec<Fold> = self
             .clusters(&ranked)
             .into_iter()
@@ -171,11 +171,11 @@ impl TargetGuard {
             })
             .collect();
         let mut chosen: Vec<Fold> = Vec::new();
-        let mut current = self.project(&self.folds);
+        let mut current = self.project(self.decisions.folds());
         for _ in 0..ROUNDS.min(room) {
             let mut tried: Vec<(usize, usize, usize)> = Vec::new();
             for (i, c) in candidates.iter().enumerate() {
-                let mut trial = self.folds.clone();
+                let mut trial = self.decisions.folds().to_vec();
                 trial.extend(chosen.iter().cloned());
                 trial.push(c.clone());
                 tried.push((i, self.project(&trial), self.loss(c)));
@@ -361,8 +361,9 @@ impl TargetGuard {
     /// True when `folds` are the current folds (same labels, scope and
     /// kept values) followed by more.
     fn extends_current(&self, folds: &[Fold]) -> bool {
-        folds.len() >= self.folds.len()
-            && self.folds.iter().zip(folds).all(|(a, b)| {
+        let current = self.decisions.folds();
+        folds.len() >= current.len()
+            && current.iter().zip(folds).all(|(a, b)| {
                 a.labels == b.labels
                     && a.metric.as_ref().map(|r| r.as_str())
                         == b.metric.as_ref().map(|r| r.as_str())
@@ -396,34 +397,36 @@ impl TargetGuard {
         let budget = self.budget();
         let cooldown = self.settings.cooldown_ms;
         let mut i = 0;
-        while i < self.folds.len() {
-            if self.folds[i].origin != FoldOrigin::Auto {
+        while let Some(fold) = self.decisions.get_mut(i) {
+            if fold.origin != FoldOrigin::Auto {
                 i += 1;
                 continue;
             }
             let distinct = self
                 .stats
                 .names
-                .get(self.folds[i].primary())
+                .get(fold.primary())
                 .map_or(0, |l| self.stats.max_distinct(l, ts_ms).0);
             if budget > 0 && (distinct as u64) * 2 >= budget {
-                self.folds[i].quiet_since = None;
+                fold.quiet_since = None;
                 i += 1;
                 continue;
             }
-            let since = *self.folds[i].quiet_since.get_or_insert(ts_ms);
+            let since = *fold.quiet_since.get_or_insert(ts_ms);
             if ts_ms.saturating_sub(since) < cooldown {
                 i += 1;
                 continue;
             }
-            let mut without = self.folds.clone();
+            let mut without = self.decisions.folds().to_vec();
             without.remove(i);
             if budget == 0 || (self.project(&without) as u64) * 2 <= budget {
-                let lifted = self.folds.remove(i);
+                let lifted = self.decisions.lift(i);
                 report.lifted.push(lifted.primary().to_string());
                 self.reroute_all();
             } else {
-                self.folds[i].quiet_since = Some(ts_ms);
+                if let Some(f) = self.decisions.get_mut(i) {
+                    f.quiet_since = Some(ts_ms);
+                }
                 i += 1;
             }
         }

@@ -59,7 +59,8 @@ impl TargetGuard {
                     && counts_events(sample.labels.metric_name().unwrap_or(""), role)
                 {
                     let value = self
-                        .folds
+                        .decisions
+                        .folds()
                         .get(rank_fold as usize)
                         .and_then(|f| sample.labels.get(f.primary()))
                         .unwrap_or("");
@@ -106,7 +107,7 @@ impl TargetGuard {
     /// Adds a member's increase to the activity of its value in fold
     /// `fold` (by `hash`; `value` names it when it is new).
     pub(super) fn add_activity(&mut self, fold: u32, hash: u64, value: &str, inc: f64) {
-        if let Some(fold) = self.folds.get_mut(fold as usize) {
+        if let Some(fold) = self.decisions.get_mut(fold as usize) {
             fold.activity
                 .entry(hash)
                 .or_insert_with(|| Activity {
@@ -205,7 +206,7 @@ impl TargetGuard {
             return;
         }
         let mut changed = false;
-        for f in &mut self.folds {
+        for f in self.decisions.iter_mut() {
             changed |= f.rerank(keep_top);
         }
         if changed {
@@ -237,13 +238,9 @@ impl TargetGuard {
     pub(super) fn expire(&mut self, ts_ms: i64, clock_moved: i64) {
         let window = self.settings.staleness_window_ms.max(1);
         let all_members = clock_moved > window;
-        if !all_members
-            && let Some(last) = self.last_sweep_ms
-            && ts_ms.saturating_sub(last) < window / 10
-        {
+        if !self.decisions.sweep_due(ts_ms, window, all_members) {
             return;
         }
-        self.last_sweep_ms = Some(ts_ms);
         let cutoff = ts_ms.saturating_sub(window);
         let old: Vec<u32> = self
             .series

@@ -14,7 +14,8 @@
 //! `forwarded.rs`; the counts of what is forwarded in `occupancy.rs`),
 //! offender search and lifting in `decide.rs`; the folded members kept by
 //! key, with their tuples and clock, in `folded_members.rs` (their use in
-//! `compact.rs`).
+//! `compact.rs`); the active folds, the unresolved breach and the last
+//! sweep in `fold_decisions.rs`.
 //!
 //! One way in: [`TargetGuard::begin`], [`TargetGuard::merge_member`] for
 //! each sample as it is parsed (a folded member is merged by key before
@@ -25,6 +26,7 @@
 use super::GuardError;
 use super::emit::stale;
 use super::fold::{Fold, FoldOrigin};
+use super::fold_decisions::FoldDecisions;
 use super::folded_members::FoldedMembers;
 use super::forwarded::Forwarded;
 use super::occupancy::Occupancy;
@@ -52,15 +54,15 @@ pub struct TargetGuard {
     pub(super) series: SeriesTable,
     pub(super) groups: GroupTable,
     pub(super) stats: LabelStats,
-    pub(super) folds: Vec<Fold>,
+    /// The active folds, the unresolved breach and the last sweep
+    /// ([`super::fold_decisions`]).
+    pub(super) decisions: FoldDecisions,
     pub(super) generation: u32,
     /// The forwarded-series counts ([`super::occupancy`]).
     pub(super) occupancy: Occupancy,
     /// What the previous scrape forwarded, and this one ([`super::forwarded`]).
     pub(super) forwarded: Forwarded,
     pub(super) touched: Vec<u32>,
-    pub(super) last_sweep_ms: Option<i64>,
-    pub(super) unresolved: Option<(i64, usize)>,
     pub(super) last_ts_ms: i64,
     /// The secret of the target's series keys.
     pub(super) keyer: SeriesKeyer,
@@ -88,26 +90,23 @@ impl TargetGuard {
     /// first scrape.
     pub fn new(settings: GuardSettings) -> TargetGuard {
         let members = FoldedMembers::new(settings.staleness_window_ms);
-        let mut g = TargetGuard {
+        let decisions = FoldDecisions::new(rule_folds(&settings, 0));
+        TargetGuard {
             settings,
             ceiling: None,
             series: SeriesTable::default(),
             groups: GroupTable::default(),
             stats: LabelStats::default(),
-            folds: Vec::new(),
+            decisions,
             generation: 0,
             occupancy: Occupancy::default(),
             forwarded: Forwarded::default(),
             touched: Vec::new(),
-            last_sweep_ms: None,
-            unresolved: None,
             last_ts_ms: 0,
             keyer: SeriesKeyer::random(),
             members,
             scrape: ScrapeSoFar::default(),
-        };
-        g.folds = rule_folds(&g.settings, 0);
-        g
+        }
     }
 
     /// The keyer of the target's series keys (the scrape cache and the
@@ -132,7 +131,8 @@ impl TargetGuard {
         let mut folds = rule_folds(&settings, self.last_ts_ms);
         if keep_auto {
             folds.extend(
-                self.folds
+                self.decisions
+                    .folds()
                     .iter()
                     .filter(|f| f.origin == FoldOrigin::Auto)
                     .cloned(),
@@ -145,8 +145,7 @@ impl TargetGuard {
             self.members.restamp(settings.staleness_window_ms);
         }
         self.settings = settings;
-        self.folds = folds;
-        self.unresolved = None;
+        self.decisions.replace(folds);
         self.reroute_all();
     }
 
@@ -250,7 +249,7 @@ impl TargetGuard {
         self.last_ts_ms = ts_ms;
         self.scrape.begin();
         let moved = self.members.new_scrape(ts_ms);
-        for f in &mut self.folds {
+        for f in self.decisions.iter_mut() {
             // Rules start with the first scrape that sees them.
             if f.started_ms == 0 {
                 f.started_ms = ts_ms;
@@ -414,7 +413,8 @@ impl TargetGuard {
             folded_series: self.occupancy.folded_members(),
             top_labels: self.stats.top(top, now_ms),
             folds: self
-                .folds
+                .decisions
+                .folds()
                 .iter()
                 .map(|f| {
                     let mut kept: Vec<String> = f.keep.values().map(|v| v.to_string()).collect();

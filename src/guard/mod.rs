@@ -46,6 +46,7 @@ mod emit;
 mod engine;
 mod epoch;
 mod fold;
+mod fold_decisions;
 mod folded_members;
 mod forwarded;
 mod hash;

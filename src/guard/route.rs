@@ -38,14 +38,14 @@ impl TargetGuard {
     /// Where a series with these labels and role goes under the current
     /// folds.
     pub(super) fn plan_labels(&self, labels: &Labels, role: Role) -> Planned {
-        let (scope, replace) = masks(&self.folds, labels);
+        let (scope, replace) = masks(self.decisions.folds(), labels);
         if scope == 0 {
             return Planned::Raw;
         }
         if role == Role::Quantile {
             return Planned::Quantile;
         }
-        let folds = &self.folds;
+        let folds = self.decisions.folds();
         let overflow = self.settings.overflow_value.as_str();
         let is_folded = |n: &str| replaced(folds, replace, n);
         let hash = folded_hash(labels, is_folded, overflow);
@@ -83,7 +83,7 @@ impl TargetGuard {
                 let mut b = labels.to_builder();
                 let mut names: Vec<Box<str>> = Vec::new();
                 for l in labels.iter() {
-                    if replaced(&self.folds, replace, l.name) {
+                    if replaced(self.decisions.folds(), replace, l.name) {
                         b.set(l.name, &self.settings.overflow_value);
                         names.push(l.name.into());
                     }
@@ -155,7 +155,7 @@ impl TargetGuard {
         if self.settings.keep_top == 0 {
             return (NONE, 0);
         }
-        for (i, f) in self.folds.iter().enumerate() {
+        for (i, f) in self.decisions.folds().iter().enumerate() {
             if f.in_scope(labels)
                 && let Some(v) = labels.get(f.primary())
             {

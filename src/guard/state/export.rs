@@ -69,10 +69,10 @@ impl TargetGuard {
         GuardState {
             settings: self.settings.clone(),
             last_ts_ms: self.last_ts_ms,
-            last_sweep_ms: self.last_sweep_ms,
-            unresolved: self.unresolved.map(|(t, n)| (t, n as u64)),
+            last_sweep_ms: self.decisions.last_sweep_ms(),
+            unresolved: self.decisions.unresolved().map(|(t, n)| (t, n as u64)),
             families: self.stats.families.names().map(str::to_string).collect(),
-            folds: self.folds.iter().map(fold_state).collect(),
+            folds: self.decisions.folds().iter().map(fold_state).collect(),
             groups,
             series,
             emitted,

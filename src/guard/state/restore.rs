@@ -1,5 +1,5 @@
 //! A guard built from a decoded [`GuardState`], one step per part of the
-//! state: folds, families, folded series, labeled series (in their saved
+//! state: folds (with the unresolved breach and the last sweep), families, folded series, labeled series (in their saved
 //! slots), the member clock, folded members, growth, and what the last
 //! scrape forwarded. Every reference between the state's lists is checked
 //! as it is followed ([`RestoreError`]), so a damaged file that decodes is
@@ -8,6 +8,7 @@
 use super::{Emitted, FoldState, GuardState, MAX_SLOT, RestoreError, RouteState};
 use crate::guard::engine::{GROUP_BIT, TargetGuard};
 use crate::guard::fold::{Activity, Fold, MAX_FOLDS};
+use crate::guard::fold_decisions::FoldDecisions;
 use crate::guard::hash::{labels_hash, value_hash};
 use crate::guard::members::{COUNTED, EXPLICIT_TS, HAS_VALUE, MAX_GROUP, MAX_TUPLE};
 use crate::guard::settings::GuardSettings;
@@ -65,7 +66,7 @@ impl TargetGuard {
         if let Some(secret) = state.key_secret {
             g.keyer = SeriesKeyer::from_bytes(secret);
         }
-        g.restore_folds(&state.folds)?;
+        g.restore_folds(state)?;
         let families = g.intern_families(state);
         let groups = g.restore_groups(state);
         let slots = g.restore_series(state, &families, &groups)?;
@@ -78,22 +79,26 @@ impl TargetGuard {
         g.restore_members(state, &ids)?;
         g.restore_growth(state);
         g.restore_emitted(state, &ids)?;
-        g.last_sweep_ms = state.last_sweep_ms;
-        g.unresolved = state.unresolved.map(|(t, n)| (t, n as usize));
         if settings != g.settings {
             g.reconfigure(settings);
         }
         Ok(g)
     }
 
-    fn restore_folds(&mut self, folds: &[FoldState]) -> Result<(), RestoreError> {
+    /// The folds, the unresolved breach and the last sweep.
+    fn restore_folds(&mut self, state: &GuardState) -> Result<(), RestoreError> {
+        let folds = &state.folds;
         if folds.len() > MAX_FOLDS {
             return Err(RestoreError::TooManyFolds {
                 got: folds.len(),
                 max: MAX_FOLDS,
             });
         }
-        self.folds = folds.iter().map(restore_fold).collect::<Result<_, _>>()?;
+        self.decisions = FoldDecisions::restore(
+            folds.iter().map(restore_fold).collect::<Result<_, _>>()?,
+            state.unresolved.map(|(t, n)| (t, n as usize)),
+            state.last_sweep_ms,
+        );
         Ok(())
     }
 
