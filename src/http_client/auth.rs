@@ -11,7 +11,7 @@ use crate::config::{HttpClientConfig, Secret};
 use parking_lot::Mutex;
 use reqwest::header::HeaderValue;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -132,24 +132,24 @@ impl AuthHeader {
     pub fn value(&self) -> HeaderValue {
         let mut current = self.0.current.lock();
         if let Some(path) = self.0.auth.secret().file() {
-            self.refresh(&mut current, path.to_path_buf());
+            self.refresh(&mut current, path);
         }
         current.value.clone()
     }
 
-    fn refresh(&self, current: &mut Current, path: PathBuf) {
-        let stamp = match std::fs::metadata(&path) {
+    fn refresh(&self, current: &mut Current, path: &Path) {
+        let stamp = match std::fs::metadata(path) {
             Ok(m) => Stamp {
                 modified: m.modified().ok(),
                 len: m.len(),
             },
-            Err(e) => return self.failed(current, &path, &e),
+            Err(e) => return self.failed(current, path, &e),
         };
         if current.read == Some(stamp) {
             return;
         }
         current.read = Some(stamp);
-        match std::fs::read(&path) {
+        match std::fs::read(path) {
             Ok(bytes) => {
                 // Trimmed, as when the config was loaded.
                 let secret = String::from_utf8_lossy(&bytes);
@@ -158,14 +158,14 @@ impl AuthHeader {
                         current.value = value;
                         current.failing = false;
                     }
-                    Err(e) => self.failed(current, &path, &e),
+                    Err(e) => self.failed(current, path, &e),
                 }
             }
-            Err(e) => self.failed(current, &path, &e),
+            Err(e) => self.failed(current, path, &e),
         }
     }
 
-    fn failed(&self, current: &mut Current, path: &std::path::Path, e: &dyn std::error::Error) {
+    fn failed(&self, current: &mut Current, path: &Path, e: &dyn std::error::Error) {
         if !current.failing {
             current.failing = true;
             tracing::warn!(
