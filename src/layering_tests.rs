@@ -18,6 +18,8 @@ const LAYERS: &[&[&str]] = &[
     // Producers and consumers of samples, independent of each other; the
     // benchmark load generator beside them.
     &["scrape", "remote", "loadgen"],
+    // Service discovery: target groups for the scrape manager.
+    &["discovery"],
     // Every outgoing HTTP client: TLS, auth, proxies.
     &["http_client"],
     // Prometheus YAML, compiled.

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod config;
+pub mod discovery;
 pub mod exposition;
 pub mod guard;
 pub mod http_client;
