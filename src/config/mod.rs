@@ -33,6 +33,7 @@ mod headers;
 mod http;
 mod raw;
 mod resolve;
+mod sd;
 mod size;
 mod types;
 mod unsupported;
@@ -45,6 +46,7 @@ pub use error::{ConfigError, Problem, ProblemKind};
 pub use guard::{GuardConfig, JobGuardConfig};
 pub use headers::{HeaderError, RESERVED_HEADERS, check_header};
 pub use resolve::valid_label_name;
+pub use sd::SdConfig;
 pub use size::{ByteSize, SizeError};
 pub use types::{
     Authorization, BasicAuth, Config, FileContents, GlobalConfig, HttpClientConfig, MetadataConfig,

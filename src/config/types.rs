@@ -150,6 +150,8 @@ pub struct ScrapeConfig {
     pub honor_timestamps: bool,
     /// Targets and their labels.
     pub static_configs: Vec<StaticConfig>,
+    /// Service-discovery configs (`*_sd_configs`), in the file's order.
+    pub sd_configs: Vec<super::SdConfig>,
     /// Applied to target labels before scraping. Raw rules: compile them
     /// with `crate::relabel` before use.
     pub relabel_configs: Vec<RelabelConfig>,

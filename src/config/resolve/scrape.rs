@@ -102,6 +102,7 @@ pub(super) fn scrape_config(
         honor_labels: raw.honor_labels.unwrap_or(false),
         honor_timestamps: raw.honor_timestamps.unwrap_or(true),
         static_configs,
+        sd_configs: Vec::new(),
         relabel_configs: raw.relabel_configs.unwrap_or_default(),
         metric_relabel_configs: raw.metric_relabel_configs.unwrap_or_default(),
         sample_limit: raw.sample_limit.unwrap_or(0),

@@ -1,0 +1,8 @@
+//! Service-discovery configs of a scrape job (`file_sd_configs`,
+//! `kubernetes_sd_configs`, levee's `kubelet_sd_configs`), resolved. Each
+//! kind adds a variant; the discovery module runs one provider per distinct
+//! config, so two jobs with equal configs share one provider.
+
+/// One service-discovery config of a scrape job.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SdConfig {}
