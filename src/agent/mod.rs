@@ -5,6 +5,7 @@
 
 pub mod guard_state;
 pub mod memory;
+pub mod process;
 pub mod storage;
 
 use crate::config::Config;
@@ -124,6 +125,7 @@ impl Agent {
         let jobs = compile_jobs(&config)?;
         let registry = Registry::new();
         register_build_info(&registry);
+        process::register(&registry);
 
         let db = open_storage(&data_dir, &config.storage).await?;
         let tsdb_sink = Arc::new(storage::TsdbSink::new(Arc::clone(&db)));
