@@ -248,6 +248,10 @@ impl TargetGuard {
         self.generation = self.generation.wrapping_add(1).max(1);
         self.last_ts_ms = ts_ms;
         self.scrape.begin();
+        // Folded series merged into by a scrape that was aborted are not
+        // this scrape's: emitting them again would duplicate them (and a
+        // slot reused since would emit another series' stale aggregate).
+        self.touched.clear();
         let moved = self.members.new_scrape(ts_ms);
         for f in self.decisions.iter_mut() {
             // Rules start with the first scrape that sees them.

@@ -685,3 +685,42 @@ fn a_series_replaced_by_another_still_goes_stale() {
     let (out, r) = run(&mut g, &mut f, 5000, &[("a", Gauge, 1.0)]);
     assert_eq!((out.len(), r.stale_markers), (1, 0));
 }
+
+#[test]
+fn a_scrape_failing_after_members_merged_leaves_no_trace_in_the_next_one() {
+    let rule = GuardSettings {
+        fold_rules: vec![FoldRule::new(vec!["host".into()], Some("req_total")).unwrap()],
+        ..GuardSettings::default()
+    };
+    let mut g = TargetGuard::new(rule);
+    let mut f = Feed::default();
+    // Two scrapes: the folded series' members exist after them.
+    for (ts, step) in [(1000, 1.0), (2000, 2.0)] {
+        let (samples, kinds) =
+            f.scrape(ts, &items(&hosts(3, |h| step * (h as f64 + 1.0)), Counter));
+        g.apply(ts, &samples, &kinds, &mut Vec::new()).unwrap();
+    }
+    // The third scrape merges one member (h0 from 2 to 5), then its body
+    // fails.
+    let keyer = g.keyer();
+    g.begin(3000);
+    let (samples, _) = f.scrape(3000, &items(&hosts(1, |_| 5.0), Counter));
+    assert_eq!(
+        g.merge_member(keyer.key_labels(&samples[0].labels), 5.0, false),
+        MemberHit::Merged
+    );
+    g.abort(3000, &mut Vec::new());
+    // The next scrape: one folded sample, exactly the members' total.
+    let now = hosts(3, |h| [6.0, 7.0, 9.0][h]);
+    let (samples, kinds) = f.scrape(4000, &items(&now, Counter));
+    let mut out = Vec::new();
+    g.apply(4000, &samples, &kinds, &mut out).unwrap();
+    let folded: Vec<&Sample> = out
+        .iter()
+        .filter(|s| s.labels.get("host") == Some("__overflow__"))
+        .collect();
+    assert_eq!(folded.len(), 1, "{out:?}");
+    // Members went 1,2,3 → 2,4,6 → (h0: 5) → 6,7,9: increases sum to
+    // 6 + 7 + 9 = 22 from a start of 0 (first seen folded as a whole).
+    assert_eq!(folded[0].value, 22.0);
+}
