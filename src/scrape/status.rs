@@ -1,8 +1,9 @@
 //! What scraping shows about its targets: each target's [`TargetStatus`]
-//! (health, last error, last scrape), each guarded target's
-//! [`CardinalityTarget`], and [`StatusList`], the manager's live list of
-//! both behind the [`TargetsView`] the web server reads
-//! (`/api/v1/targets`, `/api/v1/status/cardinality`).
+//! (health, last error, last scrape), the targets relabeling dropped
+//! ([`DroppedTarget`]), each guarded target's [`CardinalityTarget`], and
+//! [`StatusList`], the manager's live list of them behind the
+//! [`TargetsView`] the web server reads (`/api/v1/targets`,
+//! `/api/v1/status/cardinality`).
 
 use super::error::ScrapeError;
 use super::target::Target;
@@ -88,6 +89,15 @@ impl TargetStatus {
     }
 }
 
+/// A discovered target that relabeling dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedTarget {
+    /// The job (scrape pool) name.
+    pub job: String,
+    /// Its labels before relabeling.
+    pub discovered_labels: Labels,
+}
+
 /// One guarded target's cardinality.
 #[derive(Debug, Clone)]
 pub struct CardinalityTarget {
@@ -103,6 +113,12 @@ pub struct CardinalityTarget {
 pub trait TargetsView: Send + Sync {
     /// The current targets, in a stable order.
     fn targets(&self) -> Vec<TargetStatus>;
+
+    /// The discovered targets relabeling dropped, in a stable order (none
+    /// by default).
+    fn dropped(&self) -> Vec<DroppedTarget> {
+        Vec::new()
+    }
 
     /// Guarded targets' cardinality with up to `top` labels each, in a
     /// stable order (none by default).
@@ -120,19 +136,28 @@ pub(super) struct GuardEntry {
     pub(super) guard: Arc<Mutex<TargetGuard>>,
 }
 
-/// The live list of target statuses behind `/api/v1/targets`, and of
-/// target guards behind `/api/v1/status/cardinality`; the manager replaces
-/// both whenever its set of running targets changes.
+/// The live list of target statuses and dropped targets behind
+/// `/api/v1/targets`, and of target guards behind
+/// `/api/v1/status/cardinality`; the manager replaces them whenever its
+/// targets change.
 #[derive(Default)]
 pub struct StatusList {
     statuses: Mutex<Vec<Arc<Mutex<TargetStatus>>>>,
+    dropped: Mutex<Vec<DroppedTarget>>,
     guards: Mutex<Vec<GuardEntry>>,
 }
 
 impl StatusList {
     /// Replaces the lists with those of the targets running now.
-    pub(super) fn set(&self, statuses: Vec<Arc<Mutex<TargetStatus>>>, guards: Vec<GuardEntry>) {
+    pub(super) fn set(
+        &self,
+        statuses: Vec<Arc<Mutex<TargetStatus>>>,
+        mut dropped: Vec<DroppedTarget>,
+        guards: Vec<GuardEntry>,
+    ) {
+        dropped.sort_by(|a, b| (&a.job, &a.discovered_labels).cmp(&(&b.job, &b.discovered_labels)));
         *self.statuses.lock() = statuses;
+        *self.dropped.lock() = dropped;
         *self.guards.lock() = guards;
     }
 
@@ -158,6 +183,10 @@ impl TargetsView for StatusList {
             .collect();
         all.sort_by(|a, b| (&a.job, &a.scrape_url).cmp(&(&b.job, &b.scrape_url)));
         all
+    }
+
+    fn dropped(&self) -> Vec<DroppedTarget> {
+        self.dropped.lock().clone()
     }
 
     fn cardinality(&self, top: usize) -> Vec<CardinalityTarget> {
