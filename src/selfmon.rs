@@ -441,10 +441,17 @@ mod tests {
         let reg = Registry::new();
         reg.counter("levee_x_total", "x").inc();
         reg.counter("levee_x_total", "x").inc();
-        reg.gauge_vec("levee_y", "y", &["job"]).with(&["a"]).set(1.0);
-        reg.gauge_vec("levee_y", "y", &["job"]).with(&["b"]).set(2.0);
+        reg.gauge_vec("levee_y", "y", &["job"])
+            .with(&["a"])
+            .set(1.0);
+        reg.gauge_vec("levee_y", "y", &["job"])
+            .with(&["b"])
+            .set(2.0);
         let text = reg.render();
         assert!(text.contains("levee_x_total 2\n"), "{text}");
-        assert!(text.contains("levee_y{job=\"a\"} 1\nlevee_y{job=\"b\"} 2\n"), "{text}");
+        assert!(
+            text.contains("levee_y{job=\"a\"} 1\nlevee_y{job=\"b\"} 2\n"),
+            "{text}"
+        );
     }
 }

@@ -8,9 +8,7 @@ use levee::discovery::TargetGroup;
 use levee::labels::Labels;
 use levee::pipeline::{Sample, SampleSink, Sinks};
 use levee::relabel::Rules;
-use levee::scrape::{
-    HttpFetcher, Job, Limits, MemoryFetcher, ScrapeLoop, ScrapeMetrics, populate,
-};
+use levee::scrape::{HttpFetcher, Job, Limits, MemoryFetcher, ScrapeLoop, ScrapeMetrics, populate};
 use levee::selfmon::Registry;
 use std::sync::Arc;
 use std::time::Duration;

@@ -76,8 +76,15 @@ pub(super) fn resolve_file_sd(
                 );
                 return None;
             }
+            // As Prometheus joins them: `.` adds nothing (the name is also
+            // the targets' `__meta_filepath`).
             Some(match cx.base_dir {
-                Some(dir) if std::path::Path::new(name).is_relative() => dir.join(name),
+                Some(dir)
+                    if std::path::Path::new(name).is_relative()
+                        && dir != std::path::Path::new(".") =>
+                {
+                    dir.join(name)
+                }
                 _ => PathBuf::from(name),
             })
         })

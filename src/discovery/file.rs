@@ -64,8 +64,8 @@ pub enum FileSdError {
     Yaml {
         /// The file.
         path: PathBuf,
-        /// The parser's error (with line and column).
-        source: serde_saphyr::Error,
+        /// The parser's error (with line and column), boxed: it is large.
+        source: Box<serde_saphyr::Error>,
     },
     /// A group is `null`.
     #[error("{}: group {index} is null", path.display())]
@@ -129,7 +129,7 @@ pub fn parse(path: &Path, bytes: &[u8], format: Format) -> Result<Vec<TargetGrou
             serde_saphyr::from_str::<Option<Vec<Option<RawGroup>>>>(&text)
                 .map_err(|source| FileSdError::Yaml {
                     path: path.to_owned(),
-                    source,
+                    source: Box::new(source),
                 })?
                 .unwrap_or_default()
         }
@@ -374,7 +374,8 @@ mod tests {
     #[test]
     fn json_and_yaml_read_alike() {
         let json = br#"[{"targets": ["127.0.0.1:1", "127.0.0.2:2"], "labels": {"env": "a"}}, {"targets": []}]"#;
-        let yaml = b"- targets: ['127.0.0.1:1', '127.0.0.2:2']\n  labels: {env: a}\n- targets: []\n";
+        let yaml =
+            b"- targets: ['127.0.0.1:1', '127.0.0.2:2']\n  labels: {env: a}\n- targets: []\n";
         let p = Path::new("/etc/t.json");
         let a = parse(p, json, Format::Json).unwrap();
         let b = parse(p, yaml, Format::Yaml).unwrap();
@@ -389,17 +390,35 @@ mod tests {
 
     #[test]
     fn an_empty_yaml_file_has_no_groups() {
-        assert!(parse(Path::new("x.yml"), b"", Format::Yaml).unwrap().is_empty());
-        assert!(parse(Path::new("x.yml"), b"# none\n", Format::Yaml).unwrap().is_empty());
+        assert!(
+            parse(Path::new("x.yml"), b"", Format::Yaml)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            parse(Path::new("x.yml"), b"# none\n", Format::Yaml)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn bad_files_are_typed_errors() {
         let p = Path::new("t.json");
-        assert!(matches!(parse(p, b"[{", Format::Json), Err(FileSdError::Json { .. })));
-        assert!(matches!(parse(p, b"{}", Format::Json), Err(FileSdError::Json { .. })));
         assert!(matches!(
-            parse(p, br#"[{"targets": ["a:1"], "labels": {"bad-name": "x"}}]"#, Format::Json),
+            parse(p, b"[{", Format::Json),
+            Err(FileSdError::Json { .. })
+        ));
+        assert!(matches!(
+            parse(p, b"{}", Format::Json),
+            Err(FileSdError::Json { .. })
+        ));
+        assert!(matches!(
+            parse(
+                p,
+                br#"[{"targets": ["a:1"], "labels": {"bad-name": "x"}}]"#,
+                Format::Json
+            ),
             Err(FileSdError::LabelName { index: 0, .. })
         ));
         assert!(matches!(
@@ -464,7 +483,11 @@ mod tests {
         fd.scan(true);
         assert!(rx.try_take().is_empty());
 
-        std::fs::write(&f, r#"[{"targets": ["127.0.0.1:1"]}, {"targets": ["127.0.0.1:2"]}]"#).unwrap();
+        std::fs::write(
+            &f,
+            r#"[{"targets": ["127.0.0.1:1"]}, {"targets": ["127.0.0.1:2"]}]"#,
+        )
+        .unwrap();
         fd.scan(false);
         let got = rx.try_take();
         assert_eq!(got.len(), 2);

@@ -209,7 +209,6 @@ impl DiscoveryManager {
         let reader = tokio::spawn(read_loop(Arc::clone(&self.shared), id, rx));
         Provider { id, task, reader }
     }
-
 }
 
 /// Dropping the manager stops every provider and the publisher.
@@ -370,7 +369,11 @@ mod tests {
     #[tokio::test]
     async fn equal_configs_share_a_provider_and_reload_keeps_it() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("t.json"), r#"[{"targets": ["127.0.0.1:7"]}]"#).unwrap();
+        std::fs::write(
+            dir.path().join("t.json"),
+            r#"[{"targets": ["127.0.0.1:7"]}]"#,
+        )
+        .unwrap();
         let reg = Registry::new();
         let mut m = DiscoveryManager::new(
             DiscoverySettings {

@@ -167,7 +167,12 @@ impl Loops {
     /// Makes the running loops match the jobs' targets in `sets`.
     fn sync(&mut self, sets: &TargetSets) -> Vec<TargetError> {
         let mut errors = Vec::new();
-        let max_series = self.jobs.iter().map(|j| j.guard.max_series).max().unwrap_or(0);
+        let max_series = self
+            .jobs
+            .iter()
+            .map(|j| j.guard.max_series)
+            .max()
+            .unwrap_or(0);
         self.ceiling.set_max(max_series);
         let mut wanted: HashMap<TargetKey, Target> = HashMap::new();
         let mut dropped = Vec::new();

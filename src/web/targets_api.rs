@@ -167,17 +167,47 @@ mod tests {
         };
         assert_eq!(w(None), both);
         assert_eq!(w(Some("state=any")), both);
-        assert_eq!(w(Some("x=1&state=Active")), Wanted { active: true, dropped: false });
-        assert_eq!(w(Some("state=dropped")), Wanted { active: false, dropped: true });
-        assert_eq!(w(Some("state=bogus")), Wanted { active: false, dropped: false });
+        assert_eq!(
+            w(Some("x=1&state=Active")),
+            Wanted {
+                active: true,
+                dropped: false
+            }
+        );
+        assert_eq!(
+            w(Some("state=dropped")),
+            Wanted {
+                active: false,
+                dropped: true
+            }
+        );
+        assert_eq!(
+            w(Some("state=bogus")),
+            Wanted {
+                active: false,
+                dropped: false
+            }
+        );
     }
 
     #[test]
     fn loopback_hosts_become_the_machine_name() {
-        assert_eq!(global_url("http://127.0.0.1:9/metrics", "vm"), "http://vm:9/metrics");
-        assert_eq!(global_url("https://localhost:9/m?a=1", "vm"), "https://vm:9/m?a=1");
-        assert_eq!(global_url("http://[::1]:9/metrics", "vm"), "http://vm:9/metrics");
-        assert_eq!(global_url("http://127.0.0.2:9/metrics", "vm"), "http://127.0.0.2:9/metrics");
+        assert_eq!(
+            global_url("http://127.0.0.1:9/metrics", "vm"),
+            "http://vm:9/metrics"
+        );
+        assert_eq!(
+            global_url("https://localhost:9/m?a=1", "vm"),
+            "https://vm:9/m?a=1"
+        );
+        assert_eq!(
+            global_url("http://[::1]:9/metrics", "vm"),
+            "http://vm:9/metrics"
+        );
+        assert_eq!(
+            global_url("http://127.0.0.2:9/metrics", "vm"),
+            "http://127.0.0.2:9/metrics"
+        );
         assert_eq!(global_url("http://h:9/metrics", "vm"), "http://h:9/metrics");
     }
 }

@@ -224,7 +224,8 @@ fn a_bad_series_budget_label_is_a_target_error() {
     )
     .expect("valid config");
     let job = Arc::new(Job::compile(&cfg.scrape_configs[0], &cfg.global).expect("compiles"));
-    let err = populate(&job, &job.groups[0].labels, &job.groups[0].targets[0]).expect_err("bad label");
+    let err =
+        populate(&job, &job.groups[0].labels, &job.groups[0].targets[0]).expect_err("bad label");
     assert_eq!(
         err.to_string(),
         "invalid __series_budget__ \"lots\": expected a non-negative integer"

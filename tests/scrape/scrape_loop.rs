@@ -3,13 +3,13 @@
 //! exactly which samples (values, timestamps, staleness markers, synthetic
 //! series) one scrape produced.
 
+use levee::discovery::TargetGroup;
 use levee::labels::Labels;
 use levee::pipeline::{Sample, SampleSink, Sinks};
 use levee::relabel::{RelabelConfig, Rules};
 use levee::scrape::{
     HttpFetcher, Job, Limits, MemoryFetcher, ScrapeError, ScrapeLoop, ScrapeMetrics, Target,
 };
-use levee::discovery::TargetGroup;
 use levee::selfmon::Registry;
 use levee::value::is_stale_nan;
 use parking_lot::Mutex;

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use super::{Ctx, interval_and_timeout, labels};
+use crate::config::SdConfig;
 use crate::config::error::{ConfigPath, ProblemKind};
 use crate::config::http::resolve_http;
-use crate::config::SdConfig;
 use crate::config::raw::{RawScrapeConfig, RawStaticConfig};
 use crate::config::sd_file::resolve_file_sd;
 use crate::config::types::{GlobalConfig, Scheme, ScrapeConfig, StaticConfig};
