@@ -335,3 +335,137 @@ impl GuardStates {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{Sample, SampleSink};
+
+    struct Discard;
+    impl SampleSink for Discard {
+        fn append(&self, _: &[Sample]) {}
+    }
+
+    /// A job over one file whose single target is `127.0.0.1:1` (nothing
+    /// listens there: scrapes fail and leave the guard as restored).
+    fn job(dir: &std::path::Path, budget: u64) -> Arc<Job> {
+        std::fs::write(
+            dir.join("t.json"),
+            r#"[{"targets": ["127.0.0.1:1"], "labels": {"env": "a"}}]"#,
+        )
+        .unwrap();
+        let yaml = format!(
+            "scrape_configs:\n  - job_name: files\n    scrape_interval: 1h\n    series_budget: {budget}\n    file_sd_configs: [{{files: ['{}/t.json']}}]\n",
+            dir.display()
+        );
+        let cfg = crate::config::Config::from_yaml(&yaml).unwrap();
+        Arc::new(Job::compile(&cfg.scrape_configs[0], &cfg.global).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_discovered_target_gets_its_guard_state_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job(dir.path(), 600);
+        let saved = std::fs::read("tests/data/guard/state-v1").unwrap();
+        let mut states = crate::guard::persist::decode("state-v1", &saved).unwrap();
+        let mut state = states.swap_remove(0);
+        let restored_series =
+            crate::guard::TargetGuard::restore(job.guard.settings(None), &state.state)
+                .unwrap()
+                .snapshot(0, 0)
+                .scraped_series;
+        assert!(restored_series > 0);
+        state.job = "files".into();
+        state.url = "http://127.0.0.1:1/metrics".into();
+        state.labels =
+            Labels::from_pairs([("env", "a"), ("instance", "127.0.0.1:1"), ("job", "files")]);
+        let mut m = ScrapeManager::with_discovery(
+            Sinks::samples(Arc::new(Discard)),
+            &Registry::new(),
+            DiscoverySettings {
+                debounce: Duration::from_millis(20),
+            },
+        );
+        m.restore_guards(vec![state]);
+        // The first apply has no discovered target yet; the state waits.
+        m.apply(std::slice::from_ref(&job));
+        let view = m.targets_view();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while view.targets().is_empty() {
+            assert!(Instant::now() < deadline, "the file's target never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let card = view.cardinality(0);
+        assert_eq!(card.len(), 1);
+        assert_eq!(card[0].cardinality.scraped_series, restored_series);
+        assert!(m.loops.lock().restored.is_empty());
+        m.shutdown().await;
+    }
+
+    fn task_ids(m: &ScrapeManager) -> HashMap<String, tokio::task::Id> {
+        m.loops
+            .lock()
+            .running
+            .iter()
+            .map(|(k, r)| (k.2.clone(), r.task.id()))
+            .collect()
+    }
+
+    async fn wait_for(m: &ScrapeManager, urls: &[&str]) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut now: Vec<String> = task_ids(m).into_keys().collect();
+            now.sort();
+            if now == urls {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "targets {now:?}, waiting for {urls:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn targets_come_and_go_without_restarting_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job(dir.path(), 0);
+        let file = dir.path().join("t.json");
+        let mut m = ScrapeManager::with_discovery(
+            Sinks::samples(Arc::new(Discard)),
+            &Registry::new(),
+            DiscoverySettings {
+                debounce: Duration::from_millis(20),
+            },
+        );
+        std::fs::write(&file, r#"[{"targets": ["127.0.0.1:1", "127.0.0.1:2"]}]"#).unwrap();
+        m.apply(std::slice::from_ref(&job));
+        wait_for(
+            &m,
+            &["http://127.0.0.1:1/metrics", "http://127.0.0.1:2/metrics"],
+        )
+        .await;
+        let before = task_ids(&m);
+        std::fs::write(
+            &file,
+            r#"[{"targets": ["127.0.0.1:1", "127.0.0.1:3", "x/y"]}]"#,
+        )
+        .unwrap();
+        wait_for(
+            &m,
+            &["http://127.0.0.1:1/metrics", "http://127.0.0.1:3/metrics"],
+        )
+        .await;
+        let after = task_ids(&m);
+        let kept = "http://127.0.0.1:1/metrics";
+        assert_eq!(
+            before[kept], after[kept],
+            "the unchanged target's loop restarted"
+        );
+        // A reload with the same job keeps it too.
+        m.apply(std::slice::from_ref(&job));
+        assert_eq!(task_ids(&m)[kept], before[kept]);
+        m.shutdown().await;
+    }
+}
