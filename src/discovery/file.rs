@@ -107,13 +107,30 @@ impl Format {
     }
 }
 
+/// A group as written in JSON: unknown keys are ignored, as Prometheus'
+/// `json.Unmarshal` ignores them; `null` lists are empty.
+#[derive(Deserialize)]
+struct RawGroup {
+    targets: Option<Vec<String>>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// A group as written in YAML: unknown keys are errors, as Prometheus
+/// reads YAML files strictly.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawGroup {
-    #[serde(default)]
-    targets: Vec<String>,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
+struct StrictRawGroup {
+    targets: Option<Vec<String>>,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+impl From<StrictRawGroup> for RawGroup {
+    fn from(g: StrictRawGroup) -> RawGroup {
+        RawGroup {
+            targets: g.targets,
+            labels: g.labels,
+        }
+    }
 }
 
 /// Parses the target groups of file `path` (named in errors, sources and
@@ -126,12 +143,15 @@ pub fn parse(path: &Path, bytes: &[u8], format: Format) -> Result<Vec<TargetGrou
         })?,
         Format::Yaml => {
             let text = String::from_utf8_lossy(bytes);
-            serde_saphyr::from_str::<Option<Vec<Option<RawGroup>>>>(&text)
+            serde_saphyr::from_str::<Option<Vec<Option<StrictRawGroup>>>>(&text)
                 .map_err(|source| FileSdError::Yaml {
                     path: path.to_owned(),
                     source: Box::new(source),
                 })?
                 .unwrap_or_default()
+                .into_iter()
+                .map(|g| g.map(RawGroup::from))
+                .collect()
         }
     };
     let name = path.to_string_lossy();
@@ -142,8 +162,8 @@ pub fn parse(path: &Path, bytes: &[u8], format: Format) -> Result<Vec<TargetGrou
                 path: path.to_owned(),
                 index,
             })?;
-            if let Some(bad) = group
-                .labels
+            let group_labels = group.labels.unwrap_or_default();
+            if let Some(bad) = group_labels
                 .keys()
                 .find(|n| !crate::config::valid_label_name(n))
             {
@@ -153,12 +173,13 @@ pub fn parse(path: &Path, bytes: &[u8], format: Format) -> Result<Vec<TargetGrou
                     name: bad.clone(),
                 });
             }
-            let mut labels: Vec<(String, String)> = group.labels.into_iter().collect();
+            let mut labels: Vec<(String, String)> = group_labels.into_iter().collect();
             labels.push((FILEPATH_LABEL.to_owned(), name.to_string()));
             Ok(TargetGroup {
                 source: source_of(path, index),
                 targets: group
                     .targets
+                    .unwrap_or_default()
                     .iter()
                     .map(|t| Labels::from_pairs([(super::ADDRESS_LABEL, t.as_str())]))
                     .collect(),
@@ -429,6 +450,16 @@ mod tests {
             parse(p, b"- targets: [a:1]\n  extra: 1\n", Format::Yaml),
             Err(FileSdError::Yaml { .. })
         ));
+        // JSON ignores unknown keys and takes null lists, as Prometheus does.
+        let g = parse(
+            p,
+            br#"[{"targets": ["a:1"], "labels": null, "x": 1}, {"targets": null}]"#,
+            Format::Json,
+        )
+        .unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(addrs(&g[0]), ["a:1"]);
+        assert!(g[1].targets.is_empty());
         let e = parse(p, b"[{\"targets\": 1}]", Format::Json).unwrap_err();
         assert!(e.to_string().starts_with("t.json: "), "{e}");
     }
