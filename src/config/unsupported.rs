@@ -58,7 +58,9 @@ const SD_HINT: Option<&str> =
 /// The `*_sd_configs` keys levee implements, exempt from the `*_sd_configs`
 /// row that refuses every other kind. A discovery kind that lands adds its
 /// key here, one line.
-const SUPPORTED_SD: &[&str] = &["file_sd_configs"];
+const SUPPORTED_SD: &[&str] = &[
+    "file_sd_configs", // discovery/file.rs
+];
 
 const SCRAPE: &[Row] = &[
     row("*_sd_configs", Accept::IfEmpty, SD_HINT),
