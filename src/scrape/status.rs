@@ -43,9 +43,10 @@ pub struct TargetStatus {
     pub last_scrape: Option<SystemTime>,
     /// Duration of the last scrape.
     pub last_scrape_duration: Duration,
-    /// Configured interval, as Prometheus writes durations.
+    /// The target's interval (its job's, or as relabeling set it), as
+    /// Prometheus writes durations.
     pub scrape_interval: String,
-    /// Configured timeout, as Prometheus writes durations.
+    /// The target's timeout, likewise.
     pub scrape_timeout: String,
 }
 
@@ -61,8 +62,16 @@ impl TargetStatus {
             last_error: String::new(),
             last_scrape: None,
             last_scrape_duration: Duration::ZERO,
-            scrape_interval: target.job.interval_text.clone(),
-            scrape_timeout: target.job.timeout_text.clone(),
+            scrape_interval: duration_text(
+                target.interval,
+                target.job.interval,
+                &target.job.interval_text,
+            ),
+            scrape_timeout: duration_text(
+                target.timeout,
+                target.job.timeout,
+                &target.job.timeout_text,
+            ),
         }
     }
 
@@ -96,6 +105,17 @@ pub struct DroppedTarget {
     pub job: String,
     /// Its labels before relabeling.
     pub discovered_labels: Labels,
+}
+
+/// A target's interval or timeout as shown: the job's text, or, when
+/// relabeling set another (`__scrape_interval__`), that one in
+/// Prometheus' duration format.
+fn duration_text(target: Duration, job: Duration, job_text: &str) -> String {
+    if target == job {
+        job_text.to_owned()
+    } else {
+        crate::config::Duration::from_millis(target.as_millis() as u64).to_string()
+    }
 }
 
 /// One guarded target's cardinality.
@@ -204,5 +224,21 @@ impl TargetsView for StatusList {
             .collect();
         all.sort_by(|a, b| (&a.job, &a.labels).cmp(&(&b.job, &b.labels)));
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relabeled_interval_is_shown_as_the_target_has_it() {
+        let s = Duration::from_secs;
+        assert_eq!(duration_text(s(15), s(15), "15s"), "15s");
+        assert_eq!(duration_text(s(90), s(15), "15s"), "1m30s");
+        assert_eq!(
+            duration_text(Duration::from_millis(500), s(1), "1s"),
+            "500ms"
+        );
     }
 }
