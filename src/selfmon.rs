@@ -238,8 +238,12 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-/// A registered family: its name and how to render it.
-type Registered = (&'static str, Arc<dyn Collector>);
+/// A registered family: its name, how to render it, and the metric (or
+/// family) itself, handed to a later registration of the same name.
+type Registered = (&'static str, Arc<dyn Collector>, Option<Shared>);
+
+/// A registered metric or family, as a later registration of its name gets it.
+type Shared = Arc<dyn std::any::Any + Send + Sync>;
 
 /// The set of self-metrics rendered at `/metrics`.
 #[derive(Default, Clone)]
@@ -253,17 +257,29 @@ impl Registry {
         Self::default()
     }
 
-    fn add(&self, name: &'static str, c: Arc<dyn Collector>) {
+    fn add(&self, name: &'static str, c: Arc<dyn Collector>, shared: Option<Shared>) {
         let mut cs = self.collectors.lock();
         // Registering a name twice keeps the first registration: a subsystem
         // restarted by a reload must not duplicate its families.
-        if !cs.iter().any(|(n, _)| *n == name) {
-            cs.push((name, c));
-            cs.sort_by_key(|(n, _)| *n);
+        if !cs.iter().any(|(n, _, _)| *n == name) {
+            cs.push((name, c, shared));
+            cs.sort_by_key(|(n, _, _)| *n);
         }
     }
 
+    /// The metric already registered as `name`, if it is a `T`: a second
+    /// registration (a reload, a second provider of one kind) counts into
+    /// the first one's metric instead of one nobody renders.
+    fn registered<T: Send + Sync + 'static>(&self, name: &str) -> Option<Arc<T>> {
+        let cs = self.collectors.lock();
+        let (_, _, shared) = cs.iter().find(|(n, _, _)| *n == name)?;
+        Arc::clone(shared.as_ref()?).downcast::<T>().ok()
+    }
+
     fn single<M: Metric>(&self, name: &'static str, help: &'static str) -> Arc<M> {
+        if let Some(metric) = self.registered::<M>(name) {
+            return metric;
+        }
         let metric = Arc::new(M::default());
         self.add(
             name,
@@ -272,6 +288,7 @@ impl Registry {
                 help,
                 metric: metric.clone(),
             }),
+            Some(metric.clone()),
         );
         metric
     }
@@ -282,6 +299,9 @@ impl Registry {
         help: &'static str,
         labels: &'static [&'static str],
     ) -> Arc<Family<M>> {
+        if let Some(family) = self.registered::<Family<M>>(name) {
+            return family;
+        }
         let family = Arc::new(Family::new(labels));
         self.add(
             name,
@@ -290,6 +310,7 @@ impl Registry {
                 help,
                 family: family.clone(),
             }),
+            Some(family.clone()),
         );
         family
     }
@@ -369,13 +390,14 @@ impl Registry {
                 kind,
                 read,
             }),
+            None,
         );
     }
 
     /// Renders every registered metric in the text exposition format 0.0.4.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        for (_, c) in self.collectors.lock().iter() {
+        for (_, c, _) in self.collectors.lock().iter() {
             c.encode(&mut out);
         }
         out
@@ -412,5 +434,24 @@ mod tests {
         reg.counter("levee_x_total", "x");
         reg.counter("levee_x_total", "x");
         assert_eq!(reg.render().matches("# TYPE levee_x_total").count(), 1);
+    }
+
+    #[test]
+    fn a_second_registration_counts_into_the_first() {
+        let reg = Registry::new();
+        reg.counter("levee_x_total", "x").inc();
+        reg.counter("levee_x_total", "x").inc();
+        reg.gauge_vec("levee_y", "y", &["job"])
+            .with(&["a"])
+            .set(1.0);
+        reg.gauge_vec("levee_y", "y", &["job"])
+            .with(&["b"])
+            .set(2.0);
+        let text = reg.render();
+        assert!(text.contains("levee_x_total 2\n"), "{text}");
+        assert!(
+            text.contains("levee_y{job=\"a\"} 1\nlevee_y{job=\"b\"} 2\n"),
+            "{text}"
+        );
     }
 }

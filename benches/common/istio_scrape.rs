@@ -4,12 +4,11 @@
 //! body from memory in 64 KiB chunks.
 
 use levee::config::JobGuardConfig;
+use levee::discovery::TargetGroup;
 use levee::labels::Labels;
 use levee::pipeline::{Sample, SampleSink, Sinks};
 use levee::relabel::Rules;
-use levee::scrape::{
-    HttpFetcher, Job, Limits, MemoryFetcher, ScrapeLoop, ScrapeMetrics, TargetGroup, populate,
-};
+use levee::scrape::{HttpFetcher, Job, Limits, MemoryFetcher, ScrapeLoop, ScrapeMetrics, populate};
 use levee::selfmon::Registry;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,9 +39,11 @@ pub fn job(guard: JobGuardConfig) -> Arc<Job> {
         metric_relabel: Rules::default(),
         limits: Limits::default(),
         groups: vec![TargetGroup {
-            targets: vec!["pod:15090".into()],
+            source: "0".into(),
+            targets: vec![Labels::from_pairs([("__address__", "pod:15090")])],
             labels: Labels::empty(),
         }],
+        sd_configs: vec![],
         fetcher: HttpFetcher::new(reqwest::Client::new(), None),
         guard,
     })
@@ -83,8 +84,9 @@ pub fn scrape_loop(
     sink: Arc<dyn SampleSink>,
 ) -> ScrapeLoop<MemoryFetcher> {
     let target = Arc::new(
-        populate(job, &Labels::empty(), "pod:15090")
+        populate(job, &Labels::empty(), &job.groups[0].targets[0])
             .expect("target")
+            .into_active()
             .expect("kept"),
     );
     let fetcher = MemoryFetcher::new(64 * 1024);

@@ -311,6 +311,8 @@ remote_write:
 
     # guard_state: control byte (odd: fix the trailing CRC), then the file.
     write("guard_state", "state", b"\x01" + fixture("guard", "state-v1"))
+    write("file_sd", "json", b'[{"targets": ["127.0.0.1:9100"], "labels": {"env": "a"}}]')
+    write("file_sd", "yaml", b"- targets: ['127.0.0.1:9100']\n  labels: {env: a}\n")
 
 
 if __name__ == "__main__":

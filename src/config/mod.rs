@@ -34,6 +34,7 @@ mod http;
 mod raw;
 mod resolve;
 mod sd;
+mod sd_file;
 mod size;
 mod types;
 mod unsupported;
@@ -47,6 +48,7 @@ pub use guard::{GuardConfig, JobGuardConfig};
 pub use headers::{HeaderError, RESERVED_HEADERS, check_header};
 pub use resolve::valid_label_name;
 pub use sd::SdConfig;
+pub use sd_file::{DEFAULT_REFRESH_INTERVAL, FileSdConfig, valid_file_sd_name};
 pub use size::{ByteSize, SizeError};
 pub use types::{
     Authorization, BasicAuth, Config, FileContents, GlobalConfig, HttpClientConfig, MetadataConfig,

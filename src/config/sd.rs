@@ -5,4 +5,7 @@
 
 /// One service-discovery config of a scrape job.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SdConfig {}
+pub enum SdConfig {
+    /// `file_sd_configs`.
+    File(super::sd_file::FileSdConfig),
+}

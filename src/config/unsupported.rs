@@ -52,7 +52,15 @@ const TOP: &[Row] = &[
     row("tracing", Accept::Never, None),
 ];
 
-const SD_HINT: Option<&str> = Some("levee discovers targets from static_configs only");
+const SD_HINT: Option<&str> =
+    Some("levee does not implement this discovery; docs/discovery.md lists the kinds it has");
+
+/// The `*_sd_configs` keys levee implements, exempt from the `*_sd_configs`
+/// row that refuses every other kind. A discovery kind that lands adds its
+/// key here, one line.
+const SUPPORTED_SD: &[&str] = &[
+    "file_sd_configs", // discovery/file.rs
+];
 
 const SCRAPE: &[Row] = &[
     row("*_sd_configs", Accept::IfEmpty, SD_HINT),
@@ -135,7 +143,7 @@ fn strip_rows(node: &mut Node, path: &Path, rows: &[Row], problems: &mut Vec<Pro
 
 fn matches_key(pattern: &str, key: &str) -> bool {
     match pattern.strip_prefix('*') {
-        Some(suffix) => key.ends_with(suffix),
+        Some(suffix) => key.ends_with(suffix) && !SUPPORTED_SD.contains(&key),
         None => pattern == key,
     }
 }
@@ -200,14 +208,14 @@ mod tests {
     #[test]
     fn reports_and_removes_unsupported_keys() {
         let (msgs, doc) = messages(
-            "remote_read: []\nscrape_configs:\n  - job_name: a\n    file_sd_configs: [{files: [x]}]\n",
+            "remote_read: []\nscrape_configs:\n  - job_name: a\n    consul_sd_configs: [{server: x}]\n    file_sd_configs: [{files: [x.json]}]\n",
         );
         assert_eq!(
             msgs,
             [
                 "remote_read: not supported yet (line 1, column 1)",
-                "scrape_configs[0].file_sd_configs: not supported yet (line 4, column 5); \
-                 levee discovers targets from static_configs only",
+                "scrape_configs[0].consul_sd_configs: not supported yet (line 4, column 5); \
+                 levee does not implement this discovery; docs/discovery.md lists the kinds it has",
             ]
         );
         assert!(doc.get("remote_read").is_none());
@@ -215,7 +223,8 @@ mod tests {
         let Value::Seq(jobs) = &job.value else {
             panic!()
         };
-        assert!(jobs[0].get("file_sd_configs").is_none());
+        assert!(jobs[0].get("consul_sd_configs").is_none());
+        assert!(jobs[0].get("file_sd_configs").is_some());
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! sent while nobody reads replace each other, so a provider never blocks
 //! and a slow reader never holds more than one group per source.
 
+pub mod file;
 pub mod kubernetes;
+pub mod manager;
 
 use crate::config::SdConfig;
 use crate::labels::Labels;
@@ -18,6 +20,9 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
+
+/// The label every discovered target has: its `host:port`.
+pub const ADDRESS_LABEL: &str = "__address__";
 
 /// Targets found together, with the labels they share.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -96,8 +101,9 @@ pub fn spawn(
     out: GroupSender,
     registry: &Registry,
 ) -> tokio::task::JoinHandle<()> {
-    let _ = (out, registry);
-    match *config {}
+    match config {
+        SdConfig::File(c) => file::spawn(c.clone(), out, registry),
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! A scrape job compiled from its `scrape_configs` entry: relabel rules
-//! compiled, limits resolved, the HTTP client built once for all targets.
+//! compiled, limits resolved, the HTTP client built once for all targets,
+//! its static targets as target groups and its discovery configs.
 
 use super::fetch::HttpFetcher;
-use crate::config::{GlobalConfig, Scheme, ScrapeConfig};
+use crate::config::{GlobalConfig, Scheme, ScrapeConfig, SdConfig};
+use crate::discovery::{ADDRESS_LABEL, TargetGroup};
 use crate::http_client::{self, HttpClientError, HttpSettings, Owner};
 use crate::labels::Labels;
 use crate::relabel::Rules;
@@ -21,15 +23,6 @@ pub struct Limits {
     pub label_value_length_limit: u64,
     /// Largest decompressed body in bytes.
     pub body_size_limit: u64,
-}
-
-/// Targets given together with shared labels (a `static_configs` entry).
-#[derive(Debug, Clone)]
-pub struct TargetGroup {
-    /// Addresses (`host:port`).
-    pub targets: Vec<String>,
-    /// Labels added to each target.
-    pub labels: Labels,
 }
 
 /// Why a job could not be compiled.
@@ -80,8 +73,11 @@ pub struct Job {
     pub metric_relabel: Rules,
     /// Per-scrape limits.
     pub limits: Limits,
-    /// Static target groups.
+    /// Its `static_configs`, as target groups (source: the entry's index,
+    /// as Prometheus names them).
     pub groups: Vec<TargetGroup>,
+    /// Its `*_sd_configs`: discovery finds the rest of its targets.
+    pub sd_configs: Vec<SdConfig>,
     /// The HTTP fetcher shared by the job's targets.
     pub fetcher: HttpFetcher,
     /// Series budget settings of its targets.
@@ -111,8 +107,14 @@ impl Job {
         let groups = cfg
             .static_configs
             .iter()
-            .map(|g| TargetGroup {
-                targets: g.targets.clone(),
+            .enumerate()
+            .map(|(i, g)| TargetGroup {
+                source: i.to_string(),
+                targets: g
+                    .targets
+                    .iter()
+                    .map(|t| Labels::from_pairs([(ADDRESS_LABEL, t.as_str())]))
+                    .collect(),
                 labels: g.labels.clone(),
             })
             .collect();
@@ -137,6 +139,7 @@ impl Job {
                 body_size_limit: cfg.body_size_limit.0,
             },
             groups,
+            sd_configs: cfg.sd_configs.clone(),
             fetcher: HttpFetcher::new(http.client, http.auth),
             guard: cfg.guard.clone(),
         })

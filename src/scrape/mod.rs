@@ -32,12 +32,14 @@ pub use cache::ScrapeCache;
 pub use error::ScrapeError;
 pub use fetch::{BodyStream, FetchRequest, Fetcher, HttpFetcher};
 pub use guarded::{GuardMetrics, GuardedTarget};
-pub use job::{Job, JobError, Limits, TargetGroup};
-pub use manager::{GuardStates, ScrapeManager};
+pub use job::{Job, JobError, Limits};
+pub use manager::{GuardStates, RESTORE_GRACE, ScrapeManager};
 pub use memory_fetch::{MemoryBody, MemoryFetcher, MemoryResponse};
 pub use metrics::ScrapeMetrics;
 pub use report::ScrapeStats;
 pub use scrape_loop::{ScrapeLoop, StopReason, initial_delay};
 pub use series_labels::merge_target_labels;
-pub use status::{CardinalityTarget, StatusList, TargetHealth, TargetStatus, TargetsView};
-pub use target::{Target, TargetError, populate};
+pub use status::{
+    CardinalityTarget, DroppedTarget, StatusList, TargetHealth, TargetStatus, TargetsView,
+};
+pub use target::{Populated, Target, TargetError, populate};

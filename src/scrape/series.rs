@@ -229,6 +229,7 @@ mod tests {
             let group = &job.groups[0];
             let target = populate(&job, &group.labels, &group.targets[0])
                 .expect("valid target")
+                .into_active()
                 .expect("kept");
             let target = Arc::new(target);
             let metrics = ScrapeMetrics::new(&Registry::new());

@@ -1,8 +1,9 @@
 //! What scraping shows about its targets: each target's [`TargetStatus`]
-//! (health, last error, last scrape), each guarded target's
-//! [`CardinalityTarget`], and [`StatusList`], the manager's live list of
-//! both behind the [`TargetsView`] the web server reads
-//! (`/api/v1/targets`, `/api/v1/status/cardinality`).
+//! (health, last error, last scrape), the targets relabeling dropped
+//! ([`DroppedTarget`]), each guarded target's [`CardinalityTarget`], and
+//! [`StatusList`], the manager's live list of them behind the
+//! [`TargetsView`] the web server reads (`/api/v1/targets`,
+//! `/api/v1/status/cardinality`).
 
 use super::error::ScrapeError;
 use super::target::Target;
@@ -42,9 +43,10 @@ pub struct TargetStatus {
     pub last_scrape: Option<SystemTime>,
     /// Duration of the last scrape.
     pub last_scrape_duration: Duration,
-    /// Configured interval, as Prometheus writes durations.
+    /// The target's interval (its job's, or as relabeling set it), as
+    /// Prometheus writes durations.
     pub scrape_interval: String,
-    /// Configured timeout, as Prometheus writes durations.
+    /// The target's timeout, likewise.
     pub scrape_timeout: String,
 }
 
@@ -60,8 +62,16 @@ impl TargetStatus {
             last_error: String::new(),
             last_scrape: None,
             last_scrape_duration: Duration::ZERO,
-            scrape_interval: target.job.interval_text.clone(),
-            scrape_timeout: target.job.timeout_text.clone(),
+            scrape_interval: duration_text(
+                target.interval,
+                target.job.interval,
+                &target.job.interval_text,
+            ),
+            scrape_timeout: duration_text(
+                target.timeout,
+                target.job.timeout,
+                &target.job.timeout_text,
+            ),
         }
     }
 
@@ -88,6 +98,26 @@ impl TargetStatus {
     }
 }
 
+/// A discovered target that relabeling dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedTarget {
+    /// The job (scrape pool) name.
+    pub job: String,
+    /// Its labels before relabeling.
+    pub discovered_labels: Labels,
+}
+
+/// A target's interval or timeout as shown: the job's text, or, when
+/// relabeling set another (`__scrape_interval__`), that one in
+/// Prometheus' duration format.
+fn duration_text(target: Duration, job: Duration, job_text: &str) -> String {
+    if target == job {
+        job_text.to_owned()
+    } else {
+        crate::config::Duration::from_millis(target.as_millis() as u64).to_string()
+    }
+}
+
 /// One guarded target's cardinality.
 #[derive(Debug, Clone)]
 pub struct CardinalityTarget {
@@ -103,6 +133,12 @@ pub struct CardinalityTarget {
 pub trait TargetsView: Send + Sync {
     /// The current targets, in a stable order.
     fn targets(&self) -> Vec<TargetStatus>;
+
+    /// The discovered targets relabeling dropped, in a stable order (none
+    /// by default).
+    fn dropped(&self) -> Vec<DroppedTarget> {
+        Vec::new()
+    }
 
     /// Guarded targets' cardinality with up to `top` labels each, in a
     /// stable order (none by default).
@@ -120,19 +156,28 @@ pub(super) struct GuardEntry {
     pub(super) guard: Arc<Mutex<TargetGuard>>,
 }
 
-/// The live list of target statuses behind `/api/v1/targets`, and of
-/// target guards behind `/api/v1/status/cardinality`; the manager replaces
-/// both whenever its set of running targets changes.
+/// The live list of target statuses and dropped targets behind
+/// `/api/v1/targets`, and of target guards behind
+/// `/api/v1/status/cardinality`; the manager replaces them whenever its
+/// targets change.
 #[derive(Default)]
 pub struct StatusList {
     statuses: Mutex<Vec<Arc<Mutex<TargetStatus>>>>,
+    dropped: Mutex<Vec<DroppedTarget>>,
     guards: Mutex<Vec<GuardEntry>>,
 }
 
 impl StatusList {
     /// Replaces the lists with those of the targets running now.
-    pub(super) fn set(&self, statuses: Vec<Arc<Mutex<TargetStatus>>>, guards: Vec<GuardEntry>) {
+    pub(super) fn set(
+        &self,
+        statuses: Vec<Arc<Mutex<TargetStatus>>>,
+        mut dropped: Vec<DroppedTarget>,
+        guards: Vec<GuardEntry>,
+    ) {
+        dropped.sort_by(|a, b| (&a.job, &a.discovered_labels).cmp(&(&b.job, &b.discovered_labels)));
         *self.statuses.lock() = statuses;
+        *self.dropped.lock() = dropped;
         *self.guards.lock() = guards;
     }
 
@@ -160,6 +205,10 @@ impl TargetsView for StatusList {
         all
     }
 
+    fn dropped(&self) -> Vec<DroppedTarget> {
+        self.dropped.lock().clone()
+    }
+
     fn cardinality(&self, top: usize) -> Vec<CardinalityTarget> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -175,5 +224,21 @@ impl TargetsView for StatusList {
             .collect();
         all.sort_by(|a, b| (&a.job, &a.labels).cmp(&(&b.job, &b.labels)));
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relabeled_interval_is_shown_as_the_target_has_it() {
+        let s = Duration::from_secs;
+        assert_eq!(duration_text(s(15), s(15), "15s"), "15s");
+        assert_eq!(duration_text(s(90), s(15), "15s"), "1m30s");
+        assert_eq!(
+            duration_text(Duration::from_millis(500), s(1), "1s"),
+            "500ms"
+        );
     }
 }

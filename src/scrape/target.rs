@@ -1,5 +1,5 @@
-//! Targets: turning a discovered address and its group's labels into the
-//! final target labels and scrape URL, the way Prometheus does it
+//! Targets: turning a discovered target's labels, merged over its group's,
+//! into the final target labels and scrape URL, the way Prometheus does it
 //! (defaults, `relabel_configs`, default port, `instance`).
 
 use super::job::Job;
@@ -7,8 +7,7 @@ use crate::labels::{Labels, LabelsBuilder};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Label carrying the target's host:port.
-pub const ADDRESS_LABEL: &str = "__address__";
+pub use crate::discovery::ADDRESS_LABEL;
 /// Label carrying the scheme (`http`/`https`).
 pub const SCHEME_LABEL: &str = "__scheme__";
 /// Label carrying the metrics path.
@@ -76,18 +75,39 @@ impl Target {
     }
 }
 
-/// Builds a target from one address of a target group. `Ok(None)` means
-/// relabeling dropped it.
+/// What [`populate`] made of a discovered target.
+#[derive(Debug)]
+pub enum Populated {
+    /// A target to scrape.
+    Active(Target),
+    /// Relabeling dropped it; its labels before relabeling.
+    Dropped(Labels),
+}
+
+impl Populated {
+    /// The target, unless relabeling dropped it.
+    pub fn into_active(self) -> Option<Target> {
+        match self {
+            Populated::Active(t) => Some(t),
+            Populated::Dropped(_) => None,
+        }
+    }
+}
+
+/// Builds a target from the labels of one target of a group (at least
+/// `__address__`) over the group's labels: the target's own win.
 pub fn populate(
     job: &Arc<Job>,
     group_labels: &Labels,
-    address: &str,
-) -> Result<Option<Target>, TargetError> {
-    let mut b = LabelsBuilder::with_capacity(group_labels.len() + 8);
+    target_labels: &Labels,
+) -> Result<Populated, TargetError> {
+    let mut b = LabelsBuilder::with_capacity(group_labels.len() + target_labels.len() + 6);
     for l in group_labels {
         b.set(l.name, l.value);
     }
-    b.set(ADDRESS_LABEL, address);
+    for l in target_labels {
+        b.set(l.name, l.value);
+    }
     let defaults: [(&str, String); 5] = [
         ("job", job.name.clone()),
         (SCRAPE_INTERVAL_LABEL, job.interval_text.clone()),
@@ -110,7 +130,7 @@ pub fn populate(
     }
     let discovered = b.labels();
     if !job.target_relabel.process(&mut b) {
-        return Ok(None);
+        return Ok(Populated::Dropped(discovered));
     }
     let address = b.get(ADDRESS_LABEL).to_string();
     if address.is_empty() {
@@ -153,7 +173,7 @@ pub fn populate(
     if !fin.has("instance") {
         fin.set("instance", &address);
     }
-    Ok(Some(Target {
+    Ok(Populated::Active(Target {
         job: job.clone(),
         discovered,
         labels: fin.into_labels(),

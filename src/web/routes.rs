@@ -44,13 +44,13 @@ async fn ready(State(state): State<Arc<WebState>>) -> Response {
     }
 }
 
-async fn targets(State(state): State<Arc<WebState>>) -> Response {
+async fn targets(State(state): State<Arc<WebState>>, uri: Uri) -> Response {
     json(
         StatusCode::OK,
-        match &state.targets {
-            Some(view) => targets_api::render(view.as_ref()),
-            None => targets_api::render_empty(),
-        },
+        targets_api::render(
+            state.targets.as_deref(),
+            targets_api::Wanted::from_query(uri.query()),
+        ),
     )
 }
 

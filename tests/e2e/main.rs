@@ -10,6 +10,7 @@ mod agent;
 mod agent_storage;
 mod cli;
 mod durable;
+mod file_sd;
 mod guard;
 mod guard_restart;
 mod harness;

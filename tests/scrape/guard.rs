@@ -48,6 +48,7 @@ fn setup(
     let group = &job.groups[0];
     let target = populate(&job, &group.labels, &group.targets[0])
         .expect("valid target")
+        .into_active()
         .expect("kept");
     let fetcher = MemoryFetcher::new(4096);
     let sink = Arc::new(Recorder::default());
@@ -223,7 +224,8 @@ fn a_bad_series_budget_label_is_a_target_error() {
     )
     .expect("valid config");
     let job = Arc::new(Job::compile(&cfg.scrape_configs[0], &cfg.global).expect("compiles"));
-    let err = populate(&job, &job.groups[0].labels, "h:1").expect_err("bad label");
+    let err =
+        populate(&job, &job.groups[0].labels, &job.groups[0].targets[0]).expect_err("bad label");
     assert_eq!(
         err.to_string(),
         "invalid __series_budget__ \"lots\": expected a non-negative integer"

@@ -3,12 +3,12 @@
 //! exactly which samples (values, timestamps, staleness markers, synthetic
 //! series) one scrape produced.
 
+use levee::discovery::TargetGroup;
 use levee::labels::Labels;
 use levee::pipeline::{Sample, SampleSink, Sinks};
 use levee::relabel::{RelabelConfig, Rules};
 use levee::scrape::{
     HttpFetcher, Job, Limits, MemoryFetcher, ScrapeError, ScrapeLoop, ScrapeMetrics, Target,
-    TargetGroup,
 };
 use levee::selfmon::Registry;
 use levee::value::is_stale_nan;
@@ -62,17 +62,20 @@ fn job(honor_labels: bool, limits: Limits, metric_relabel: &str) -> Arc<Job> {
         metric_relabel: Rules::compile(&rules).expect("test rules compile"),
         limits,
         groups: vec![TargetGroup {
-            targets: vec!["h:1".into()],
+            source: "0".into(),
+            targets: vec![Labels::from_pairs([("__address__", "h:1")])],
             labels: Labels::empty(),
         }],
+        sd_configs: vec![],
         fetcher: HttpFetcher::new(reqwest::Client::new(), None),
         guard: Default::default(),
     })
 }
 
 fn target(job: Arc<Job>) -> Arc<Target> {
-    let t = levee::scrape::populate(&job, &Labels::empty(), "h:1")
+    let t = levee::scrape::populate(&job, &Labels::empty(), &job.groups[0].targets[0])
         .expect("valid target")
+        .into_active()
         .expect("not dropped");
     Arc::new(t)
 }
