@@ -20,8 +20,8 @@
 use std::sync::Arc;
 
 use levee::labels::Labels;
-use levee::pipeline::Sample;
 use levee::remote::{DecodeError, WriteRequestEncoder, decode_write_request};
+use levee::pipeline::Sample;
 use libfuzzer_sys::fuzz_target;
 
 /// (timestamp, value bits) of a series' samples.

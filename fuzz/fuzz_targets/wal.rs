@@ -27,7 +27,9 @@ use std::sync::Arc;
 
 use levee::tsdb::fs::{Directory, MemDirectory};
 use levee::tsdb::record;
-use levee::tsdb::wal::{Position, Wal, WalError, WalOptions, WalReader, repair, segment_name};
+use levee::tsdb::wal::{
+    Position, Wal, WalError, WalOptions, WalReader, repair, segment_name,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "split.rs"]
