@@ -103,3 +103,53 @@ pub fn resolve_receiver(
         source_header,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn a_bare_section_turns_the_receiver_on_with_the_defaults() {
+        assert_eq!(
+            Config::from_yaml("global: {}\n").expect("loads").receiver,
+            None
+        );
+        let bare = Config::from_yaml("receiver:\n").expect("loads");
+        assert_eq!(bare.receiver, Some(ReceiverConfig::default()));
+        let set = Config::from_yaml(
+            "receiver:\n  max_request_bytes: 1MiB\n  max_concurrent_requests: 2\n  read_timeout: 5s\n  source_header: X-Tenant\n",
+        )
+        .expect("loads");
+        assert_eq!(
+            set.receiver,
+            Some(ReceiverConfig {
+                max_request_bytes: ByteSize(1 << 20),
+                max_concurrent_requests: 2,
+                read_timeout: Duration::from_secs(5),
+                source_header: "X-Tenant".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn zero_limits_and_a_bad_header_name_are_problems() {
+        let e = Config::from_yaml(
+            "receiver:\n  max_request_bytes: 0B\n  max_concurrent_requests: 0\n  read_timeout: 0s\n  source_header: 'a b'\n",
+        )
+        .expect_err("refused")
+        .to_string();
+        for want in [
+            "receiver.max_request_bytes: must be greater than 0",
+            "receiver.max_concurrent_requests: must be greater than 0",
+            "receiver.read_timeout: must be greater than 0s",
+            "receiver.source_header: \"a b\" is not a valid HTTP header name",
+        ] {
+            assert!(e.contains(want), "{want} not in {e}");
+        }
+        let e = Config::from_yaml("receiver:\n  max_series: 3\n")
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("receiver.max_series: unknown key"), "{e}");
+    }
+}
