@@ -307,7 +307,7 @@ pub fn register_metrics(reg: &Registry, db: &Arc<Db>, sink: &Arc<TsdbSink>) {
     let s = Arc::clone(sink);
     reg.counter_fn(
         "levee_tsdb_append_failed_samples_total",
-        "Scraped samples the TSDB could not store (invalid series, or a failed commit).",
+        "Scraped or received samples the TSDB could not store (invalid series, or a failed commit).",
         move || s.failed_samples.load(Ordering::Relaxed) as f64,
     );
 }
