@@ -339,11 +339,13 @@ impl GuardStates {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{Sample, SampleSink};
+    use crate::pipeline::{Appended, Sample, SampleSink};
 
     struct Discard;
     impl SampleSink for Discard {
-        fn append(&self, _: &[Sample]) {}
+        fn append(&self, batch: &[Sample]) -> Appended {
+            Appended::all(batch.len())
+        }
     }
 
     /// A job over one file whose single target is `127.0.0.1:1` (nothing

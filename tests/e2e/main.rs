@@ -15,3 +15,4 @@ mod guard;
 mod guard_restart;
 mod harness;
 mod metadata;
+mod receiver;
