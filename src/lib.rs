@@ -28,7 +28,15 @@ mod layering_tests;
 pub mod web;
 
 pub mod proto {
-    //! Remote-write 1.0 protobuf messages, generated from `proto/` by `build.rs`.
+    //! Remote-write protobuf messages, generated from `proto/` by `build.rs`:
+    //! 1.0 (`prometheus.WriteRequest`) here, 2.0 in [`write_v2`].
     #![allow(missing_docs)]
     include!(concat!(env!("OUT_DIR"), "/prometheus.rs"));
+
+    pub mod write_v2 {
+        //! Remote-write 2.0 (`io.prometheus.write.v2.Request`), from
+        //! `proto/write_v2.proto`.
+        #![allow(missing_docs)]
+        include!(concat!(env!("OUT_DIR"), "/io.prometheus.write.v2.rs"));
+    }
 }

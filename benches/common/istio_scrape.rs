@@ -5,7 +5,7 @@
 
 use levee::config::JobGuardConfig;
 use levee::labels::Labels;
-use levee::pipeline::{Sample, SampleSink, Sinks};
+use levee::pipeline::{Appended, Sample, SampleSink, Sinks};
 use levee::relabel::Rules;
 use levee::scrape::{
     HttpFetcher, Job, Limits, MemoryFetcher, ScrapeLoop, ScrapeMetrics, TargetGroup, populate,
@@ -18,8 +18,8 @@ use std::time::Duration;
 pub struct Discard;
 
 impl SampleSink for Discard {
-    fn append(&self, batch: &[Sample]) {
-        std::hint::black_box(batch.len());
+    fn append(&self, batch: &[Sample]) -> Appended {
+        Appended::all(std::hint::black_box(batch.len()))
     }
 }
 

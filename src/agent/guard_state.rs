@@ -177,7 +177,7 @@ impl Saver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{Sample, SampleSink, Sinks};
+    use crate::pipeline::{Appended, Sample, SampleSink, Sinks};
     use crate::scrape::ScrapeManager;
     use crate::tsdb::fs::MemDirectory;
 
@@ -200,7 +200,9 @@ mod tests {
     struct Discard;
 
     impl SampleSink for Discard {
-        fn append(&self, _: &[Sample]) {}
+        fn append(&self, batch: &[Sample]) -> Appended {
+            Appended::all(batch.len())
+        }
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use crate::config::{StorageConfig, WalSync};
 use crate::pipeline::Sample;
-use crate::pipeline::SampleSink;
+use crate::pipeline::{Appended, SampleSink};
 use crate::remote::wal::{WalCap, WalPins, WalWatch};
 use crate::selfmon::Registry;
 use crate::tsdb::db::{Db, DbError, DbStats, Options, WalObserver};
@@ -85,7 +85,7 @@ impl WalObserver for RemoteWalObserver {
     }
 }
 
-/// Stores each scrape as one commit. `append` writes the WAL (and with
+/// Stores each batch (a scrape, a received request) as one commit. `append` writes the WAL (and with
 /// `wal_sync: always` fsyncs it) before it returns, so the scrape loops
 /// call it on the blocking pool (`src/scrape/commit.rs`).
 ///
@@ -132,7 +132,7 @@ impl TsdbSink {
 }
 
 impl SampleSink for TsdbSink {
-    fn append(&self, batch: &[Sample]) {
+    fn append(&self, batch: &[Sample]) -> Appended {
         let mut refs = self.refs.lock();
         let mut app = self.db.appender();
         let mut invalid = 0u64;
@@ -150,22 +150,38 @@ impl SampleSink for TsdbSink {
             }
         }
         refs.since_sweep += batch.len();
-        let failed = match app.commit() {
+        let outcome = match app.commit() {
             Ok(stats) => {
                 if stats.refs_replaced > 0 {
                     refs.by_addr.clear();
                 }
-                invalid
+                Appended {
+                    stored: stats.appended,
+                    out_of_order: stats.out_of_order,
+                    out_of_bounds: stats.out_of_bounds + stats.unknown_refs,
+                    duplicates: stats.duplicates,
+                    invalid,
+                    failed: false,
+                }
             }
             Err(e) => {
                 self.failed_commits.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, samples = batch.len(), "storing a scrape failed");
-                batch.len() as u64
+                tracing::error!(error = %e, samples = batch.len(), "storing a batch failed");
+                Appended {
+                    failed: true,
+                    ..Appended::default()
+                }
             }
         };
         refs.sweep_if_due();
         drop(refs);
+        let failed = if outcome.failed {
+            batch.len() as u64
+        } else {
+            invalid
+        };
         self.failed_samples.fetch_add(failed, Ordering::Relaxed);
+        outcome
     }
 }
 

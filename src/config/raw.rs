@@ -22,6 +22,7 @@ const TOP_KEYS: &[&str] = &[
     "remote_write",
     "storage",
     "guard",
+    "receiver",
 ];
 
 /// The whole file. List entries keep their index in the file, so that
@@ -33,6 +34,7 @@ pub struct RawConfig {
     pub remote_write: Vec<(usize, RawRemoteWrite)>,
     pub guard: Option<super::guard::RawGuard>,
     pub storage: Option<RawStorage>,
+    pub receiver: Option<super::receiver::RawReceiver>,
 }
 
 /// Decodes the document section by section and list entry by list entry,
@@ -66,6 +68,10 @@ pub fn decode_root(root: &Node) -> (RawConfig, Vec<Problem>) {
             },
             "guard" => match decode_at::<Option<super::guard::RawGuard>>(node, &path) {
                 Ok(guard) => raw.guard = guard,
+                Err(e) => problems.push(e.into()),
+            },
+            "receiver" => match decode_at::<Option<super::receiver::RawReceiver>>(node, &path) {
+                Ok(receiver) => raw.receiver = receiver,
                 Err(e) => problems.push(e.into()),
             },
             other => problems.push(Problem {

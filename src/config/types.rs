@@ -23,6 +23,8 @@ pub struct Config {
     pub guard: super::GuardConfig,
     /// `storage:` with defaults applied.
     pub storage: StorageConfig,
+    /// `receiver:`, if present (the remote-write receiver is on).
+    pub receiver: Option<super::ReceiverConfig>,
     /// Things accepted but without effect in levee (e.g.
     /// `global.evaluation_interval`), one line each, for `levee check`.
     pub notes: Vec<String>,

@@ -18,4 +18,4 @@ mod sink;
 
 pub use metadata::Metadata;
 pub use sample::Sample;
-pub use sink::{MetadataSink, SampleSink, Sinks};
+pub use sink::{Appended, MetadataSink, SampleSink, Sinks};

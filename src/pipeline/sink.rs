@@ -10,8 +10,40 @@ use std::sync::Arc;
 /// in the WAL); it may do blocking I/O, so async callers call it off their
 /// runtime's worker threads.
 pub trait SampleSink: Send + Sync + 'static {
-    /// Takes one batch.
-    fn append(&self, batch: &[Sample]);
+    /// Takes one batch and says what became of its samples. Producers that
+    /// cannot act on the answer (a scrape loop) may ignore it; the
+    /// remote-write receiver answers its sender from it.
+    fn append(&self, batch: &[Sample]) -> Appended;
+}
+
+/// What became of one batch's samples. `stored` plus the refused ones is
+/// the batch's length unless the batch `failed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Appended {
+    /// Samples accepted (for the TSDB: in its WAL).
+    pub stored: u64,
+    /// Refused: older than their series' newest sample, or its timestamp
+    /// with another value.
+    pub out_of_order: u64,
+    /// Refused: older than the storage's lower time bound.
+    pub out_of_bounds: u64,
+    /// Ignored: exact repeats of their series' newest sample.
+    pub duplicates: u64,
+    /// Refused: a label set the storage does not take.
+    pub invalid: u64,
+    /// The batch as a whole could not be stored (an I/O error): nothing of
+    /// it was kept, and trying again later may succeed.
+    pub failed: bool,
+}
+
+impl Appended {
+    /// Every one of `n` samples accepted.
+    pub fn all(n: usize) -> Appended {
+        Appended {
+            stored: n as u64,
+            ..Appended::default()
+        }
+    }
 }
 
 /// Takes metric metadata (HELP, TYPE, UNIT) when a producer sees it new or

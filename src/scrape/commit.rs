@@ -35,6 +35,7 @@ pub(super) async fn commit(sink: &Arc<dyn SampleSink>, batch: &mut Vec<Sample>) 
 mod tests {
     use super::*;
     use crate::labels::Labels;
+    use crate::pipeline::Appended;
     use parking_lot::Mutex;
     use std::thread::ThreadId;
 
@@ -42,10 +43,11 @@ mod tests {
     struct Witness(Mutex<Vec<(ThreadId, usize)>>);
 
     impl SampleSink for Witness {
-        fn append(&self, batch: &[Sample]) {
+        fn append(&self, batch: &[Sample]) -> Appended {
             self.0
                 .lock()
                 .push((std::thread::current().id(), batch.len()));
+            Appended::all(batch.len())
         }
     }
 

@@ -10,7 +10,7 @@
 
 use levee::config::Config;
 use levee::labels::Labels;
-use levee::pipeline::{Sample, SampleSink, Sinks};
+use levee::pipeline::{Appended, Sample, SampleSink, Sinks};
 use levee::scrape::{Job, MemoryFetcher, ScrapeError, ScrapeLoop, ScrapeMetrics, populate};
 use levee::selfmon::Registry;
 use levee::synth::IstioWorkload;
@@ -22,8 +22,9 @@ use std::sync::Arc;
 struct Recorder(Mutex<Vec<Vec<Sample>>>);
 
 impl SampleSink for Recorder {
-    fn append(&self, batch: &[Sample]) {
+    fn append(&self, batch: &[Sample]) -> Appended {
         self.0.lock().push(batch.to_vec());
+        Appended::all(batch.len())
     }
 }
 

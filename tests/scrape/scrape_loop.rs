@@ -4,7 +4,7 @@
 //! series) one scrape produced.
 
 use levee::labels::Labels;
-use levee::pipeline::{Sample, SampleSink, Sinks};
+use levee::pipeline::{Appended, Sample, SampleSink, Sinks};
 use levee::relabel::{RelabelConfig, Rules};
 use levee::scrape::{
     HttpFetcher, Job, Limits, MemoryFetcher, ScrapeError, ScrapeLoop, ScrapeMetrics, Target,
@@ -20,8 +20,9 @@ use std::time::Duration;
 struct Recorder(Mutex<Vec<Vec<Sample>>>);
 
 impl SampleSink for Recorder {
-    fn append(&self, batch: &[Sample]) {
+    fn append(&self, batch: &[Sample]) -> Appended {
         self.0.lock().push(batch.to_vec());
+        Appended::all(batch.len())
     }
 }
 

@@ -78,12 +78,15 @@ pub fn resolve(raw: RawConfig, cx: &mut Ctx<'_>) -> (Config, Vec<Problem>) {
 
     let storage = storage::storage(raw.storage.unwrap_or_default(), &root.key("storage"), cx);
 
+    let receiver = super::receiver::resolve_receiver(raw.receiver, &root.key("receiver"), cx);
+
     let config = Config {
         global,
         scrape_configs,
         remote_write,
         guard,
         storage,
+        receiver,
         notes: std::mem::take(&mut cx.notes),
     };
     (config, std::mem::take(&mut cx.problems))
