@@ -203,6 +203,7 @@ impl Agent {
             registry: registry.clone(),
             ready: Default::default(),
             targets: Some(manager.targets_view()),
+            sources: None,
         });
         let web = WebServer::start(&opts.listen, state.clone()).await?;
         state.ready.store(true, Ordering::Release);

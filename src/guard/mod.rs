@@ -56,6 +56,7 @@ mod merge;
 mod occupancy;
 pub mod persist;
 mod pushed;
+mod pushed_metrics;
 mod report;
 mod role;
 mod route;
@@ -75,6 +76,7 @@ pub use pushed::{
     PushError, PushReport, SOURCE_JOB, SOURCE_LABEL, SOURCE_URL, SourceGuard, SourceGuards,
     SourcePolicy, infer_kind, source_labels, source_name,
 };
+pub use pushed_metrics::SourceMetrics;
 pub use report::{FoldInfo, Offender, ScrapeReport, TargetCardinality};
 pub use role::{Role, classify};
 pub use settings::{

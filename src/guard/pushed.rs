@@ -24,6 +24,7 @@
 use super::ceiling::{Ceiling, CeilingShare};
 use super::engine::{MemberHit, TargetGuard};
 use super::persist::{Encoder, Sink, TargetState};
+use super::pushed_metrics::SourceMetrics;
 use super::report::{Offender, TargetCardinality};
 use super::settings::{BudgetAction, GuardSettings};
 use super::state::{GuardState, RestoreError};
@@ -417,6 +418,7 @@ pub struct SourceGuards {
     policy: Mutex<Arc<SourcePolicy>>,
     ceiling: Option<Arc<Ceiling>>,
     sources: Mutex<HashMap<String, Arc<Mutex<SourceGuard>>>>,
+    metrics: Option<Arc<SourceMetrics>>,
 }
 
 impl SourceGuards {
@@ -427,7 +429,14 @@ impl SourceGuards {
             policy: Mutex::new(Arc::new(policy)),
             ceiling,
             sources: Mutex::new(HashMap::new()),
+            metrics: None,
         }
+    }
+
+    /// Records every push in `metrics` ([`SourceMetrics`]).
+    pub fn with_metrics(mut self, metrics: Arc<SourceMetrics>) -> SourceGuards {
+        self.metrics = Some(metrics);
+        self
     }
 
     fn policy(&self) -> Arc<SourcePolicy> {
@@ -481,8 +490,11 @@ impl SourceGuards {
                 ..PushReport::default()
             });
         };
-        let mut g = lock(&g);
-        g.push(now_ms, &samples, kinds, out)
+        let report = lock(&g).push(now_ms, &samples, kinds, out)?;
+        if let Some(m) = &self.metrics {
+            m.record(name, &report);
+        }
+        Ok(report)
     }
 
     /// Ends every source's interval that is over (call at least once per
@@ -497,7 +509,11 @@ impl SourceGuards {
             if n > 0 {
                 written.push((name.clone(), n));
             }
-            !g.is_idle()
+            let idle = g.is_idle();
+            if idle && let Some(m) = &self.metrics {
+                m.forget(name);
+            }
+            !idle
         });
         written
     }
@@ -542,6 +558,18 @@ impl SourceGuards {
             }
         }
         Ok(n)
+    }
+
+    /// Every source's cardinality for the API, by name, with the `top`
+    /// most distinct labels (growth as of `now_ms`).
+    pub fn cardinality(&self, now_ms: i64, top: usize) -> Vec<(String, TargetCardinality)> {
+        self.all()
+            .into_iter()
+            .map(|(name, g)| {
+                let c = lock(&g).snapshot(now_ms, top);
+                (name, c)
+            })
+            .collect()
     }
 
     /// Every source's guard, by name (sorted).

@@ -51,6 +51,8 @@ pub struct WebState {
     pub ready: AtomicBool,
     /// Source of `/api/v1/targets`.
     pub targets: Option<Arc<dyn TargetsView>>,
+    /// The remote-write sources' budgets, listed by the cardinality API.
+    pub sources: Option<Arc<crate::guard::SourceGuards>>,
 }
 
 /// A running server; dropping it does not stop it, [`WebServer::stop`] does.
@@ -139,6 +141,7 @@ mod tests {
             registry: Registry::new(),
             ready: AtomicBool::new(false),
             targets: None,
+            sources: None,
         });
         state
             .registry
