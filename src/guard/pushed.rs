@@ -37,7 +37,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What a push did: every sample of the request is accounted for in one of
-/// `forwarded`, `folded`, `dropped_budget`, `dropped_quantile`.
+/// `forwarded`, `folded`, `dropped_budget`, `dropped_quantile`,
+/// `out_of_order`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PushReport {
     /// Samples in the request.
@@ -50,6 +51,9 @@ pub struct PushReport {
     pub dropped_budget: u64,
     /// Summary quantile samples dropped because their summary is folded.
     pub dropped_quantile: u64,
+    /// Samples not newer than their series' last one (a resent batch, a
+    /// duplicate): not written, and not merged again.
+    pub out_of_order: u64,
     /// New series dropped for the budget.
     pub dropped_series: u64,
     /// Samples the guard wrote of its own: staleness markers of series
@@ -97,6 +101,11 @@ pub struct SourceGuard {
     /// The end of the interval in progress (`None`: nothing waits).
     interval_end: Option<i64>,
     share: Option<CeilingShare>,
+    /// The newest sample timestamp of each series the guard keeps
+    /// ([`SourceGuard::push`] skips older ones), swept with the window.
+    newest: HashMap<SeriesKey, i64>,
+    /// When `newest` was last swept (arrival time).
+    swept_ms: i64,
 }
 
 impl SourceGuard {
@@ -145,6 +154,8 @@ impl SourceGuard {
             interval_ms: interval_ms.max(1),
             interval_end: None,
             share,
+            newest: HashMap::new(),
+            swept_ms: 0,
         }
     }
 
@@ -203,7 +214,10 @@ impl SourceGuard {
             .iter()
             .map(|s| keyer.key_labels_in(&s.labels, &mut scratch))
             .collect();
-        self.check_fail(samples, &keys)?;
+        let fresh = self.fresh(samples, &keys);
+        report.out_of_order = fresh.iter().filter(|&&f| !f).count() as u64;
+        self.check_fail(samples, &keys, &fresh)?;
+        self.note_newest(samples, &keys, &fresh);
         if self.interval_end.is_none() {
             self.interval_end = Some(self.next_end(now_ms));
         }
@@ -213,14 +227,18 @@ impl SourceGuard {
             .map(|(i, s)| infer_kind(kinds.get(i).copied(), &s.labels))
             .collect();
         let before = out.len();
-        for pass in passes(samples, &keys) {
+        for pass in passes(samples, &keys, &fresh) {
             self.pass(now_ms, samples, &kinds, &keys, &pass, out, &mut report);
         }
         let input_forwarded = report.forwarded;
         report.written += (out.len() - before) as u64 - input_forwarded;
-        report.folded = report
-            .samples
-            .saturating_sub(report.forwarded + report.dropped_budget + report.dropped_quantile);
+        report.folded = report.samples.saturating_sub(
+            report.forwarded
+                + report.dropped_budget
+                + report.dropped_quantile
+                + report.out_of_order,
+        );
+        self.sweep_newest(now_ms);
         report.active_series = self.guard.active_series();
         report.budget = self.guard.budget();
         report.folded_series = self.guard.folded_series();
@@ -281,7 +299,12 @@ impl SourceGuard {
 
     /// `budget_action: fail`: the request is refused when the source's
     /// active series plus the request's new series exceed the budget.
-    fn check_fail(&self, samples: &[Sample], keys: &[SeriesKey]) -> Result<(), PushError> {
+    fn check_fail(
+        &self,
+        samples: &[Sample],
+        keys: &[SeriesKey],
+        fresh: &[bool],
+    ) -> Result<(), PushError> {
         let budget = self.guard.budget();
         if self.guard.settings().action != BudgetAction::Fail || budget == 0 {
             return Ok(());
@@ -289,8 +312,9 @@ impl SourceGuard {
         let new: HashSet<&SeriesKey> = keys
             .iter()
             .zip(samples)
-            .filter(|(k, s)| !is_stale_nan(s.value) && !self.guard.knows(k))
-            .map(|(k, _)| k)
+            .zip(fresh)
+            .filter(|((k, s), f)| **f && !is_stale_nan(s.value) && !self.guard.knows(k))
+            .map(|((k, _), _)| k)
             .collect();
         let series = self.guard.active_series() as u64 + new.len() as u64;
         if series > budget {
@@ -302,6 +326,53 @@ impl SourceGuard {
             });
         }
         Ok(())
+    }
+
+    /// Which samples are newer than their series' newest so far (in this
+    /// request too: of two samples of a series at one timestamp the first
+    /// is kept). A folded member has no timestamp of its own, and an older
+    /// sample merged after a newer one would count as a counter reset: a
+    /// batch a sender resends after a lost answer would be counted twice.
+    fn fresh(&self, samples: &[Sample], keys: &[SeriesKey]) -> Vec<bool> {
+        let mut newest: HashMap<SeriesKey, i64> = HashMap::new();
+        let mut order: Vec<usize> = (0..samples.len()).collect();
+        order.sort_by_key(|&i| samples[i].timestamp_ms);
+        let mut fresh = vec![false; samples.len()];
+        for i in order {
+            let (k, ts) = (keys[i], samples[i].timestamp_ms);
+            let before = newest
+                .get(&k)
+                .or_else(|| self.newest.get(&k))
+                .copied()
+                .unwrap_or(i64::MIN);
+            if ts > before {
+                newest.insert(k, ts);
+                fresh[i] = true;
+            }
+        }
+        fresh
+    }
+
+    /// Remembers the newest timestamp of each series pushed.
+    fn note_newest(&mut self, samples: &[Sample], keys: &[SeriesKey], fresh: &[bool]) {
+        for ((k, s), &f) in keys.iter().zip(samples).zip(fresh) {
+            if f {
+                let e = self.newest.entry(*k).or_insert(i64::MIN);
+                *e = (*e).max(s.timestamp_ms);
+            }
+        }
+    }
+
+    /// Series the guard no longer keeps (they left the window) are
+    /// forgotten, every tenth of a window.
+    fn sweep_newest(&mut self, now_ms: i64) {
+        let window = self.guard.settings().staleness_window_ms.max(1);
+        if now_ms.saturating_sub(self.swept_ms) >= window / 10 {
+            self.swept_ms = now_ms;
+            let guard = &self.guard;
+            self.newest.retain(|k, _| guard.knows(k));
+            self.newest.shrink_to_fit();
+        }
     }
 
     /// Ends the interval in progress if `now_ms` is past its end: its
@@ -334,10 +405,10 @@ impl SourceGuard {
     }
 }
 
-/// The passes of a request: pass `k` holds the index of the `k`-th sample
-/// (by timestamp, then request order) of every series.
-fn passes(samples: &[Sample], keys: &[SeriesKey]) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..samples.len()).collect();
+/// The passes of a request: pass `k` holds the index of the `k`-th fresh
+/// sample (by timestamp, then request order) of every series.
+fn passes(samples: &[Sample], keys: &[SeriesKey], fresh: &[bool]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..samples.len()).filter(|&i| fresh[i]).collect();
     order.sort_by(|&a, &b| {
         keys[a]
             .cmp(&keys[b])

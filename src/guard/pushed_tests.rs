@@ -397,8 +397,15 @@ fn the_ceiling_is_shared_with_scrape_targets() {
         .expect("first push");
     // Now the total is near the ceiling: the source, above its fair share
     // of 50, is held to it at its next push.
+    let later: Vec<Sample> = samples
+        .into_iter()
+        .map(|s| Sample {
+            timestamp_ms: T0 + STEP,
+            ..s
+        })
+        .collect();
     let rep = guards
-        .push("s", T0 + STEP, samples, &[], &mut out)
+        .push("s", T0 + STEP, later, &[], &mut out)
         .expect("second push");
     assert_eq!(rep.budget, 50);
     assert_eq!(rep.active_series, 1, "held to 50, the source folded `host`");
@@ -473,4 +480,35 @@ fn kinds_are_inferred_from_names_when_the_sender_gave_none() {
         infer_kind(Some(Gauge), &l(&[("__name__", "a_total")])),
         Gauge
     );
+}
+
+#[test]
+fn a_resent_batch_is_not_counted_twice() {
+    let mut g = SourceGuard::new("s", storm_settings(10), STEP, None);
+    let batch = |r: u64| -> Vec<Sample> {
+        (0..2)
+            .flat_map(|k| {
+                (0..30)
+                    .flat_map(move |h| host_samples(h, 2 * r + k, T0 + (2 * r + k) as i64 * STEP))
+            })
+            .map(|(s, _)| s)
+            .collect()
+    };
+    let mut truth = Truth::default();
+    let mut out = Vec::new();
+    for r in 0..3 {
+        let b = batch(r);
+        b.iter().for_each(|s| truth.see(s));
+        let now = T0 + (2 * r as i64 + 2) * STEP;
+        g.push(now, &b, &[], &mut out).expect("push");
+        // The answer was lost: the sender sends the same batch again.
+        let rep = g.push(now + 1, &b, &[], &mut out).expect("resend");
+        assert_eq!(rep.out_of_order, b.len() as u64, "round {r}");
+        assert_eq!((rep.forwarded, rep.folded), (0, 0));
+    }
+    g.tick(T0 + 20 * STEP, &mut out);
+    let last = last_written(&out);
+    for (l, want) in &truth.total {
+        assert_eq!(last.get(l).map(|v| v.1), Some(*want), "{l:?}");
+    }
 }
