@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["web"],
     // Producers and consumers of samples, independent of each other; the
     // benchmark load generator beside them.
-    &["scrape", "remote", "loadgen"],
+    &["scrape", "remote", "receiver", "loadgen"],
     // Service discovery: target groups for the scrape manager.
     &["discovery"],
     // Every outgoing HTTP client: TLS, auth, proxies.

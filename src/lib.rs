@@ -13,6 +13,7 @@ pub mod http_client;
 pub mod labels;
 pub mod loadgen;
 pub mod pipeline;
+pub mod receiver;
 pub mod relabel;
 pub mod remote;
 pub mod scrape;

@@ -33,6 +33,10 @@ enum Command {
         /// Address of the HTTP server (/metrics, /-/healthy, /-/ready, /api/v1/targets).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9310")]
         listen: String,
+        /// Accept remote write (1.0 and 2.0) at POST /api/v1/write, as
+        /// Prometheus' flag of that name (a `receiver:` config section does too).
+        #[arg(long = "web.enable-remote-write-receiver")]
+        enable_remote_write_receiver: bool,
     },
     /// Validate a configuration file: prints what is wrong or unsupported and exits 1.
     Check {
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
             config,
             data_dir,
             listen,
+            enable_remote_write_receiver,
         } => {
             init_logging();
             let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -122,6 +127,7 @@ fn main() -> ExitCode {
                 config_path: config,
                 data_dir,
                 listen,
+                enable_remote_write_receiver,
             };
             match runtime.block_on(levee::agent::run_until_signalled(opts)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The agent as a whole (`levee run`): loads the config, starts remote
-//! write, the scrape manager and the web server, reloads on SIGHUP and shuts
+//! write, the scrape manager, the remote-write receiver (when enabled) and
+//! the web server, reloads on SIGHUP and shuts
 //! down cleanly on SIGINT/SIGTERM. Also usable from a program or a test
 //! through [`Agent::start`].
 
@@ -33,6 +34,10 @@ pub struct AgentOptions {
     pub data_dir: Option<PathBuf>,
     /// The web server's listen address.
     pub listen: String,
+    /// `--web.enable-remote-write-receiver`: serve `POST /api/v1/write`
+    /// (with the `receiver:` section's limits, else the defaults). A
+    /// `receiver:` section turns it on without the flag.
+    pub enable_remote_write_receiver: bool,
 }
 
 /// Why the agent could not start or reload.
@@ -55,6 +60,9 @@ pub enum AgentError {
     /// The web server could not start.
     #[error(transparent)]
     Web(#[from] crate::web::WebError),
+    /// The remote-write receiver could not be built.
+    #[error(transparent)]
+    Receiver(#[from] crate::receiver::ReceiverError),
     /// The data directory cannot be created.
     #[error("data directory {path}: cannot create: {source}")]
     DataDir {
@@ -168,11 +176,26 @@ impl Agent {
             stop_rx.clone(),
         ));
         // Stops with the maintenance task.
-        tokio::spawn(memory::Trimmer::new(&registry).run(stop_rx));
+        tokio::spawn(memory::Trimmer::new(&registry).run(stop_rx.clone()));
         // Samples go to the TSDB (remote write reads them from its WAL);
         // metadata goes to remote write directly.
         let sinks = Sinks::samples(tsdb_sink).with_metadata(Arc::new(writer.clone()));
-        let mut manager = ScrapeManager::new(sinks, &registry);
+        let mut manager = ScrapeManager::new(sinks.clone(), &registry);
+        let receiver = receiver_config(&opts, &config)
+            .map(|cfg| {
+                // Sources share the whole-agent ceiling with the targets.
+                let sources =
+                    crate::guard::SourceGuards::new(cfg.guard.policy(), Some(manager.ceiling()))
+                        .with_metrics(Arc::new(crate::guard::SourceMetrics::new(&registry)));
+                crate::receiver::Receiver::new(cfg, sinks, &registry, Arc::new(sources))
+                    .map(Arc::new)
+            })
+            .transpose()?;
+        if let Some(r) = &receiver {
+            // Folded series of pushed data, once per fold interval; stops
+            // with the maintenance task.
+            tokio::spawn(Arc::clone(r).run_folds(stop_rx));
+        }
         // Guard state saved before the restart goes to the targets' new
         // loops before their first scrape.
         let guard_dir: Arc<dyn crate::tsdb::fs::Directory> = crate::tsdb::fs::DiskDirectory::open(
@@ -188,6 +211,17 @@ impl Agent {
                 .await
                 .unwrap_or_default()
         };
+        if let Some(r) = &receiver {
+            match r.sources().restore_all(&restored) {
+                Ok(n) if n > 0 => {
+                    tracing::info!(sources = n, "remote-write sources' budgets restored")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "remote-write sources' budgets not restored; they start empty")
+                }
+            }
+        }
         manager.restore_guards(restored);
         manager.apply(&jobs);
         let saver = guard_state::Saver::new(
@@ -195,7 +229,8 @@ impl Agent {
             manager.guard_states(),
             &registry,
             config.guard.state_save_interval.as_std(),
-        );
+        )
+        .with_sources(receiver.as_ref().map(|r| Arc::clone(r.sources())));
         let (stop_guard_saver, saver_stop) = tokio::sync::watch::channel(false);
         let guard_saver = tokio::spawn(saver.run(saver_stop));
 
@@ -203,7 +238,7 @@ impl Agent {
             registry: registry.clone(),
             ready: Default::default(),
             targets: Some(manager.targets_view()),
-            sources: None,
+            receiver,
         });
         let web = WebServer::start(&opts.listen, state.clone()).await?;
         state.ready.store(true, Ordering::Release);
@@ -250,9 +285,10 @@ impl Agent {
         let jobs = compile_jobs(&config)?;
         if config.remote_write != self.config.remote_write
             || config.global.external_labels != self.config.global.external_labels.clone()
+            || config.receiver != self.config.receiver
         {
             tracing::warn!(
-                "remote_write or external_labels changed: this takes effect at the next restart"
+                "remote_write, external_labels or receiver changed: this takes effect at the next restart"
             );
         }
         self.manager.apply(&jobs);
@@ -330,6 +366,15 @@ fn load(path: &Path) -> Result<Config, AgentError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The receiver's settings, if it is on: the `receiver:` section, else the
+/// defaults when `--web.enable-remote-write-receiver` is given.
+fn receiver_config(opts: &AgentOptions, config: &Config) -> Option<crate::config::ReceiverConfig> {
+    config
+        .receiver
+        .clone()
+        .or_else(|| opts.enable_remote_write_receiver.then(Default::default))
 }
 
 /// The data directory: `--data-dir`, else `storage.path`, else `data`.

@@ -74,7 +74,7 @@ pub use fold::{FoldOrigin, HYSTERESIS, MAX_FOLDS};
 pub use merge::{Accumulator, member_increase};
 pub use pushed::{
     PushError, PushReport, SOURCE_JOB, SOURCE_LABEL, SOURCE_URL, SourceGuard, SourceGuards,
-    SourcePolicy, infer_kind, source_labels, source_name,
+    SourcePolicy, infer_kind, kinds_from_metadata, source_labels, source_name,
 };
 pub use pushed_metrics::SourceMetrics;
 pub use report::{FoldInfo, Offender, ScrapeReport, TargetCardinality};

@@ -30,7 +30,7 @@ use super::settings::{BudgetAction, GuardSettings};
 use super::state::{GuardState, RestoreError};
 use crate::exposition::MetricType;
 use crate::labels::Labels;
-use crate::pipeline::Sample;
+use crate::pipeline::{Metadata, Sample};
 use crate::series_key::SeriesKey;
 use crate::value::is_stale_nan;
 use std::collections::{HashMap, HashSet};
@@ -455,6 +455,36 @@ pub fn infer_kind(given: Option<MetricType>, labels: &Labels) -> MetricType {
     } else {
         MetricType::Unknown
     }
+}
+
+/// The family type of each sample from a request's metadata (one entry per
+/// family: a sample named `<family>`, or `<family>_bucket`, `_count`,
+/// `_sum`, `_total`, `_created`, has its type); `Unknown` when none says
+/// ([`infer_kind`] then reads the name).
+pub fn kinds_from_metadata(samples: &[Sample], metadata: &[Metadata]) -> Vec<MetricType> {
+    if metadata.is_empty() {
+        return vec![MetricType::Unknown; samples.len()];
+    }
+    let by_family: HashMap<&str, MetricType> = metadata
+        .iter()
+        .map(|m| (m.family.as_str(), m.kind))
+        .collect();
+    const SUFFIXES: [&str; 5] = ["_bucket", "_count", "_sum", "_total", "_created"];
+    samples
+        .iter()
+        .map(|s| {
+            let name = s.labels.metric_name().unwrap_or("");
+            by_family
+                .get(name)
+                .or_else(|| {
+                    SUFFIXES
+                        .iter()
+                        .find_map(|x| name.strip_suffix(x).and_then(|f| by_family.get(f)))
+                })
+                .copied()
+                .unwrap_or(MetricType::Unknown)
+        })
+        .collect()
 }
 
 /// Whose settings a source gets: the receiver's, or its own override.

@@ -52,9 +52,16 @@ impl ScrapeManager {
         }
     }
 
+    /// The whole-agent ceiling the targets share (remote-write sources
+    /// join it too).
+    pub fn ceiling(&self) -> Arc<Ceiling> {
+        Arc::clone(&self.ceiling)
+    }
+
     /// Guard states saved before a restart: the next [`ScrapeManager::apply`]
     /// hands each to its target's new loop and drops those of targets that
     /// are not configured any more.
+
     pub fn restore_guards(&mut self, states: Vec<TargetState>) {
         self.restored = states
             .into_iter()

@@ -1,13 +1,14 @@
 //! levee's HTTP server: `/metrics` (self-metrics), `/-/healthy`,
-//! `/-/ready`, and the Prometheus-shaped `/api/v1/targets` and
-//! `/api/v1/status/cardinality`.
+//! `/-/ready`, the Prometheus-shaped `/api/v1/targets` and
+//! `/api/v1/status/cardinality`, and the remote-write receiver's
+//! `POST /api/v1/write` (served by [`crate::receiver`]).
 //!
 //! The routes are an axum [`Router`](axum::Router) (`routes.rs`), served
 //! on hyper's HTTP/1 connections from an accept loop of our own, so a TLS
 //! acceptor can wrap the stream and tower layers (auth, body limits) the
-//! router; a new endpoint is one more `.route`. Every endpoint answers GET (and
-//! HEAD); any other method gets 405, an unknown path 404, each with a
-//! plain-text body.
+//! router; a new endpoint is one more `.route`. Every endpoint but
+//! `/api/v1/write` (POST only) answers GET (and HEAD); any other method gets
+//! 405, an unknown path 404, each with a plain-text body.
 //!
 //! The server reads what others expose (a [`Registry`], a [`TargetsView`])
 //! and owns none of it.
@@ -21,7 +22,7 @@ pub use cardinality_cli::{CardinalityError, FormatError, cardinality_report, ren
 
 use crate::scrape::TargetsView;
 use crate::selfmon::Registry;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use routes::routes;
 use std::net::SocketAddr;
@@ -51,8 +52,9 @@ pub struct WebState {
     pub ready: AtomicBool,
     /// Source of `/api/v1/targets`.
     pub targets: Option<Arc<dyn TargetsView>>,
-    /// The remote-write sources' budgets, listed by the cardinality API.
-    pub sources: Option<Arc<crate::guard::SourceGuards>>,
+    /// The remote-write receiver, when enabled (else `/api/v1/write` is
+    /// 404, as in Prometheus).
+    pub receiver: Option<Arc<crate::receiver::Receiver>>,
 }
 
 /// A running server; dropping it does not stop it, [`WebServer::stop`] does.
@@ -85,7 +87,12 @@ impl WebServer {
                         let Ok((stream, _)) = accepted else { continue };
                         let service = TowerToHyperService::new(router.clone());
                         tokio::spawn(async move {
+                            // The timer gives hyper's header read timeout
+                            // (30 s) effect: a client trickling its headers
+                            // is disconnected. Bodies are timed by whoever
+                            // reads them (the receiver's `read_timeout`).
                             let _ = hyper::server::conn::http1::Builder::new()
+                                .timer(TokioTimer::new())
                                 .serve_connection(TokioIo::new(stream), service)
                                 .await;
                         });
@@ -141,7 +148,7 @@ mod tests {
             registry: Registry::new(),
             ready: AtomicBool::new(false),
             targets: None,
-            sources: None,
+            receiver: None,
         });
         state
             .registry
@@ -197,6 +204,20 @@ mod tests {
                 (405, plain, "only GET is served here\n"),
             ),
             ("HEAD", "/-/healthy", (200, plain, "")),
+            (
+                "POST",
+                "/api/v1/write",
+                (
+                    404,
+                    plain,
+                    "remote write receiver needs to be enabled with --web.enable-remote-write-receiver or a receiver: section\n",
+                ),
+            ),
+            (
+                "GET",
+                "/api/v1/write",
+                (405, plain, "only POST is served here\n"),
+            ),
         ] {
             let (status, kind, body) = ask(method, &format!("{base}{path}")).await;
             assert_eq!(

@@ -3,11 +3,12 @@
 
 use super::{WebState, cardinality_api, targets_api};
 use axum::Router;
+use axum::extract::Request;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -23,6 +24,7 @@ pub(super) fn routes(state: Arc<WebState>) -> Router {
         .route("/-/ready", get(ready))
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/status/cardinality", get(cardinality))
+        .route("/api/v1/write", post(write).fallback(only_post))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
@@ -66,9 +68,9 @@ async fn cardinality(State(state): State<Arc<WebState>>, uri: Uri) -> Response {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
             let sources = state
-                .sources
+                .receiver
                 .as_ref()
-                .map(|s| s.cardinality(now, limit))
+                .map(|r| r.sources().cardinality(now, limit))
                 .unwrap_or_default();
             json(StatusCode::OK, cardinality_api::render(&targets, &sources))
         }
@@ -77,6 +79,20 @@ async fn cardinality(State(state): State<Arc<WebState>>, uri: Uri) -> Response {
             cardinality_api::render_error(&message),
         ),
     }
+}
+
+async fn write(State(state): State<Arc<WebState>>, req: Request) -> Response {
+    match &state.receiver {
+        Some(receiver) => Arc::clone(receiver).serve(req).await,
+        None => text(
+            StatusCode::NOT_FOUND,
+            "remote write receiver needs to be enabled with --web.enable-remote-write-receiver or a receiver: section\n",
+        ),
+    }
+}
+
+async fn only_post() -> Response {
+    text(StatusCode::METHOD_NOT_ALLOWED, "only POST is served here\n")
 }
 
 async fn method_not_allowed() -> Response {

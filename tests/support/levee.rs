@@ -88,6 +88,7 @@ impl TestAgent {
             config_path,
             data_dir: Some(dir.path().join("data")),
             listen: "127.0.0.1:0".into(),
+            enable_remote_write_receiver: false,
         })
         .await
         .unwrap_or_else(|e| panic!("levee failed to start: {e}\nconfig:\n{yaml}"));
