@@ -374,7 +374,7 @@ impl TargetGuard {
         }
         batch.truncate(kept);
         if self.deferred.is_some() {
-            self.defer_groups();
+            self.defer_groups(ts_ms, batch, &mut report);
         } else {
             self.emit_groups(ts_ms, batch, &mut report);
             self.mark_stale(ts_ms, batch, &mut report);

@@ -2,17 +2,24 @@
 //! this mode ([`TargetGuard::defer_folded`]) forwards the samples that pass
 //! as they come, but keeps the folded series each pass touched
 //! ([`DeferredFolds`]) until its caller ends the interval
-//! ([`TargetGuard::flush_folded`]), and writes no staleness markers (a
-//! sender marks its own series stale; a pushed sample carries its own
-//! timestamp, so absence from one request means nothing).
+//! ([`TargetGuard::flush_folded`]). Its only staleness markers are for
+//! series that stop being written as they are because they became folded
+//! (at the end of the pass that folded them, so that a sum over what is
+//! written stays exact); absence from a request means nothing (a pushed
+//! sample carries its own timestamp, and a sender marks its own series
+//! stale).
 //!
 //! Invariant: the pending map holds, for each folded series merged into
 //! since the last flush, its labels and its value at the end of the last
 //! pass that merged into it (the running total for counter parts, the
 //! pass' `gauge_fold` for the others). A folded series removed meanwhile
-//! keeps its entry: its last value is still written.
+//! keeps its entry: its last value is still written. `ended` holds the
+//! series the pass in progress moved from written-as-they-are into a
+//! folded series, emptied at the pass' end.
 
+use super::emit::stale;
 use super::engine::TargetGuard;
+use super::report::ScrapeReport;
 use super::role::Role;
 use crate::labels::Labels;
 use crate::pipeline::Sample;
@@ -25,6 +32,14 @@ use std::sync::Arc;
 #[derive(Debug, Default)]
 pub(super) struct DeferredFolds {
     pending: HashMap<Arc<Labels>, f64>,
+    ended: Vec<Arc<Labels>>,
+}
+
+impl DeferredFolds {
+    /// The series with these labels became folded in this pass.
+    pub fn ended(&mut self, labels: Arc<Labels>) {
+        self.ended.push(labels);
+    }
 }
 
 impl TargetGuard {
@@ -44,11 +59,20 @@ impl TargetGuard {
     }
 
     /// The end of a pass in interval mode: the folded series it touched
-    /// wait, with their values now, and the forwarded lists turn over
-    /// without staleness markers.
-    pub(super) fn defer_groups(&mut self) {
+    /// wait, with their values now; series it folded get a staleness
+    /// marker at `ts_ms` in `out`; the forwarded lists turn over.
+    pub(super) fn defer_groups(
+        &mut self,
+        ts_ms: i64,
+        out: &mut Vec<Sample>,
+        report: &mut ScrapeReport,
+    ) {
         let touched = std::mem::take(&mut self.touched);
         if let Some(d) = self.deferred.as_mut() {
+            for labels in d.ended.drain(..) {
+                out.push(stale(labels, ts_ms));
+                report.stale_markers += 1;
+            }
             for &g in &touched {
                 if let Some(group) = self.groups.get(g) {
                     let value = if group.role == Role::Cumulative {

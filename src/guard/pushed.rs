@@ -285,9 +285,13 @@ impl SourceGuard {
             &[],
             |_, _| {},
         ) {
-            // In interval mode the only staleness markers are the
-            // sender's, passed as they are.
-            report.forwarded += r.samples_out + r.stale_markers;
+            // The sender's staleness markers pass as they are (the
+            // guard's own, for series it folded, are not the request's).
+            let stale_in = idx
+                .iter()
+                .filter(|&&i| is_stale_nan(samples[i].value))
+                .count() as u64;
+            report.forwarded += r.samples_out + stale_in;
             report.dropped_budget += r.dropped_budget_samples;
             report.dropped_quantile += r.dropped_quantile_samples;
             report.dropped_series += r.dropped_series;

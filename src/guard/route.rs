@@ -120,6 +120,13 @@ impl TargetGuard {
             return;
         }
         s.route = route;
+        if old == Route::Raw
+            && matches!(route, Route::Group(_))
+            && let Some(d) = self.deferred.as_mut()
+        {
+            // Interval mode: the series stops being written as it is.
+            d.ended(s.labels.clone());
+        }
         self.move_counts(old, route, false);
     }
 
