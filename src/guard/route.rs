@@ -122,9 +122,10 @@ impl TargetGuard {
         s.route = route;
         if old == Route::Raw
             && matches!(route, Route::Group(_))
+            && s.emitted_gen != 0
             && let Some(d) = self.deferred.as_mut()
         {
-            // Interval mode: the series stops being written as it is.
+            // Interval mode: a series written as it is stops being.
             d.ended(s.labels.clone());
         }
         self.move_counts(old, route, false);
