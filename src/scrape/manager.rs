@@ -61,7 +61,6 @@ impl ScrapeManager {
     /// Guard states saved before a restart: the next [`ScrapeManager::apply`]
     /// hands each to its target's new loop and drops those of targets that
     /// are not configured any more.
-
     pub fn restore_guards(&mut self, states: Vec<TargetState>) {
         self.restored = states
             .into_iter()

@@ -30,9 +30,12 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// One series of a host: metric name, labels besides the host, value.
+type HostSeries = (String, Vec<(&'static str, String)>, f64);
+
 /// Host `h`'s series at scrape `s` (hosts with `h % 7 == 3` restart at
-/// scrape 8): (metric name, labels besides the host, value).
-fn host(h: u64, s: u64) -> Vec<(String, Vec<(&'static str, String)>, f64)> {
+/// scrape 8).
+fn host(h: u64, s: u64) -> Vec<HostSeries> {
     let n = if h % 7 == 3 && s >= 8 { s - 7 } else { s + 1 };
     let mut v = Vec::new();
     for (code, k) in [("200", 10), ("503", 1)] {
