@@ -191,6 +191,28 @@ def write_request(series) -> bytes:
     return bytes(out)
 
 
+def write_request_v2(symbols, series) -> bytes:
+    """A remote-write 2.0 Request: symbols (field 4), then per series
+    (field 5) packed labels_refs (1), samples (2), empty native histograms
+    (3), one exemplar (4) and metadata (5: type, help_ref, unit_ref)."""
+    out = bytearray()
+    for s in symbols:
+        out += pb_bytes(4, s.encode())
+    for refs, samples, histograms, metadata in series:
+        ts = bytearray(pb_bytes(1, b"".join(uvarint(r) for r in refs)))
+        for t, bits in samples:
+            s = pb_key(1, 1) + struct.pack("<Q", bits) + pb_key(2, 0) + uvarint(t & 0xFFFFFFFFFFFFFFFF)
+            ts += pb_bytes(2, s)
+        for _ in range(histograms):
+            ts += pb_bytes(3, b"")
+        ts += pb_bytes(4, pb_key(2, 1) + struct.pack("<Q", fbits(1.5)))
+        if metadata:
+            kind, help_ref, unit_ref = metadata
+            ts += pb_bytes(5, pb_key(1, 0) + uvarint(kind) + pb_key(3, 0) + uvarint(help_ref) + pb_key(4, 0) + uvarint(unit_ref))
+        out += pb_bytes(5, bytes(ts))
+    return bytes(out)
+
+
 def write(target: str, name: str, data: bytes):
     d = os.path.join(SEEDS, target)
     os.makedirs(d, exist_ok=True)
@@ -274,6 +296,22 @@ def main():
     write("remote_write", "protobuf", b"\x07" + req)
     write("remote_write", "snappy", b"\x06" + snappy_literal(req))
     write("remote_write", "empty", b"\x00" + snappy_literal(b""))
+
+    # receiver: control byte (bit 0: 2.0; bit 1: the rest is a raw protobuf
+    # to be snappy-compressed by the target; bits 2-3: the size limit).
+    write("receiver", "v1_protobuf", b"\x0e" + req)
+    write("receiver", "v1_snappy", b"\x0c" + snappy_literal(req))
+    bad = write_request([([("__name__", "up"), ("1x", "a")], [(1, fbits(1.0))]), (up, [(2, fbits(2.0))])])
+    write("receiver", "v1_invalid_label", b"\x0e" + bad)
+    symbols = ["", "__name__", "up", "job", "node", "Up or not.", "seconds"]
+    v2 = write_request_v2(symbols, [
+        ([1, 2, 3, 4], [(1_700_000_000_000, fbits(1.0)), (1_700_000_015_000, fbits(0.0))], 0, (2, 5, 6)),
+        ([1, 2, 3, 99], [(5, fbits(2.0))], 0, None),
+        ([1, 2, 3], [(5, fbits(2.0))], 0, None),
+        ([1, 2], [], 2, (3, 0, 0)),
+    ])
+    write("receiver", "v2_protobuf", b"\x0f" + v2)
+    write("receiver", "v2_snappy", b"\x0d" + snappy_literal(v2))
 
     # config: the text.
     write("config", "prometheus.yml", fixture("config", "prometheus.yml"))

@@ -71,7 +71,8 @@ pub fn decode_root(root: &Node) -> (RawConfig, Vec<Problem>) {
                 Err(e) => problems.push(e.into()),
             },
             "receiver" => match decode_at::<Option<super::receiver::RawReceiver>>(node, &path) {
-                Ok(receiver) => raw.receiver = receiver,
+                // A bare `receiver:` turns the receiver on with the defaults.
+                Ok(receiver) => raw.receiver = Some(receiver.unwrap_or_default()),
                 Err(e) => problems.push(e.into()),
             },
             other => problems.push(Problem {

@@ -232,7 +232,7 @@ fn symbol_pairs<'a>(
     symbols: &'a [String],
     refs: &[u32],
 ) -> Result<Vec<(&'a str, &'a str)>, Invalid> {
-    if refs.len() % 2 != 0 {
+    if !refs.len().is_multiple_of(2) {
         return Err(Invalid::OddLabelRefs(refs.len()));
     }
     refs.chunks_exact(2)

@@ -198,14 +198,9 @@ impl Receiver {
         let source = source_of(&parts.headers, &self.source_header);
         let me = Arc::clone(&self);
         let work = tokio::task::spawn_blocking(move || {
-            let raw = body::decompress(&bytes, limit)?;
+            let (decoded, inflated) = decode_body(protocol, &bytes, limit)?;
             drop(bytes);
-            me.metrics.decompressed_bytes.add(raw.len() as u64);
-            let decoded = decode(protocol, &raw).map_err(|source| RequestError::Protobuf {
-                message: decode::message_name(protocol),
-                source,
-            })?;
-            drop(raw);
+            me.metrics.decompressed_bytes.add(inflated as u64);
             me.store(Received { source, decoded })
         });
         match work.await {
@@ -380,6 +375,22 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Decodes a request body of `protocol` as sent (snappy around the
+/// protobuf), inflating at most `limit` bytes; also returns how many bytes
+/// it inflated to.
+pub fn decode_body(
+    protocol: Protocol,
+    body: &[u8],
+    limit: u64,
+) -> Result<(Decoded, usize), RequestError> {
+    let raw = body::decompress(body, limit)?;
+    let decoded = decode(protocol, &raw).map_err(|source| RequestError::Protobuf {
+        message: decode::message_name(protocol),
+        source,
+    })?;
+    Ok((decoded, raw.len()))
 }
 
 /// The 2.0 written counts: `samples` floats; no native histograms or

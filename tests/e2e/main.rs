@@ -14,4 +14,5 @@ mod guard;
 mod guard_restart;
 mod harness;
 mod metadata;
+mod receiver;
 mod receiver_budget;
