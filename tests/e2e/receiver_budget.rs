@@ -61,6 +61,85 @@ fn host(h: u64, s: u64) -> Vec<HostSeries> {
 /// The identity of a folded series downstream: name, `le`, `response_code`.
 type Key = (String, String, String);
 
+/// The sender's storm and its ground truth.
+struct Storm {
+    base: i64,
+    last: HashMap<(u64, usize), f64>,
+    /// Per folded series, the members' reset-aware increases summed.
+    truth: BTreeMap<Key, f64>,
+}
+
+impl Storm {
+    fn new(base: i64) -> Storm {
+        Storm {
+            base,
+            last: HashMap::new(),
+            truth: BTreeMap::new(),
+        }
+    }
+
+    /// Round `r`: one request with scrapes `2r` and `2r + 1` of hosts
+    /// `0..4 + 6r`, each series with its two samples.
+    fn round(&mut self, r: u64) -> Vec<levee::proto::TimeSeries> {
+        let mut storm = Vec::new();
+        for h in 0..(4 + 6 * r) {
+            let svc = format!("svc-{h}.default.svc.cluster.local");
+            let scrapes: Vec<_> = (0..2).map(|k| host(h, 2 * r + k)).collect();
+            for (i, (name, extra, _)) in scrapes[0].iter().enumerate() {
+                let mut labels = vec![
+                    ("__name__", name.as_str()),
+                    ("destination_service", svc.as_str()),
+                ];
+                labels.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
+                let label = |l: &str| {
+                    extra
+                        .iter()
+                        .find(|(n, _)| *n == l)
+                        .map(|x| x.1.clone())
+                        .unwrap_or_default()
+                };
+                let key = (name.clone(), label("le"), label("response_code"));
+                let points: Vec<(i64, f64)> = (0..2u64)
+                    .map(|k| {
+                        let ts = self.base + ((2 * r + k) as i64) * 1000;
+                        let v = scrapes[k as usize][i].2;
+                        let inc = member_increase(self.last.insert((h, i), v), v);
+                        *self.truth.entry(key.clone()).or_default() += inc;
+                        (ts, v)
+                    })
+                    .collect();
+                storm.push(series(&labels, &points));
+            }
+        }
+        storm
+    }
+}
+
+/// The last value of every folded series in `exported`, by its key.
+fn folded_totals(exported: &[support::ExportedSeries]) -> BTreeMap<Key, f64> {
+    let mut got = BTreeMap::new();
+    for (labels, points) in exported {
+        if labels.get("destination_service").map(String::as_str) != Some("__overflow__") {
+            continue;
+        }
+        let Some((_, v)) = points
+            .iter()
+            .filter(|(_, v)| !v.is_nan())
+            .max_by_key(|(t, _)| *t)
+            .copied()
+        else {
+            continue;
+        };
+        let key = (
+            labels.get("__name__").cloned().unwrap_or_default(),
+            labels.get("le").cloned().unwrap_or_default(),
+            labels.get("response_code").cloned().unwrap_or_default(),
+        );
+        got.insert(key, v);
+    }
+    got
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pushed_storm_is_folded_exactly_and_the_other_source_arrives_as_pushed() {
     let vm = VictoriaMetrics::start().await;
@@ -86,39 +165,10 @@ remote_write:
     let client = reqwest::Client::new();
     // Sample timestamps a minute in the past: the sender's, not levee's.
     let base = (now_ms() - 60_000) / 1000 * 1000;
-    let mut last: HashMap<(u64, usize), f64> = HashMap::new();
-    let mut truth: BTreeMap<Key, f64> = BTreeMap::new();
+    let mut storm = Storm::new(base);
     let mut calm_sent: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
     for r in 0..ROUNDS {
-        let mut storm = Vec::new();
-        for h in 0..(4 + 6 * r) {
-            let svc = format!("svc-{h}.default.svc.cluster.local");
-            let scrapes: Vec<_> = (0..2).map(|k| host(h, 2 * r + k)).collect();
-            for (i, (name, extra, _)) in scrapes[0].iter().enumerate() {
-                let mut labels = vec![
-                    ("__name__", name.as_str()),
-                    ("destination_service", svc.as_str()),
-                ];
-                labels.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
-                let points: Vec<(i64, f64)> = (0..2u64)
-                    .map(|k| {
-                        let ts = base + ((2 * r + k) as i64) * 1000;
-                        let v = scrapes[k as usize][i].2;
-                        let inc = member_increase(last.insert((h, i), v), v);
-                        let le = extra.iter().find(|(n, _)| *n == "le");
-                        let code = extra.iter().find(|(n, _)| *n == "response_code");
-                        let key = (
-                            name.clone(),
-                            le.map(|x| x.1.clone()).unwrap_or_default(),
-                            code.map(|x| x.1.clone()).unwrap_or_default(),
-                        );
-                        *truth.entry(key).or_default() += inc;
-                        (ts, v)
-                    })
-                    .collect();
-                storm.push(series(&labels, &points));
-            }
-        }
+        let storm = storm.round(r);
         let (status, body) = push_v1(&client, &url, Some("storm"), storm).await;
         assert_eq!(status, 204, "storm round {r}: {body}");
         let calm: Vec<_> = (0..4)
@@ -208,22 +258,8 @@ remote_write:
         "{} storm series downstream",
         exported.len()
     );
-    let mut got: BTreeMap<Key, f64> = BTreeMap::new();
-    for (labels, points) in &folded {
-        let (_, v) = points
-            .iter()
-            .filter(|(_, v)| !v.is_nan())
-            .max_by_key(|(t, _)| *t)
-            .copied()
-            .expect("a folded value");
-        let key = (
-            labels.get("__name__").cloned().unwrap_or_default(),
-            labels.get("le").cloned().unwrap_or_default(),
-            labels.get("response_code").cloned().unwrap_or_default(),
-        );
-        got.insert(key, v);
-    }
-    assert_eq!(got, truth, "folded totals against the ground truth");
+    let got = folded_totals(&exported);
+    assert_eq!(got, storm.truth, "folded totals against the ground truth");
     let b = |le: &str| {
         got[&(
             "istio_request_duration_milliseconds_bucket".to_string(),
@@ -249,4 +285,113 @@ remote_write:
         .map(|(l, points)| (l.get("cpu").cloned().unwrap_or_default(), points))
         .collect();
     assert_eq!(calm_got, calm_sent);
+}
+
+/// A source's GET of the cardinality API of the levee at `addr`: its entry.
+async fn source_entry(addr: std::net::SocketAddr, source: &str) -> serde_json::Value {
+    let text = reqwest::get(format!("http://{addr}/api/v1/status/cardinality"))
+        .await
+        .expect("GET cardinality")
+        .text()
+        .await
+        .expect("cardinality body");
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("cardinality JSON ({e}): {text}"));
+    v["data"]["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["kind"] == "source" && e["source"] == source)
+        .cloned()
+        .unwrap_or(serde_json::Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_storm_keeps_the_source_folds_and_totals() {
+    let vm = VictoriaMetrics::start().await;
+    let tmp = support::temp_dir("levee-push-kill");
+    let config = tmp.path().join("levee.yml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"global:
+  scrape_interval: 1s
+guard:
+  state_save_interval: 1s
+receiver:
+  series_budget: {BUDGET}
+  fold_interval: 1s
+remote_write:
+  - url: {}
+    queue_config:
+      batch_send_deadline: 200ms
+"#,
+            vm.url_write()
+        ),
+    )
+    .expect("config");
+    let data = tmp.path().join("data");
+    let client = reqwest::Client::new();
+    let base = (now_ms() - 60_000) / 1000 * 1000;
+    let mut storm = Storm::new(base);
+
+    let (mut first, addr) = support::levee::run_child("levee-1", &config, &data, tmp.path()).await;
+    let url = format!("http://{addr}/api/v1/write");
+    for r in 0..3 {
+        let (status, body) = push_v1(&client, &url, Some("storm"), storm.round(r)).await;
+        assert_eq!(status, 204, "round {r}: {body}");
+    }
+    let before = source_entry(addr, "storm").await;
+    let since = before["folds"][0]["since"].clone();
+    assert!(since.is_string(), "folded before the kill: {before}");
+    // Two saves after the last push, then kill -9.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    first.kill();
+
+    let (mut second, addr) = support::levee::run_child("levee-2", &config, &data, tmp.path()).await;
+    let restored = source_entry(addr, "storm").await;
+    assert_eq!(
+        restored["folds"][0]["since"], since,
+        "the fold continues: {restored}"
+    );
+    assert_eq!(
+        restored["activeSeries"], before["activeSeries"],
+        "{restored}"
+    );
+    let url = format!("http://{addr}/api/v1/write");
+    for r in 3..ROUNDS {
+        let (status, body) = push_v1(&client, &url, Some("storm"), storm.round(r)).await;
+        assert_eq!(status, 204, "round {r}: {body}");
+    }
+    // One interval after the last push, and the queue's deadline.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics");
+    second.terminate(Duration::from_secs(30));
+    vm.flush().await;
+    assert!(
+        !metrics.contains("levee_source_fold_events_total{source=\"storm\""),
+        "no new fold after the restart: {metrics}"
+    );
+    let exported = vm.export(r#"{__name__=~"istio_.*"}"#).await;
+    assert_eq!(folded_totals(&exported), storm.truth);
+    // Folded counters never went backwards across the kill.
+    for (labels, points) in &exported {
+        if labels.get("destination_service").map(String::as_str) != Some("__overflow__") {
+            continue;
+        }
+        let mut points: Vec<(i64, f64)> = points
+            .iter()
+            .copied()
+            .filter(|(_, v)| !v.is_nan())
+            .collect();
+        points.sort_by_key(|(t, _)| *t);
+        for w in points.windows(2) {
+            assert!(w[1].1 >= w[0].1, "{labels:?} went back: {w:?}");
+        }
+    }
 }
