@@ -210,10 +210,15 @@ impl SourceGuard {
         }
         let keyer = self.guard.keyer();
         let mut scratch = Vec::new();
-        let keys: Vec<SeriesKey> = samples
-            .iter()
-            .map(|s| keyer.key_labels_in(&s.labels, &mut scratch))
-            .collect();
+        // A series' samples share one label set: keyed once.
+        let mut keys: Vec<SeriesKey> = Vec::with_capacity(samples.len());
+        for (i, s) in samples.iter().enumerate() {
+            let key = match (i.checked_sub(1), keys.last()) {
+                (Some(p), Some(&k)) if Arc::ptr_eq(&samples[p].labels, &s.labels) => k,
+                _ => keyer.key_labels_in(&s.labels, &mut scratch),
+            };
+            keys.push(key);
+        }
         let fresh = self.fresh(samples, &keys);
         report.out_of_order = fresh.iter().filter(|&&f| !f).count() as u64;
         self.check_fail(samples, &keys, &fresh)?;
@@ -608,13 +613,14 @@ impl SourceGuards {
     pub fn tick(&self, now_ms: i64, out: &mut Vec<Sample>) -> Vec<(String, usize)> {
         let mut sources = lock(&self.sources);
         let mut written = Vec::new();
-        sources.retain(|name, g| {
-            let mut g = lock(g);
+        sources.retain(|name, shared| {
+            let mut g = lock(shared);
             let n = g.tick(now_ms, out);
             if n > 0 {
                 written.push((name.clone(), n));
             }
-            let idle = g.is_idle();
+            // A source a push holds right now is not let go.
+            let idle = g.is_idle() && Arc::strong_count(shared) == 1;
             if idle && let Some(m) = &self.metrics {
                 m.forget(name);
             }
