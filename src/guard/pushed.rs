@@ -191,8 +191,9 @@ impl SourceGuard {
     /// folded series of an interval that ended before `now_ms`.
     ///
     /// With `budget_action: fail`, a request that would take the source
-    /// past its budget is refused whole ([`PushError`]); `out` then holds
-    /// only the folded series of an interval that ended, if any.
+    /// past its budget is refused whole ([`PushError`]); `out` is left as
+    /// it was (folded series of an interval that ended wait for the next
+    /// tick).
     pub fn push(
         &mut self,
         now_ms: i64,
@@ -204,7 +205,6 @@ impl SourceGuard {
             samples: samples.len() as u64,
             ..PushReport::default()
         };
-        report.written += self.tick(now_ms, out) as u64;
         if let Some(s) = self.share.as_mut() {
             self.guard.set_ceiling(s.hold(self.guard.active_series()));
         }
@@ -222,6 +222,7 @@ impl SourceGuard {
         let fresh = self.fresh(samples, &keys);
         report.out_of_order = fresh.iter().filter(|&&f| !f).count() as u64;
         self.check_fail(samples, &keys, &fresh)?;
+        report.written += self.tick(now_ms, out) as u64;
         self.note_newest(samples, &keys, &fresh);
         if self.interval_end.is_none() {
             self.interval_end = Some(self.next_end(now_ms));
