@@ -1,8 +1,9 @@
 //! The remote-write receiver (`POST /api/v1/write`) end to end: hostile
 //! requests each answered with the right status, a real Prometheus 2.42
 //! scraping node_exporter and remote-writing through levee into a real
-//! VictoriaMetrics 1.79 (the same series and samples on both sides), and a
-//! kill -9 after a 2xx that loses nothing.
+//! VictoriaMetrics 1.79 (the same series and samples on both sides), a real
+//! vmagent 1.79 writing the same into one VictoriaMetrics directly and into
+//! another through levee, and a kill -9 after a 2xx that loses nothing.
 
 use crate::support;
 
@@ -629,4 +630,89 @@ async fn a_kill_9_after_a_2xx_loses_nothing() {
     }
     second.terminate(Duration::from_secs(30));
     assert_eq!(got, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vmagent_remote_writes_the_same_into_victoria_metrics_directly_and_through_levee() {
+    const VMAGENT: &str = "/usr/bin/vmagent";
+    support::require_binary(VMAGENT, "vmagent");
+    // vmagent sends every sample to two receivers: one VictoriaMetrics
+    // directly (the ground truth, with VictoriaMetrics' own value
+    // rounding) and levee, which forwards into a second one.
+    let direct = VictoriaMetrics::start().await;
+    let relayed = VictoriaMetrics::start().await;
+    let agent = TestAgent::start(&forwarder_config(&relayed)).await;
+    let node = NodeExporter::start().await;
+    let dir = temp_dir("levee-recv-vmagent");
+    let config = dir.path().join("scrape.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "scrape_configs:\n  - job_name: node\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{}']\n",
+            node.address()
+        ),
+    )
+    .expect("write vmagent's scrape config");
+    let args = |port| {
+        vec![
+            format!("-promscrape.config={}", config.display()),
+            format!("-remoteWrite.url={}", direct.url_write()),
+            format!(
+                "-remoteWrite.url=http://{}/api/v1/write",
+                agent.agent.web_addr()
+            ),
+            format!(
+                "-remoteWrite.tmpDataPath={}",
+                dir.path().join("queue").display()
+            ),
+            "-remoteWrite.flushInterval=500ms".to_string(),
+            format!("-httpListenAddr=127.0.0.1:{port}"),
+        ]
+    };
+    let listening = support::Listening {
+        name: "vmagent",
+        program: VMAGENT,
+        log_dir: dir.path(),
+        client: &reqwest::Client::new(),
+        timeout: Duration::from_secs(60),
+    };
+    let (_vmagent, _) = listening
+        .spawn(args, |port| format!("http://127.0.0.1:{port}/health"))
+        .await;
+    let scraped = async || {
+        let up = vm_points(&direct, r#"up{job="node"}"#, i64::MAX).await;
+        up.values().next().is_some_and(|p| p.len() >= 5)
+    };
+    wait_until(
+        "vmagent to deliver 5 scrapes",
+        Duration::from_secs(90),
+        Duration::from_millis(500),
+        scraped,
+    )
+    .await;
+    let until_ms = now_ms() - 2000;
+    let (mut want, mut got) = (Points::new(), Points::new());
+    for _ in 0..60 {
+        want = vm_points(&direct, r#"{job="node"}"#, until_ms).await;
+        got = vm_points(&relayed, r#"{job="node"}"#, until_ms).await;
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let samples: usize = want.values().map(Vec::len).sum();
+    println!("{} series, {samples} samples", want.len());
+    assert!(
+        want.len() > 100,
+        "only {} node series arrived directly",
+        want.len()
+    );
+    assert_eq!(got, want);
+    let written = "levee_receiver_samples_written_total{protocol=\"1.0\"}";
+    assert!(
+        agent
+            .self_metric(written)
+            .await
+            .is_some_and(|n| n >= samples as f64)
+    );
 }
