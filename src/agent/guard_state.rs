@@ -8,6 +8,7 @@
 //! every guard starts empty (the next save replaces it). Neither stops the
 //! agent.
 
+use crate::guard::SourceGuards;
 use crate::guard::persist::{self, Encoder, STATE_FILE, StateError, TargetState};
 use crate::scrape::GuardStates;
 use crate::selfmon::{Counter, Gauge, Registry};
@@ -69,10 +70,16 @@ pub struct SaveStats {
 /// once) waits for the end, so the save's heap is the symbol table and
 /// one buffer, with no copy of the members and no copy of the encoding.
 /// A failure leaves the previous file as it was.
-pub fn save(dir: &dyn Directory, guards: &GuardStates) -> Result<SaveStats, StateError> {
+/// Remote-write sources (`sources`) are saved beside the targets.
+pub fn save(
+    dir: &dyn Directory,
+    guards: &GuardStates,
+    sources: Option<&SourceGuards>,
+) -> Result<SaveStats, StateError> {
     let started = Instant::now();
     let exists = || dir.exists(STATE_FILE).unwrap_or(true);
-    if guards.is_empty() && !exists() {
+    let no_sources = sources.is_none_or(|s| s.all().is_empty());
+    if guards.is_empty() && no_sources && !exists() {
         return Ok(SaveStats {
             targets: 0,
             series: 0,
@@ -83,6 +90,9 @@ pub fn save(dir: &dyn Directory, guards: &GuardStates) -> Result<SaveStats, Stat
     }
     let mut enc = Encoder::create(dir, STATE_FILE)?;
     guards.encode(&mut enc);
+    if let Some(s) = sources {
+        s.save(&mut enc);
+    }
     let (targets, series, members) = (enc.targets(), enc.series(), enc.members());
     let bytes = enc.finish()?;
     Ok(SaveStats {
@@ -98,6 +108,7 @@ pub fn save(dir: &dyn Directory, guards: &GuardStates) -> Result<SaveStats, Stat
 pub struct Saver {
     dir: Arc<dyn Directory>,
     guards: GuardStates,
+    sources: Option<Arc<SourceGuards>>,
     bytes: Arc<Gauge>,
     seconds: Arc<Gauge>,
     failures: Arc<Counter>,
@@ -115,6 +126,7 @@ impl Saver {
         Saver {
             dir,
             guards,
+            sources: None,
             every: every.max(Duration::from_millis(1)),
             bytes: reg.gauge(
                 "levee_guard_state_bytes",
@@ -131,10 +143,18 @@ impl Saver {
         }
     }
 
+    /// Saves the remote-write sources' budgets too.
+    pub fn with_sources(mut self, sources: Option<Arc<SourceGuards>>) -> Saver {
+        self.sources = sources;
+        self
+    }
+
     /// One save on the blocking pool, logged and counted.
     pub async fn save_now(&self) {
         let (dir, guards) = (Arc::clone(&self.dir), self.guards.clone());
-        let res = tokio::task::spawn_blocking(move || save(&*dir, &guards)).await;
+        let sources = self.sources.clone();
+        let res =
+            tokio::task::spawn_blocking(move || save(&*dir, &guards, sources.as_deref())).await;
         match res {
             Ok(Ok(stats)) => {
                 self.bytes.set(stats.bytes as f64);
@@ -210,12 +230,12 @@ mod tests {
         let dir = MemDirectory::new();
         let reg = Registry::new();
         let manager = ScrapeManager::new(Sinks::samples(Arc::new(Discard)), &reg);
-        let stats = save(&*dir, &manager.guard_states()).expect("save");
+        let stats = save(&*dir, &manager.guard_states(), None).expect("save");
         assert_eq!(stats.bytes, 0);
         assert!(!dir.exists(STATE_FILE).expect("exists"));
         // A file from before (its targets gone): replaced by an empty state.
         persist::write(&*dir, STATE_FILE, b"old").expect("write");
-        let stats = save(&*dir, &manager.guard_states()).expect("save");
+        let stats = save(&*dir, &manager.guard_states(), None).expect("save");
         assert_eq!(stats.bytes, Encoder::new().into_bytes().len());
         let back = persist::read(&*dir, STATE_FILE).expect("read");
         assert_eq!(back.map(|v| v.len()), Some(0));

@@ -176,14 +176,26 @@ impl Agent {
             stop_rx.clone(),
         ));
         // Stops with the maintenance task.
-        tokio::spawn(memory::Trimmer::new(&registry).run(stop_rx));
+        tokio::spawn(memory::Trimmer::new(&registry).run(stop_rx.clone()));
         // Samples go to the TSDB (remote write reads them from its WAL);
         // metadata goes to remote write directly.
         let sinks = Sinks::samples(tsdb_sink).with_metadata(Arc::new(writer.clone()));
+        let mut manager = ScrapeManager::new(sinks.clone(), &registry);
         let receiver = receiver_config(&opts, &config)
-            .map(|cfg| crate::receiver::Receiver::new(cfg, sinks.clone(), &registry).map(Arc::new))
+            .map(|cfg| {
+                // Sources share the whole-agent ceiling with the targets.
+                let sources =
+                    crate::guard::SourceGuards::new(cfg.guard.policy(), Some(manager.ceiling()))
+                        .with_metrics(Arc::new(crate::guard::SourceMetrics::new(&registry)));
+                crate::receiver::Receiver::new(cfg, sinks, &registry, Arc::new(sources))
+                    .map(Arc::new)
+            })
             .transpose()?;
-        let mut manager = ScrapeManager::new(sinks, &registry);
+        if let Some(r) = &receiver {
+            // Folded series of pushed data, once per fold interval; stops
+            // with the maintenance task.
+            tokio::spawn(Arc::clone(r).run_folds(stop_rx));
+        }
         // Guard state saved before the restart goes to the targets' new
         // loops before their first scrape.
         let guard_dir: Arc<dyn crate::tsdb::fs::Directory> = crate::tsdb::fs::DiskDirectory::open(
@@ -199,6 +211,17 @@ impl Agent {
                 .await
                 .unwrap_or_default()
         };
+        if let Some(r) = &receiver {
+            match r.sources().restore_all(&restored) {
+                Ok(n) if n > 0 => {
+                    tracing::info!(sources = n, "remote-write sources' budgets restored")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "remote-write sources' budgets not restored; they start empty")
+                }
+            }
+        }
         manager.restore_guards(restored);
         manager.apply(&jobs);
         let saver = guard_state::Saver::new(
@@ -206,7 +229,8 @@ impl Agent {
             manager.guard_states(),
             &registry,
             config.guard.state_save_interval.as_std(),
-        );
+        )
+        .with_sources(receiver.as_ref().map(|r| Arc::clone(r.sources())));
         let (stop_guard_saver, saver_stop) = tokio::sync::watch::channel(false);
         let guard_saver = tokio::spawn(saver.run(saver_stop));
 

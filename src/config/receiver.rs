@@ -28,6 +28,15 @@ pub struct RawReceiver {
     pub max_concurrent_requests: Option<usize>,
     pub read_timeout: Option<Duration>,
     pub source_header: Option<String>,
+    // Budget keys, moved out by `take_guard` (src/config/receiver_guard.rs).
+    pub series_budget: Option<u64>,
+    pub budget_action: Option<String>,
+    pub keep_top: Option<u64>,
+    pub overflow_value: Option<String>,
+    pub gauge_fold: Option<String>,
+    pub fold_labels: Option<Vec<super::guard::RawFoldLabels>>,
+    pub fold_interval: Option<Duration>,
+    pub sources: Option<std::collections::BTreeMap<String, super::receiver_guard::RawSourceGuard>>,
 }
 
 /// `receiver:` resolved.
@@ -41,6 +50,8 @@ pub struct ReceiverConfig {
     pub read_timeout: Duration,
     /// The request header naming the source (tenant) a request comes from.
     pub source_header: String,
+    /// Series budgets of the sources (`docs/guard.md`, "Pushed data").
+    pub guard: super::receiver_guard::ReceiverGuardConfig,
 }
 
 impl Default for ReceiverConfig {
@@ -50,6 +61,7 @@ impl Default for ReceiverConfig {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             read_timeout: Duration::from_millis(DEFAULT_READ_TIMEOUT_MS),
             source_header: DEFAULT_SOURCE_HEADER.to_string(),
+            guard: Default::default(),
         }
     }
 }
@@ -101,6 +113,7 @@ pub fn resolve_receiver(
         max_concurrent_requests,
         read_timeout,
         source_header,
+        guard: Default::default(),
     })
 }
 

@@ -29,6 +29,7 @@ use super::fold::{Fold, FoldOrigin};
 use super::fold_decisions::FoldDecisions;
 use super::folded_members::FoldedMembers;
 use super::forwarded::Forwarded;
+use super::interval::DeferredFolds;
 use super::occupancy::Occupancy;
 use super::report::{FoldInfo, ScrapeReport, TargetCardinality};
 use super::settings::{BudgetAction, GuardSettings};
@@ -71,6 +72,9 @@ pub struct TargetGuard {
     pub(super) members: FoldedMembers,
     /// What the scrape in progress has seen so far ([`super::so_far`]).
     pub(super) scrape: ScrapeSoFar,
+    /// Pushed data only: the folded series waiting for the end of the
+    /// fold interval ([`super::interval`]); `None` for a scrape target.
+    pub(super) deferred: Option<DeferredFolds>,
 }
 
 /// What [`TargetGuard::merge_member`] did with a sample.
@@ -106,6 +110,7 @@ impl TargetGuard {
             keyer: SeriesKeyer::random(),
             members,
             scrape: ScrapeSoFar::default(),
+            deferred: None,
         }
     }
 
@@ -368,8 +373,12 @@ impl TargetGuard {
             }
         }
         batch.truncate(kept);
-        self.emit_groups(ts_ms, batch, &mut report);
-        self.mark_stale(ts_ms, batch, &mut report);
+        if self.deferred.is_some() {
+            self.defer_groups(ts_ms, batch, &mut report);
+        } else {
+            self.emit_groups(ts_ms, batch, &mut report);
+            self.mark_stale(ts_ms, batch, &mut report);
+        }
         self.rerank();
         self.check_lifts(ts_ms, &mut report);
         if self.groups.slot_count() > 0 {

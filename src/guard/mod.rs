@@ -50,10 +50,13 @@ mod fold_decisions;
 mod folded_members;
 mod forwarded;
 mod hash;
+mod interval;
 mod members;
 mod merge;
 mod occupancy;
 pub mod persist;
+mod pushed;
+mod pushed_metrics;
 mod report;
 mod role;
 mod route;
@@ -69,6 +72,11 @@ pub use ceiling::{Ceiling, CeilingShare};
 pub use engine::{MemberHit, NO_SLOT, TargetGuard};
 pub use fold::{FoldOrigin, HYSTERESIS, MAX_FOLDS};
 pub use merge::{Accumulator, member_increase};
+pub use pushed::{
+    PushError, PushReport, SOURCE_JOB, SOURCE_LABEL, SOURCE_URL, SourceGuard, SourceGuards,
+    SourcePolicy, infer_kind, kinds_from_metadata, source_labels, source_name,
+};
+pub use pushed_metrics::SourceMetrics;
 pub use report::{FoldInfo, Offender, ScrapeReport, TargetCardinality};
 pub use role::{Role, classify};
 pub use settings::{
@@ -99,6 +107,8 @@ pub enum GuardError {
 mod epoch_tests;
 #[cfg(test)]
 mod persist_tests;
+#[cfg(test)]
+mod pushed_tests;
 #[cfg(test)]
 mod slot_tests;
 #[cfg(test)]

@@ -120,6 +120,14 @@ impl TargetGuard {
             return;
         }
         s.route = route;
+        if old == Route::Raw
+            && matches!(route, Route::Group(_))
+            && s.emitted_gen != 0
+            && let Some(d) = self.deferred.as_mut()
+        {
+            // Interval mode: a series written as it is stops being.
+            d.ended(s.labels.clone());
+        }
         self.move_counts(old, route, false);
     }
 

@@ -74,6 +74,10 @@ pub enum RequestError {
     /// request was stored, and the sender should retry.
     #[error("storing the samples failed; nothing of this request was stored, retry later")]
     Storage,
+    /// The request would take its source past its series budget
+    /// (`budget_action: fail`): nothing of it was stored.
+    #[error(transparent)]
+    SeriesBudget(#[from] crate::guard::PushError),
     /// Decoding or storing panicked.
     #[error("the request could not be processed: {source}")]
     Panicked {
@@ -96,7 +100,8 @@ impl RequestError {
             RequestError::BodyRead { .. }
             | RequestError::EmptyBody
             | RequestError::Snappy { .. }
-            | RequestError::Protobuf { .. } => StatusCode::BAD_REQUEST,
+            | RequestError::Protobuf { .. }
+            | RequestError::SeriesBudget(_) => StatusCode::BAD_REQUEST,
             RequestError::Storage | RequestError::Panicked { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -117,6 +122,7 @@ impl RequestError {
             RequestError::Snappy { .. } => "snappy",
             RequestError::Protobuf { .. } => "protobuf",
             RequestError::Storage => "storage",
+            RequestError::SeriesBudget(_) => "series_budget",
             RequestError::Panicked { .. } => "panicked",
         }
     }

@@ -28,6 +28,7 @@ pub use negotiate::{Protocol, negotiate};
 pub use source::{DEFAULT_SOURCE, source_of};
 
 use crate::config::ReceiverConfig;
+use crate::guard::{PushReport, SourceGuards, kinds_from_metadata};
 use crate::pipeline::{Appended, Sample, Sinks};
 use crate::selfmon::Registry;
 use axum::body::Body;
@@ -74,6 +75,8 @@ pub struct Received {
 /// What became of a stored request.
 #[derive(Debug)]
 struct Stored {
+    /// What the source's series budget did with it.
+    budget: PushReport,
     decoded_samples: u64,
     histograms: u64,
     exemplars: u64,
@@ -86,17 +89,21 @@ pub struct Receiver {
     config: ReceiverConfig,
     source_header: HeaderName,
     sinks: Sinks,
+    /// Every source's series budget (`docs/guard.md`, "Pushed data").
+    sources: Arc<SourceGuards>,
     permits: Semaphore,
     metrics: Metrics,
 }
 
 impl Receiver {
     /// A receiver storing into `sinks`, limited as `config` says, its
-    /// metrics in `registry`.
+    /// metrics in `registry`, holding its sources to their budgets with
+    /// `sources` (built from `config.guard`).
     pub fn new(
         config: ReceiverConfig,
         sinks: Sinks,
         registry: &Registry,
+        sources: Arc<SourceGuards>,
     ) -> Result<Receiver, ReceiverError> {
         let source_header =
             HeaderName::from_bytes(config.source_header.as_bytes()).map_err(|source| {
@@ -109,9 +116,48 @@ impl Receiver {
             permits: Semaphore::new(config.max_concurrent_requests),
             source_header,
             sinks,
+            sources,
             metrics: Metrics::new(registry),
             config,
         })
+    }
+
+    /// The sources' series budgets (for the cardinality API and the guard
+    /// state saves).
+    pub fn sources(&self) -> &Arc<SourceGuards> {
+        &self.sources
+    }
+
+    /// Writes the folded series of every source whose fold interval ended,
+    /// checking a tenth of `receiver.fold_interval` (100 ms to 5 s) apart,
+    /// until `stop` fires.
+    pub async fn run_folds(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let every = (self.config.guard.fold_interval.as_std() / 10).clamp(
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_secs(5),
+        );
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = stop.changed() => return,
+            }
+            let me = Arc::clone(&self);
+            let _ = tokio::task::spawn_blocking(move || me.write_folds(now_ms())).await;
+        }
+    }
+
+    /// The folded series of the intervals ended by `now_ms`, to the sink.
+    fn write_folds(&self, now_ms: i64) {
+        let mut out = Vec::new();
+        self.sources.tick(now_ms, &mut out);
+        if !out.is_empty() && self.sinks.samples.append(&out).failed {
+            tracing::error!(
+                samples = out.len(),
+                "storing pushed sources' folded series failed"
+            );
+        }
     }
 
     /// Serves one `POST /api/v1/write`.
@@ -184,6 +230,14 @@ impl Receiver {
                 value,
             }));
         }
+        // The source's series budget stands between decoding and the sink.
+        let kinds = kinds_from_metadata(&batch, &metadata);
+        let mut kept = Vec::with_capacity(batch.len());
+        let budget = self
+            .sources
+            .push(&source, now_ms(), batch, &kinds, &mut kept)?;
+        log_budget(&source, &budget);
+        let batch = kept;
         let appended = self.sinks.samples.append(&batch);
         if appended.failed {
             self.metrics
@@ -208,6 +262,7 @@ impl Receiver {
             );
         }
         Ok(Stored {
+            budget,
             decoded_samples,
             histograms,
             exemplars,
@@ -237,6 +292,11 @@ impl Receiver {
                 m.samples_rejected.with(&[reason]).add(n);
             }
         }
+        if stored.budget.out_of_order > 0 {
+            m.samples_rejected
+                .with(&["out_of_order"])
+                .add(stored.budget.out_of_order);
+        }
         for r in &stored.refused {
             m.samples_rejected
                 .with(&[r.reason.reason()])
@@ -248,7 +308,7 @@ impl Receiver {
             text(StatusCode::BAD_REQUEST, refusal_body(&stored))
         };
         if protocol == Protocol::V2 {
-            written_headers(&mut resp, a.stored);
+            written_headers(&mut resp, accepted(&stored));
         }
         m.requests
             .with(&[protocol.label(), resp.status().as_str()])
@@ -273,6 +333,48 @@ impl Receiver {
         self.metrics.requests.with(&[label, status.as_str()]).inc();
         resp
     }
+}
+
+/// The request's samples accounted for: stored as they are (the guard's
+/// own samples, folded series of an ended interval, not counted), merged
+/// into folded series, dropped for the budget, or already had.
+fn accepted(stored: &Stored) -> u64 {
+    let b = &stored.budget;
+    stored.appended.stored.saturating_sub(b.written)
+        + b.folded
+        + b.dropped_budget
+        + b.dropped_quantile
+        + b.out_of_order
+}
+
+/// Logs what a source's budget did: one WARN per new offender, one INFO
+/// per lifted fold.
+fn log_budget(source: &str, r: &PushReport) {
+    for o in &r.offenders {
+        let label = if o.label.is_empty() { "-" } else { &o.label };
+        tracing::warn!(
+            source,
+            families = %o.families.join(","),
+            label = %label,
+            with = %o.with.join(","),
+            distinct_values = o.distinct,
+            growth_per_min = format!("{:.1}", o.growth_per_min),
+            action = o.action.as_str(),
+            active_before = o.active_before,
+            active_after = o.active_after,
+            "series budget exceeded: new offender"
+        );
+    }
+    for label in &r.lifted {
+        tracing::info!(source, label = %label, "series budget: fold lifted");
+    }
+}
+
+/// Milliseconds since the epoch, the receiver's clock (arrival times).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Decodes a request body of `protocol` as sent (snappy around the

@@ -89,6 +89,12 @@ impl ScrapeManager {
         }
     }
 
+    /// The whole-agent ceiling the targets share (remote-write sources
+    /// join it too).
+    pub fn ceiling(&self) -> Arc<Ceiling> {
+        Arc::clone(&self.ceiling)
+    }
+
     /// Guard states saved before a restart: the next [`ScrapeManager::apply`]
     /// hands each to its target's new loop; states of targets not running
     /// then are kept for discovered targets up to [`RESTORE_GRACE`].

@@ -99,7 +99,9 @@ pub fn render_table(json: &str) -> Result<String, FormatError> {
         .ok_or(FormatError::NoTargets)?;
     let mut out = String::new();
     if targets.is_empty() {
-        out.push_str("no guarded targets (no series_budget, fold_labels or guard.max_series)\n");
+        out.push_str(
+            "no guarded targets or sources (no series_budget, fold_labels or guard.max_series)\n",
+        );
         return Ok(out);
     }
     let _ = writeln!(
@@ -108,8 +110,14 @@ pub fn render_table(json: &str) -> Result<String, FormatError> {
         "TARGET", "ACTIVE", "BUDGET", "ACTION", "SCRAPED", "FOLDED"
     );
     for t in targets {
-        let instance = t["labels"]["instance"].as_str().unwrap_or_default();
-        let name = format!("{}/{}", t["job"].as_str().unwrap_or_default(), instance);
+        let name = match t["source"].as_str() {
+            // A remote-write source (`"kind": "source"`).
+            Some(source) if t["kind"] == "source" => format!("source {source}"),
+            _ => {
+                let instance = t["labels"]["instance"].as_str().unwrap_or_default();
+                format!("{}/{}", t["job"].as_str().unwrap_or_default(), instance)
+            }
+        };
         let budget = match t["seriesBudget"].as_u64() {
             Some(0) | None => "-".to_string(),
             Some(b) => b.to_string(),
@@ -208,6 +216,24 @@ mod tests {
         );
         let empty = render_table(r#"{"status":"success","data":{"targets":[]}}"#).unwrap();
         assert!(empty.starts_with("no guarded targets"));
+    }
+
+    #[test]
+    fn sources_are_listed_beside_targets() {
+        let json = r#"{"status":"success","data":{"targets":[
+            {"kind":"target","job":"node","labels":{"instance":"n:9100","job":"node"},"activeSeries":10,
+             "scrapedSeries":10,"seriesBudget":0,"budgetAction":"fold","foldedSeries":0,"topLabels":[],"folds":[]},
+            {"kind":"source","source":"tenant-a","labels":{"source":"tenant-a"},"activeSeries":7,
+             "scrapedSeries":9000,"seriesBudget":40,"budgetAction":"fold","foldedSeries":8990,"topLabels":[],"folds":[]}]}}"#;
+        let table = render_table(json).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[1].starts_with("node/n:9100"), "{table}");
+        assert!(lines[2].starts_with("source tenant-a"), "{table}");
+        assert!(
+            lines[2].contains(" 40 ") && lines[2].contains(" 8990"),
+            "{table}"
+        );
     }
 
     #[tokio::test]

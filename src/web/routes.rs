@@ -64,7 +64,15 @@ async fn cardinality(State(state): State<Arc<WebState>>, uri: Uri) -> Response {
                 .as_ref()
                 .map(|v| v.cardinality(limit))
                 .unwrap_or_default();
-            json(StatusCode::OK, cardinality_api::render(&targets))
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let sources = state
+                .receiver
+                .as_ref()
+                .map(|r| r.sources().cardinality(now, limit))
+                .unwrap_or_default();
+            json(StatusCode::OK, cardinality_api::render(&targets, &sources))
         }
         Err(message) => json(
             StatusCode::BAD_REQUEST,

@@ -87,3 +87,80 @@ fn a_zero_save_interval_is_refused() {
         "{text}"
     );
 }
+
+const RECEIVER: &str = r#"
+global:
+  scrape_interval: 30s
+guard:
+  max_series: 100000
+  keep_top: 2
+receiver:
+  series_budget: 2000
+  budget_action: fold
+  gauge_fold: max
+  fold_labels:
+    - labels: [request_id]
+  sources:
+    tenant-a:
+      series_budget: 50000
+    tenant-b:
+      budget_action: fail
+      fold_labels: []
+"#;
+
+#[test]
+fn receiver_budgets_resolve_over_guard_with_per_source_overrides() {
+    let c = Config::from_yaml(RECEIVER).expect("valid config");
+    let r = c.receiver.expect("receiver on");
+    let g = &r.guard;
+    assert_eq!(g.fold_interval.to_string(), "30s", "global.scrape_interval");
+    assert_eq!(g.defaults.series_budget, 2000);
+    assert_eq!(g.defaults.keep_top, 2, "from guard:");
+    assert_eq!(g.defaults.gauge_fold, GaugeFold::Max);
+    assert_eq!(g.defaults.fold_labels.len(), 1);
+    let a = &g.sources["tenant-a"];
+    assert_eq!(a.series_budget, 50000);
+    assert_eq!(a.gauge_fold, GaugeFold::Max, "from receiver:");
+    assert_eq!(a.fold_labels.len(), 1, "the receiver's rules");
+    let b = &g.sources["tenant-b"];
+    assert_eq!(
+        (b.series_budget, b.budget_action),
+        (2000, BudgetAction::Fail)
+    );
+    assert!(b.fold_labels.is_empty(), "its own (none)");
+    let p = g.policy();
+    assert!(p.ceiling);
+    assert_eq!(p.fold_interval_ms, 30_000);
+    assert_eq!(p.settings("tenant-a").series_budget, 50000);
+    assert_eq!(p.settings("other").series_budget, 2000);
+}
+
+#[test]
+fn receiver_budget_keys_are_checked_where_they_are() {
+    for (yaml, want) in [
+        (
+            "receiver:\n  budget_action: explode\n",
+            "receiver.budget_action",
+        ),
+        ("receiver:\n  fold_interval: 0s\n", "receiver.fold_interval"),
+        (
+            "receiver:\n  sources:\n    t:\n      gauge_fold: avg\n",
+            "receiver.sources.t.gauge_fold",
+        ),
+        (
+            "receiver:\n  sources:\n    t:\n      budget: 5\n",
+            "receiver.sources.t",
+        ),
+    ] {
+        let err = Config::from_yaml(yaml).expect_err(yaml);
+        let text = err.to_string();
+        assert!(text.contains(want), "{yaml}: {text}");
+    }
+    let c = Config::from_yaml("receiver: {}\n").expect("valid");
+    let g = c.receiver.expect("on").guard;
+    assert_eq!(g.fold_interval.to_string(), "1m");
+    assert!(
+        !g.policy().guards("anyone"),
+        "no budget, no rules: no guard"
+    );
+}

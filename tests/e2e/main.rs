@@ -16,3 +16,4 @@ mod guard_restart;
 mod harness;
 mod metadata;
 mod receiver;
+mod receiver_budget;

@@ -23,6 +23,7 @@ pub mod levee;
 mod node_exporter;
 mod process;
 mod prometheus;
+pub mod push;
 pub mod remote_db;
 pub mod storm;
 pub mod targets;

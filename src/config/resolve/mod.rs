@@ -78,7 +78,19 @@ pub fn resolve(raw: RawConfig, cx: &mut Ctx<'_>) -> (Config, Vec<Problem>) {
 
     let storage = storage::storage(raw.storage.unwrap_or_default(), &root.key("storage"), cx);
 
-    let receiver = super::receiver::resolve_receiver(raw.receiver, &root.key("receiver"), cx);
+    let mut raw_receiver = raw.receiver;
+    let receiver_guard = raw_receiver.as_mut().map(|r| r.take_guard());
+    let mut receiver = super::receiver::resolve_receiver(raw_receiver, &root.key("receiver"), cx);
+    if let (Some(r), Some(g)) = (receiver.as_mut(), receiver_guard) {
+        let path = root.key("receiver");
+        r.guard = super::receiver_guard::resolve_receiver_guard(
+            g,
+            &guard,
+            global.scrape_interval,
+            &path,
+            cx,
+        );
+    }
 
     let config = Config {
         global,
