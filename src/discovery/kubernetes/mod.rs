@@ -4,3 +4,4 @@
 //! `__meta_kubernetes_*` labels.
 
 pub mod objects;
+pub mod roles;
