@@ -27,6 +27,7 @@
 
 mod de;
 mod duration;
+mod env;
 mod error;
 mod guard;
 mod headers;
@@ -42,6 +43,7 @@ mod yaml;
 use std::path::Path;
 
 pub use duration::{Duration, DurationError};
+pub use env::{EnvError, expand_env, expand_with};
 pub use error::{ConfigError, Problem, ProblemKind};
 pub use guard::{GuardConfig, JobGuardConfig};
 pub use headers::{HeaderError, RESERVED_HEADERS, check_header};
