@@ -150,6 +150,12 @@ impl<M: Metric> Family<M> {
 
 trait Collector: Send + Sync {
     fn encode(&self, out: &mut String);
+
+    /// The family behind a labeled collector, so that registering its name
+    /// again hands out the same family.
+    fn family(&self) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        None
+    }
 }
 
 struct Single<M: Metric> {
@@ -172,6 +178,10 @@ struct Labeled<M: Metric> {
 }
 
 impl<M: Metric> Collector for Labeled<M> {
+    fn family(&self) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        Some(self.family.clone())
+    }
+
     fn encode(&self, out: &mut String) {
         header(out, self.name, self.help, M::KIND);
         for (values, m) in self.family.members.read().iter() {
@@ -282,6 +292,15 @@ impl Registry {
         help: &'static str,
         labels: &'static [&'static str],
     ) -> Arc<Family<M>> {
+        // A family registered before under this name (by another provider
+        // of the same kind, or before a reload) is shared, not shadowed.
+        let existing =
+            self.collectors.lock().iter().find_map(|(n, c)| {
+                (*n == name).then(|| c.family()?.downcast::<Family<M>>().ok())?
+            });
+        if let Some(family) = existing {
+            return family;
+        }
         let family = Arc::new(Family::new(labels));
         self.add(
             name,
@@ -385,6 +404,25 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_family_registered_twice_is_one_family() {
+        let reg = Registry::new();
+        let a = reg.counter_vec("levee_test_shared_total", "Shared.", &["role"]);
+        let b = reg.counter_vec("levee_test_shared_total", "Shared.", &["role"]);
+        a.with(&["pod"]).inc();
+        b.with(&["pod"]).inc();
+        b.with(&["node"]).inc();
+        let text = reg.render();
+        assert!(
+            text.contains("levee_test_shared_total{role=\"pod\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("levee_test_shared_total{role=\"node\"} 1"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn renders_counters_gauges_and_families() {
