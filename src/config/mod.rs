@@ -35,6 +35,7 @@ mod http;
 mod raw;
 mod resolve;
 mod sd;
+mod sd_kubernetes;
 mod size;
 mod types;
 mod unsupported;
@@ -49,6 +50,9 @@ pub use guard::{GuardConfig, JobGuardConfig};
 pub use headers::{HeaderError, RESERVED_HEADERS, check_header};
 pub use resolve::valid_label_name;
 pub use sd::SdConfig;
+pub use sd_kubernetes::{
+    ApiAccess, KubernetesRole, KubernetesSdConfig, NamespaceDiscovery, RoleSelector,
+};
 pub use size::{ByteSize, SizeError};
 pub use types::{
     Authorization, BasicAuth, Config, FileContents, GlobalConfig, HttpClientConfig, MetadataConfig,

@@ -5,4 +5,7 @@
 
 /// One service-discovery config of a scrape job.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SdConfig {}
+pub enum SdConfig {
+    /// One `kubernetes_sd_configs` entry.
+    Kubernetes(super::sd_kubernetes::KubernetesSdConfig),
+}

@@ -52,7 +52,11 @@ const TOP: &[Row] = &[
     row("tracing", Accept::Never, None),
 ];
 
-const SD_HINT: Option<&str> = Some("levee discovers targets from static_configs only");
+const SD_HINT: Option<&str> =
+    Some("levee discovers targets from static_configs and kubernetes_sd_configs");
+
+/// Discovery configs levee supports, kept although `*_sd_configs` matches.
+const SUPPORTED_SD: &[&str] = &["kubernetes_sd_configs"];
 
 const SCRAPE: &[Row] = &[
     row("*_sd_configs", Accept::IfEmpty, SD_HINT),
@@ -126,6 +130,9 @@ fn strip_rows(node: &mut Node, path: &Path, rows: &[Row], problems: &mut Vec<Pro
         let Some(row) = rows.iter().find(|r| matches_key(r.key, &key.name)) else {
             return true;
         };
+        if SUPPORTED_SD.contains(&key.name.as_str()) {
+            return true;
+        }
         if !acceptable(row.accept, value) {
             problems.push(problem(path, key, row.hint));
         }
@@ -207,7 +214,7 @@ mod tests {
             [
                 "remote_read: not supported yet (line 1, column 1)",
                 "scrape_configs[0].file_sd_configs: not supported yet (line 4, column 5); \
-                 levee discovers targets from static_configs only",
+                 levee discovers targets from static_configs and kubernetes_sd_configs",
             ]
         );
         assert!(doc.get("remote_read").is_none());

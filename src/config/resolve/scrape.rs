@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 
 use super::{Ctx, interval_and_timeout, labels};
+use crate::config::SdConfig;
 use crate::config::error::{ConfigPath, ProblemKind};
 use crate::config::http::resolve_http;
 use crate::config::raw::{RawScrapeConfig, RawStaticConfig};
+use crate::config::sd_kubernetes;
 use crate::config::types::{GlobalConfig, Scheme, ScrapeConfig, StaticConfig};
 use crate::config::yaml::Value;
 
@@ -92,6 +94,14 @@ pub(super) fn scrape_config(
         .enumerate()
         .map(|(i, sc)| static_config(sc, &base.index(i), cx))
         .collect();
+    let base = path.key("kubernetes_sd_configs");
+    let sd_configs = raw
+        .kubernetes_sd_configs
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| SdConfig::Kubernetes(sd_kubernetes::resolve(k, &base.index(i), cx)))
+        .collect();
     ScrapeConfig {
         job_name,
         scrape_interval,
@@ -102,7 +112,7 @@ pub(super) fn scrape_config(
         honor_labels: raw.honor_labels.unwrap_or(false),
         honor_timestamps: raw.honor_timestamps.unwrap_or(true),
         static_configs,
-        sd_configs: Vec::new(),
+        sd_configs,
         relabel_configs: raw.relabel_configs.unwrap_or_default(),
         metric_relabel_configs: raw.metric_relabel_configs.unwrap_or_default(),
         sample_limit: raw.sample_limit.unwrap_or(0),
