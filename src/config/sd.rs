@@ -3,6 +3,12 @@
 //! kind adds a variant; the discovery module runs one provider per distinct
 //! config, so two jobs with equal configs share one provider.
 
+pub use super::sd_kubelet::KubeletSdConfig;
+
 /// One service-discovery config of a scrape job.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SdConfig {}
+pub enum SdConfig {
+    /// `kubelet_sd_configs` (levee's own): the own node's pods from the
+    /// kubelet.
+    Kubelet(KubeletSdConfig),
+}

@@ -52,7 +52,11 @@ const TOP: &[Row] = &[
     row("tracing", Accept::Never, None),
 ];
 
-const SD_HINT: Option<&str> = Some("levee discovers targets from static_configs only");
+const SD_HINT: Option<&str> =
+    Some("levee discovers targets from static_configs and kubelet_sd_configs only");
+
+/// The `*_sd_configs` keys levee implements: the pattern row passes them.
+const SUPPORTED_SD: &[&str] = &["kubelet_sd_configs"];
 
 const SCRAPE: &[Row] = &[
     row("*_sd_configs", Accept::IfEmpty, SD_HINT),
@@ -135,7 +139,7 @@ fn strip_rows(node: &mut Node, path: &Path, rows: &[Row], problems: &mut Vec<Pro
 
 fn matches_key(pattern: &str, key: &str) -> bool {
     match pattern.strip_prefix('*') {
-        Some(suffix) => key.ends_with(suffix),
+        Some(suffix) => key.ends_with(suffix) && !SUPPORTED_SD.contains(&key),
         None => pattern == key,
     }
 }
@@ -207,7 +211,7 @@ mod tests {
             [
                 "remote_read: not supported yet (line 1, column 1)",
                 "scrape_configs[0].file_sd_configs: not supported yet (line 4, column 5); \
-                 levee discovers targets from static_configs only",
+                 levee discovers targets from static_configs and kubelet_sd_configs only",
             ]
         );
         assert!(doc.get("remote_read").is_none());

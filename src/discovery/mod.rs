@@ -96,8 +96,9 @@ pub fn spawn(
     out: GroupSender,
     registry: &Registry,
 ) -> tokio::task::JoinHandle<()> {
-    let _ = (out, registry);
-    match *config {}
+    match config {
+        SdConfig::Kubelet(c) => kubernetes::kubelet::spawn(c.clone(), out, registry),
+    }
 }
 
 #[cfg(test)]

@@ -92,6 +92,12 @@ pub(super) fn scrape_config(
         .enumerate()
         .map(|(i, sc)| static_config(sc, &base.index(i), cx))
         .collect();
+    let mut sd_configs = Vec::new();
+    sd_configs.extend(crate::config::sd_kubelet::resolve(
+        raw.kubelet_sd_configs.unwrap_or_default(),
+        &path.key("kubelet_sd_configs"),
+        cx,
+    ));
     ScrapeConfig {
         job_name,
         scrape_interval,
@@ -102,7 +108,7 @@ pub(super) fn scrape_config(
         honor_labels: raw.honor_labels.unwrap_or(false),
         honor_timestamps: raw.honor_timestamps.unwrap_or(true),
         static_configs,
-        sd_configs: Vec::new(),
+        sd_configs,
         relabel_configs: raw.relabel_configs.unwrap_or_default(),
         metric_relabel_configs: raw.metric_relabel_configs.unwrap_or_default(),
         sample_limit: raw.sample_limit.unwrap_or(0),

@@ -3,5 +3,6 @@
 //! turning Kubernetes objects into target groups with Prometheus'
 //! `__meta_kubernetes_*` labels.
 
+pub mod kubelet;
 pub mod objects;
 pub mod roles;
