@@ -35,6 +35,7 @@ mod http;
 mod raw;
 mod resolve;
 mod sd;
+mod sd_kubelet;
 mod sd_kubernetes;
 mod size;
 mod types;
@@ -49,7 +50,7 @@ pub use error::{ConfigError, Problem, ProblemKind};
 pub use guard::{GuardConfig, JobGuardConfig};
 pub use headers::{HeaderError, RESERVED_HEADERS, check_header};
 pub use resolve::valid_label_name;
-pub use sd::SdConfig;
+pub use sd::{KubeletSdConfig, SdConfig};
 pub use sd_kubernetes::{
     ApiAccess, KubernetesRole, KubernetesSdConfig, NamespaceDiscovery, RoleSelector,
 };

@@ -142,6 +142,7 @@ pub struct RawScrapeConfig {
     pub label_name_length_limit: Option<u64>,
     pub label_value_length_limit: Option<u64>,
     pub static_configs: Option<Vec<RawStaticConfig>>,
+    pub kubelet_sd_configs: Option<Vec<super::sd_kubelet::RawKubeletSdConfig>>,
     pub kubernetes_sd_configs: Option<Vec<super::sd_kubernetes::RawKubernetesSdConfig>>,
     pub relabel_configs: Option<Vec<RelabelConfig>>,
     pub metric_relabel_configs: Option<Vec<RelabelConfig>>,

@@ -386,8 +386,9 @@ mod tests {
         config.scrape_configs[0]
             .sd_configs
             .iter()
-            .map(|s| match s {
-                SdConfig::Kubernetes(k) => k.clone(),
+            .filter_map(|s| match s {
+                SdConfig::Kubernetes(k) => Some(k.clone()),
+                SdConfig::Kubelet(_) => None,
             })
             .collect()
     }

@@ -52,11 +52,12 @@ const TOP: &[Row] = &[
     row("tracing", Accept::Never, None),
 ];
 
-const SD_HINT: Option<&str> =
-    Some("levee discovers targets from static_configs and kubernetes_sd_configs");
+const SD_HINT: Option<&str> = Some(
+    "levee discovers targets from static_configs, kubernetes_sd_configs and kubelet_sd_configs only",
+);
 
-/// Discovery configs levee supports, kept although `*_sd_configs` matches.
-const SUPPORTED_SD: &[&str] = &["kubernetes_sd_configs"];
+/// The `*_sd_configs` keys levee implements: the pattern row passes them.
+const SUPPORTED_SD: &[&str] = &["kubernetes_sd_configs", "kubelet_sd_configs"];
 
 const SCRAPE: &[Row] = &[
     row("*_sd_configs", Accept::IfEmpty, SD_HINT),
@@ -130,9 +131,6 @@ fn strip_rows(node: &mut Node, path: &Path, rows: &[Row], problems: &mut Vec<Pro
         let Some(row) = rows.iter().find(|r| matches_key(r.key, &key.name)) else {
             return true;
         };
-        if SUPPORTED_SD.contains(&key.name.as_str()) {
-            return true;
-        }
         if !acceptable(row.accept, value) {
             problems.push(problem(path, key, row.hint));
         }
@@ -142,7 +140,7 @@ fn strip_rows(node: &mut Node, path: &Path, rows: &[Row], problems: &mut Vec<Pro
 
 fn matches_key(pattern: &str, key: &str) -> bool {
     match pattern.strip_prefix('*') {
-        Some(suffix) => key.ends_with(suffix),
+        Some(suffix) => key.ends_with(suffix) && !SUPPORTED_SD.contains(&key),
         None => pattern == key,
     }
 }
@@ -214,7 +212,7 @@ mod tests {
             [
                 "remote_read: not supported yet (line 1, column 1)",
                 "scrape_configs[0].file_sd_configs: not supported yet (line 4, column 5); \
-                 levee discovers targets from static_configs and kubernetes_sd_configs",
+                 levee discovers targets from static_configs, kubernetes_sd_configs and kubelet_sd_configs only",
             ]
         );
         assert!(doc.get("remote_read").is_none());

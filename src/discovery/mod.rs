@@ -98,6 +98,7 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     match config {
         SdConfig::Kubernetes(k) => kubernetes::spawn(k, out, registry),
+        SdConfig::Kubelet(c) => kubernetes::kubelet::spawn(c.clone(), out, registry),
     }
 }
 

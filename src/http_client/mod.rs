@@ -42,8 +42,8 @@ pub enum Owner {
     ScrapeJob(String),
     /// A remote-write endpoint, by its name.
     RemoteWrite(String),
-    /// A service-discovery config, described (`kubernetes_sd_configs
-    /// api_server "https://…"`).
+    /// A service-discovery provider, by its config key and what tells it
+    /// apart (e.g. `kubelet_sd_configs url "https://…"`).
     Discovery(String),
 }
 

@@ -94,14 +94,20 @@ pub(super) fn scrape_config(
         .enumerate()
         .map(|(i, sc)| static_config(sc, &base.index(i), cx))
         .collect();
+    let mut sd_configs = Vec::new();
+    sd_configs.extend(crate::config::sd_kubelet::resolve(
+        raw.kubelet_sd_configs.unwrap_or_default(),
+        &path.key("kubelet_sd_configs"),
+        cx,
+    ));
     let base = path.key("kubernetes_sd_configs");
-    let sd_configs = raw
-        .kubernetes_sd_configs
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-        .map(|(i, k)| SdConfig::Kubernetes(sd_kubernetes::resolve(k, &base.index(i), cx)))
-        .collect();
+    sd_configs.extend(
+        raw.kubernetes_sd_configs
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| SdConfig::Kubernetes(sd_kubernetes::resolve(k, &base.index(i), cx))),
+    );
     ScrapeConfig {
         job_name,
         scrape_interval,

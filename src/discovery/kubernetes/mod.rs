@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod objects;
 pub mod provider;
 pub mod roles;
