@@ -162,7 +162,8 @@ impl Kubeconfig {
         }
     }
 
-    fn parse(text: &str, dir: &Path) -> Result<Kubeconfig, KubeconfigProblem> {
+    /// Reads kubeconfig `text`; relative file names are taken from `dir`.
+    pub fn parse(text: &str, dir: &Path) -> Result<Kubeconfig, KubeconfigProblem> {
         let raw: RawKubeconfig =
             serde_saphyr::from_str(text).map_err(|e| KubeconfigProblem::Parse(Box::new(e)))?;
         if raw.current_context.is_empty() {

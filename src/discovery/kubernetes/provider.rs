@@ -452,9 +452,22 @@ mod tests {
     /// source → (addresses, a label of the group) as last reported.
     type Seen = BTreeMap<String, (Vec<String>, String)>;
 
+    const ZONE: &str = "__meta_kubernetes_node_label_topology_kubernetes_io_zone";
+
+    fn server(url: &str) -> ApiAccess {
+        ApiAccess::Server {
+            url: url.to_owned(),
+            http: Box::default(),
+        }
+    }
+
     /// Reads groups into `seen` until its non-empty groups are `want`.
-    async fn wait(seen: &mut Seen, rx: &mut crate::discovery::GroupReceiver, want: &Seen) {
-        let zone = "__meta_kubernetes_node_label_topology_kubernetes_io_zone";
+    async fn wait(
+        seen: &mut Seen,
+        rx: &mut crate::discovery::GroupReceiver,
+        label: &str,
+        want: &Seen,
+    ) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let live: Seen = seen
@@ -474,7 +487,7 @@ mod tests {
                     .iter()
                     .map(|t| t.get("__address__").unwrap_or_default().to_owned())
                     .collect();
-                let z = g.labels.get(zone).unwrap_or_default().to_owned();
+                let z = g.labels.get(label).unwrap_or_default().to_owned();
                 seen.insert(g.source, (addrs, z));
             }
         }
@@ -538,6 +551,7 @@ mod tests {
         wait(
             &mut seen,
             &mut rx,
+            ZONE,
             &converge(vec![
                 ("pod/default/web-a", "127.0.1.1:8080", "zone-1"),
                 ("pod/default/web-c", "127.0.1.3:8080", "zone-1"),
@@ -570,6 +584,7 @@ mod tests {
         wait(
             &mut seen,
             &mut rx,
+            ZONE,
             &converge(vec![
                 ("pod/default/web-a", "127.0.1.1:8080", "zone-2"),
                 ("pod/default/web-c", "127.0.1.3:8080", "zone-2"),
@@ -584,6 +599,91 @@ mod tests {
             "{}",
             registry.render()
         );
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn endpoints_are_joined_with_their_service_and_pods_and_follow_the_service() {
+        let api = FakeApi::start().await;
+        let ns = "/api/v1/namespaces/default";
+        api.script(
+            &format!("LIST {ns}/pods"),
+            [
+                Reply::Body(data("watch-pods-page1.json")),
+                Reply::Body(data("watch-pods-page2.json")),
+            ],
+        );
+        api.script(&format!("WATCH {ns}/pods"), [Reply::Hang(String::new())]);
+        api.script(
+            &format!("LIST {ns}/services"),
+            [Reply::Body(data("watch-services.json"))],
+        );
+        api.script(
+            &format!("WATCH {ns}/services"),
+            [Reply::Body(String::new())],
+        );
+        api.script(
+            &format!("LIST {ns}/endpoints"),
+            [Reply::Body(data("watch-endpoints.json"))],
+        );
+        api.script(
+            &format!("WATCH {ns}/endpoints"),
+            [Reply::Hang(String::new())],
+        );
+        let config = KubernetesSdConfig {
+            role: KubernetesRole::Endpoints,
+            api: server(&api.url),
+            namespaces: NamespaceDiscovery {
+                names: vec!["default".into()],
+                own_namespace: false,
+            },
+            selectors: Vec::new(),
+            attach_node_metadata: false,
+        };
+        let registry = Registry::new();
+        let (tx, mut rx) = group_channel();
+        let task = tokio::spawn(
+            Provider::new(config, tx, &registry).run(InCluster::from_process(), TEST_TIMING),
+        );
+        let tier = "__meta_kubernetes_service_label_tier";
+        let want = |t: &str| {
+            Seen::from([(
+                "endpoints/default/web".to_owned(),
+                (
+                    vec!["127.0.1.1:8080".to_owned(), "127.0.1.3:8080".to_owned()],
+                    t.to_owned(),
+                ),
+            )])
+        };
+        let mut seen = Seen::new();
+        wait(&mut seen, &mut rx, tier, &want("front")).await;
+        // The service changes: the endpoints' group follows, joined with the
+        // pods (whichever of them came first).
+        api.script(
+            &format!("WATCH {ns}/services"),
+            [
+                Reply::Body(data("watch-services-events.jsonl")),
+                Reply::Hang(String::new()),
+            ],
+        );
+        let joined = |g: &TargetGroup| {
+            g.labels.get(tier) == Some("edge")
+                && g.targets.len() == 2
+                && g.targets
+                    .iter()
+                    .all(|t| t.get("__meta_kubernetes_pod_name").is_some())
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut last = None;
+        while !last.as_ref().is_some_and(joined) {
+            let groups = tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .unwrap_or_else(|_| panic!("last group {last:?}"));
+            for g in groups {
+                assert_eq!(g.source, "endpoints/default/web");
+                last = Some(g);
+            }
+        }
         task.abort();
     }
 }

@@ -268,6 +268,59 @@ struct Status {
     message: String,
 }
 
+/// One line of a watch stream, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchLine<T> {
+    /// `ADDED` or `MODIFIED`.
+    Applied(T),
+    /// `DELETED`, with the object's last state.
+    Deleted(T),
+    /// `BOOKMARK`: the version the stream has reached.
+    Bookmark(String),
+    /// `ERROR`: a Status.
+    Error {
+        /// The Status code (410: the version is too old).
+        code: u16,
+        /// The Status reason.
+        reason: String,
+        /// The Status message.
+        message: String,
+    },
+    /// Another event type, ignored.
+    Unknown(String),
+}
+
+/// Decodes one LIST response page (`PodList`, `NodeList`, …).
+pub fn decode_list<T: Resource>(body: &[u8]) -> Result<List<T>, serde_json::Error> {
+    serde_json::from_slice(body)
+}
+
+/// Decodes one line of a watch stream (one JSON event).
+pub fn decode_line<T: Resource>(line: &[u8]) -> Result<WatchLine<T>, serde_json::Error> {
+    let kind: EventType = serde_json::from_slice(line)?;
+    Ok(match kind.kind.as_str() {
+        "ADDED" | "MODIFIED" => {
+            WatchLine::Applied(serde_json::from_slice::<EventObject<T>>(line)?.object)
+        }
+        "DELETED" => WatchLine::Deleted(serde_json::from_slice::<EventObject<T>>(line)?.object),
+        "BOOKMARK" => WatchLine::Bookmark(
+            serde_json::from_slice::<EventObject<VersionOnly>>(line)?
+                .object
+                .metadata
+                .resource_version,
+        ),
+        "ERROR" => {
+            let status = serde_json::from_slice::<EventObject<Status>>(line)?.object;
+            WatchLine::Error {
+                code: status.code,
+                reason: status.reason,
+                message: status.message,
+            }
+        }
+        _ => WatchLine::Unknown(kind.kind),
+    })
+}
+
 /// The key of an object: `namespace/name`, or `name` when cluster-scoped.
 pub fn key_of<T: Resource>(object: &T) -> String {
     let meta = object.meta();
@@ -422,12 +475,11 @@ impl<T: Resource, M> Informer<T, M> {
             if !status.is_success() {
                 return Err(status_error(WHAT, text, status.as_u16(), &body));
             }
-            let page: List<T> =
-                serde_json::from_slice(&body).map_err(|source| WatchError::Json {
-                    what: WHAT,
-                    url: text,
-                    source,
-                })?;
+            let page = decode_list::<T>(&body).map_err(|source| WatchError::Json {
+                what: WHAT,
+                url: text,
+                source,
+            })?;
             objects.extend(page.items);
             if page.metadata.continue_token.is_empty() {
                 break page.metadata.resource_version;
@@ -557,30 +609,33 @@ impl<T: Resource, M> Informer<T, M> {
         version: &mut String,
         url: &str,
     ) -> Result<Option<WatchEnd>, WatchError> {
-        let json = |source| WatchError::Json {
+        let line = decode_line::<T>(line).map_err(|source| WatchError::Json {
             what: "WATCH",
             url: url.to_owned(),
             source,
+        })?;
+        let mut advance = |rv: &str| {
+            // An object without a version cannot be resumed from.
+            if !rv.is_empty() {
+                *version = rv.to_owned();
+            }
         };
-        let kind: EventType = serde_json::from_slice(line).map_err(json)?;
-        match kind.kind.as_str() {
-            "ADDED" | "MODIFIED" => {
-                let e: EventObject<T> = serde_json::from_slice(line).map_err(json)?;
-                let key = key_of(&e.object);
-                let rv = e.object.meta().resource_version.clone();
+        match line {
+            WatchLine::Applied(object) => {
+                let key = key_of(&object);
+                let rv = object.meta().resource_version.clone();
+                advance(&rv);
                 let known = self.known.insert(key, rv.clone());
                 if known.as_ref() != Some(&rv) {
                     self.count(if known.is_some() { "update" } else { "add" });
-                    if !self.send(Event::Applied(e.object)) {
+                    if !self.send(Event::Applied(object)) {
                         return Ok(Some(WatchEnd::Stopped));
                     }
                 }
-                *version = rv;
             }
-            "DELETED" => {
-                let e: EventObject<T> = serde_json::from_slice(line).map_err(json)?;
-                let key = key_of(&e.object);
-                *version = e.object.meta().resource_version.clone();
+            WatchLine::Deleted(object) => {
+                let key = key_of(&object);
+                advance(&object.meta().resource_version);
                 if self.known.remove(&key).is_some() {
                     self.count("delete");
                     if !self.send(Event::Deleted(key)) {
@@ -588,27 +643,23 @@ impl<T: Resource, M> Informer<T, M> {
                     }
                 }
             }
-            "BOOKMARK" => {
-                let e: EventObject<VersionOnly> = serde_json::from_slice(line).map_err(json)?;
-                if !e.object.metadata.resource_version.is_empty() {
-                    *version = e.object.metadata.resource_version;
-                }
-            }
-            "ERROR" => {
-                let e: EventObject<Status> = serde_json::from_slice(line).map_err(json)?;
-                if e.object.code == 410 {
-                    return Ok(Some(WatchEnd::Gone));
-                }
+            WatchLine::Bookmark(rv) => advance(&rv),
+            WatchLine::Error { code: 410, .. } => return Ok(Some(WatchEnd::Gone)),
+            WatchLine::Error {
+                code,
+                reason,
+                message,
+            } => {
                 return Err(WatchError::ErrorEvent {
                     url: url.to_owned(),
-                    code: e.object.code,
-                    reason: e.object.reason,
-                    message: e.object.message,
+                    code,
+                    reason,
+                    message,
                 });
             }
-            other => tracing::debug!(
+            WatchLine::Unknown(kind) => tracing::debug!(
                 role = self.spec.kind,
-                event = other,
+                event = kind,
                 "unknown watch event type ignored"
             ),
         }
