@@ -66,6 +66,13 @@ const SCRAPE: &[Row] = &[
     row("proxy_url", Accept::Never, None),
 ];
 
+/// HTTP client keys of `kubernetes_sd_configs` entries levee does not
+/// implement yet.
+const SD_HTTP: &[Row] = &[
+    row("oauth2", Accept::Never, None),
+    row("proxy_url", Accept::Never, None),
+];
+
 const REMOTE_WRITE: &[Row] = &[
     row("oauth2", Accept::Never, None),
     row("sigv4", Accept::Never, None),
@@ -107,6 +114,19 @@ pub fn strip(root: &mut Node) -> Vec<Problem> {
             strip_rows(item, &path, rows, &mut problems);
             if let Some(tls) = get_mut(item, "tls_config") {
                 strip_rows(tls, &path.key("tls_config"), TLS, &mut problems);
+            }
+            // The HTTP client keys of a Kubernetes discovery config.
+            let Some(Value::Seq(sds)) =
+                get_mut(item, "kubernetes_sd_configs").map(|n| &mut n.value)
+            else {
+                continue;
+            };
+            let base = path.key("kubernetes_sd_configs");
+            for (j, sd) in sds.iter_mut().enumerate() {
+                strip_rows(sd, &base.index(j), SD_HTTP, &mut problems);
+                if let Some(tls) = get_mut(sd, "tls_config") {
+                    strip_rows(tls, &base.index(j).key("tls_config"), TLS, &mut problems);
+                }
             }
         }
     }
