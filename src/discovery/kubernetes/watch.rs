@@ -946,4 +946,20 @@ mod tests {
             .expect("the informer ended")
             .unwrap();
     }
+
+    proptest::proptest! {
+        /// Any bytes, and any cut of a real event or list, decode or are
+        /// refused: never a panic.
+        #[test]
+        fn decoders_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512), cut in 0usize..8000) {
+            use super::super::objects::{Node, Pod};
+            let _ = decode_line::<Pod>(&bytes);
+            let _ = decode_list::<Node>(&bytes);
+            let events = data("watch-pods-events.jsonl");
+            let line = events.lines().next().unwrap().as_bytes();
+            let _ = decode_line::<Pod>(&line[..cut.min(line.len())]);
+            let list = data("watch-pods-page1.json");
+            let _ = decode_list::<Pod>(&list.as_bytes()[..cut.min(list.len())]);
+        }
+    }
 }
