@@ -312,6 +312,10 @@ remote_write:
     # guard_state: control byte (odd: fix the trailing CRC), then the file.
     write("guard_state", "state", b"\x01" + fixture("guard", "state-v1"))
 
+    # kubernetes_objects: control byte (the list type), then the list.
+    for control, name in enumerate(["pods", "nodes", "services", "endpoints", "endpointslices"]):
+        write("kubernetes_objects", name, bytes([control]) + fixture("kubernetes", name + ".json"))
+
 
 if __name__ == "__main__":
     main()
