@@ -185,7 +185,8 @@ impl Poller {
     /// (or without an IP now). Remembers what it reports.
     fn changes(&mut self, pods: &[Pod]) -> Vec<TargetGroup> {
         let mut now: HashMap<String, TargetGroup> = HashMap::with_capacity(pods.len());
-        for p in pods {
+        // A nameless pod cannot be told from another: skipped.
+        for p in pods.iter().filter(|p| !p.metadata.name.is_empty()) {
             let g = pod::group(p, None);
             if g.targets.is_empty() {
                 now.remove(&g.source);
