@@ -156,7 +156,7 @@ async fn the_provider_reports_groups_and_counts_failures() {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    for _ in 0..200 {
+    for _ in 0..500 {
         if failures() >= 2 {
             break;
         }
