@@ -5,7 +5,8 @@
 //! groups; unchanged groups are not sent again. A failed poll (kubelet
 //! unreachable, an error status, a body that does not parse or is larger
 //! than [`MAX_BODY`]) keeps the last good targets, is counted in
-//! `levee_sd_kubelet_failures_total` and logged.
+//! `levee_sd_kubelet_failures_total` and logged (the first of a run of
+//! failures as a warning, the rest at debug level).
 //!
 //! This takes no load off the kubelet beyond one list per interval and puts
 //! none on the API server: thousands of DaemonSet agents each watching all
@@ -83,20 +84,33 @@ pub fn spawn(
 }
 
 async fn run(config: KubeletSdConfig, out: GroupSender, failures: Arc<Counter>) {
+    let url = config.url.clone();
     let mut poller = Poller::new(config);
     let mut tick = tokio::time::interval(poller.config.refresh_interval.as_std());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Failures in a row: the first is a warning, the rest are counted and
+    // logged at debug level, so a kubelet down for an hour does not fill
+    // the log; the recovery is logged.
+    let mut failing = 0u64;
     loop {
         tick.tick().await;
         match poller.poll().await {
-            Ok(pods) => out.send(poller.changes(&pods)),
+            Ok(pods) => {
+                if failing > 0 {
+                    tracing::info!(%url, failed_polls = failing, "kubelet_sd_configs: polling again");
+                    failing = 0;
+                }
+                out.send(poller.changes(&pods));
+            }
             Err(e) => {
                 failures.inc();
-                tracing::warn!(
-                    url = %poller.config.url,
-                    "kubelet_sd_configs: poll failed, keeping the last targets: {}",
-                    error_chain(&e)
-                );
+                failing += 1;
+                let msg = error_chain(&e);
+                if failing == 1 {
+                    tracing::warn!(%url, "kubelet_sd_configs: poll failed, keeping the last targets: {msg}");
+                } else {
+                    tracing::debug!(%url, "kubelet_sd_configs: poll failed again: {msg}");
+                }
             }
         }
     }
@@ -171,7 +185,8 @@ impl Poller {
     /// (or without an IP now). Remembers what it reports.
     fn changes(&mut self, pods: &[Pod]) -> Vec<TargetGroup> {
         let mut now: HashMap<String, TargetGroup> = HashMap::with_capacity(pods.len());
-        for p in pods {
+        // A nameless pod cannot be told from another: skipped.
+        for p in pods.iter().filter(|p| !p.metadata.name.is_empty()) {
             let g = pod::group(p, None);
             if g.targets.is_empty() {
                 now.remove(&g.source);

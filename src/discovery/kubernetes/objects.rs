@@ -5,9 +5,12 @@
 //! is skipped while it is parsed, so the watch cache holds a few hundred
 //! bytes per object, not the object.
 //!
-//! Every field but `metadata.name` may be missing (it reads as empty, as
-//! the Go client reads it); an object without a name cannot be told from
-//! another and is refused.
+//! Every field may be missing or `null`: it reads as empty, as the Go
+//! client reads it. That includes `metadata.name`, because a watch's
+//! BOOKMARK event carries an object of the watched type with only a
+//! `resourceVersion`; a consumer of listed or watched objects ignores
+//! nameless ones (they cannot be told apart). A field of the wrong type
+//! fails the object.
 
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -16,8 +19,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMeta {
-    /// `metadata.name`: required and not empty.
-    #[serde(deserialize_with = "non_empty")]
+    /// `metadata.name` (empty only in a BOOKMARK event's object).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// `metadata.namespace` (empty for cluster-scoped objects).
     #[serde(default, deserialize_with = "null_as_default")]
@@ -84,17 +87,6 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let s = String::deserialize(d)?;
-    if s.is_empty() {
-        return Err(serde::de::Error::invalid_value(
-            serde::de::Unexpected::Str(""),
-            &"a non-empty name",
-        ));
-    }
-    Ok(s)
 }
 
 /// An object discovery watches: it has `metadata`.

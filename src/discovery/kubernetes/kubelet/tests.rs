@@ -106,11 +106,10 @@ async fn polls_report_changes_only_and_a_failure_keeps_the_last_targets() {
     k.answer(500, "boom");
     let e = poller.poll().await.unwrap_err();
     assert!(matches!(e, KubeletError::Status { .. }), "{e}");
-    k.answer(200, "{\"items\": [{\"metadata\": {}}]}");
+    k.answer(200, "{\"items\": [{\"metadata\": {\"name\": 7}}]}");
     let e = poller.poll().await.unwrap_err();
     assert!(matches!(e, KubeletError::Decode { .. }), "{e}");
-    assert!(error_chain(&e).contains("name"), "{}", error_chain(&e));
-
+    assert!(error_chain(&e).contains("line 1"), "{}", error_chain(&e));
     // A pod gone: its group is emptied; the rotated token is sent.
     std::fs::write(&token, "tok-22\n").unwrap();
     k.answer(200, pods_without("web-0"));
@@ -123,6 +122,14 @@ async fn polls_report_changes_only_and_a_failure_keeps_the_last_targets() {
         k.auth.lock().last().map(String::as_str),
         Some("Bearer tok-22")
     );
+
+    // A nameless pod cannot be told from another: skipped.
+    let mut list: serde_json::Value = serde_json::from_str(PODS).unwrap();
+    list["items"][0]["metadata"]["name"] = "".into();
+    k.answer(200, list.to_string());
+    let pods = poller.poll().await.unwrap();
+    assert_eq!(pods.len(), 4);
+    assert!(poller.changes(&pods).is_empty());
     server.abort();
 }
 
@@ -149,7 +156,7 @@ async fn the_provider_reports_groups_and_counts_failures() {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    for _ in 0..200 {
+    for _ in 0..500 {
         if failures() >= 2 {
             break;
         }

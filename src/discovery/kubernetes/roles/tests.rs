@@ -691,7 +691,7 @@ fn label_names_are_sanitized_per_character() {
 }
 
 #[test]
-fn missing_fields_read_as_empty_and_a_nameless_object_is_refused() {
+fn missing_and_null_fields_read_as_empty_and_wrong_types_are_refused() {
     let pod: Pod = serde_json::from_str(
         r#"{"metadata":{"name":"p","labels":null},"spec":null,"status":{"podIP":"127.0.0.1","conditions":null}}"#,
     )
@@ -708,11 +708,16 @@ fn missing_fields_read_as_empty_and_a_nameless_object_is_refused() {
     );
     let node: Node = serde_json::from_str(r#"{"metadata":{"name":"n"}}"#).unwrap();
     assert_eq!(node::group(&node), None);
+    // A BOOKMARK event's object: only a resource version.
+    let bookmark: Pod =
+        serde_json::from_str(r#"{"kind":"Pod","metadata":{"resourceVersion":"12746"}}"#).unwrap();
+    assert_eq!(bookmark.metadata.name, "");
+    assert_eq!(bookmark.metadata.resource_version, "12746");
+    // No metadata at all, or a field of the wrong type: refused.
     for bad in [
         r#"{"spec":{}}"#,
-        r#"{"metadata":{}}"#,
-        r#"{"metadata":{"name":""}}"#,
         r#"{"metadata":{"name":7}}"#,
+        r#"{"metadata":{"name":"p"},"spec":{"containers":[{"ports":[{"containerPort":"80"}]}]}}"#,
     ] {
         assert!(serde_json::from_str::<Pod>(bad).is_err(), "{bad}");
     }

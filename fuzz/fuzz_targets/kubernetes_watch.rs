@@ -1,13 +1,13 @@
-//! Fuzzes what Kubernetes discovery decodes from the API server and from a
-//! kubeconfig: watch-stream lines (`levee::discovery::kubernetes::watch::
-//! decode_line`), list responses (`watch::decode_list`) and kubeconfig text
-//! (`kubeconfig::Kubeconfig::parse`), and builds each decoded object's
-//! target group with the role builders.
+//! Fuzzes what Kubernetes discovery's informer and client decode beyond
+//! the objects themselves (those, in LIST pages, are the
+//! `kubernetes_objects` target's): watch-stream lines
+//! (`levee::discovery::kubernetes::watch::decode_line`) and kubeconfig
+//! text (`kubeconfig::Kubeconfig::parse`); each object of an event is built
+//! into its role's target group.
 //!
 //! The first byte is a control byte: bits 0–2 pick the object kind (pod,
-//! node, service, endpoints, endpointslice), bits 3–4 the decoder (0: the
-//! rest is a watch stream, one event per line; 1: a list response; 2: a
-//! kubeconfig).
+//! node, service, endpoints, endpointslice), bit 3 the decoder (0: the rest
+//! is a watch stream, one event per line; 1: a kubeconfig).
 //!
 //! Checks, beyond "no panic, no hang, no unbounded allocation": a decoded
 //! object's group has the source its role names it by, and every target of
@@ -22,7 +22,7 @@ use levee::discovery::kubernetes::objects::{
     EndpointSlice, Endpoints, Node, Pod, Resource, Service,
 };
 use levee::discovery::kubernetes::roles::{self, Related};
-use levee::discovery::kubernetes::watch::{WatchLine, decode_line, decode_list};
+use levee::discovery::kubernetes::watch::{WatchLine, decode_line};
 use libfuzzer_sys::fuzz_target;
 
 /// Joins nothing: the endpoints roles without services, pods or nodes.
@@ -104,16 +104,9 @@ fn stream<T: Built>(body: &[u8]) {
     }
 }
 
-fn list<T: Built>(body: &[u8]) {
-    if let Ok(list) = decode_list::<T>(body) {
-        list.items.iter().for_each(check);
-    }
-}
-
 fn run<T: Built>(mode: u8, body: &[u8]) {
     match mode {
         0 => stream::<T>(body),
-        1 => list::<T>(body),
         _ => {
             let Ok(text) = std::str::from_utf8(body) else {
                 return;
@@ -130,7 +123,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&control, body)) = data.split_first() else {
         return;
     };
-    let mode = (control >> 3) & 3;
+    let mode = (control >> 3) & 1;
     match control & 7 {
         0 => run::<Pod>(mode, body),
         1 => run::<Node>(mode, body),
