@@ -487,7 +487,8 @@ impl<T: Resource, M> Informer<T, M> {
             token = page.metadata.continue_token;
         };
         let mut now = HashMap::with_capacity(objects.len());
-        for object in objects {
+        // A nameless object cannot be told apart from another: skipped.
+        for object in objects.into_iter().filter(|o| !o.meta().name.is_empty()) {
             let key = key_of(&object);
             let rv = object.meta().resource_version.clone();
             let event = match self.known.get(&key) {
@@ -622,9 +623,12 @@ impl<T: Resource, M> Informer<T, M> {
         };
         match line {
             WatchLine::Applied(object) => {
-                let key = key_of(&object);
                 let rv = object.meta().resource_version.clone();
                 advance(&rv);
+                if object.meta().name.is_empty() {
+                    return Ok(None);
+                }
+                let key = key_of(&object);
                 let known = self.known.insert(key, rv.clone());
                 if known.as_ref() != Some(&rv) {
                     self.count(if known.is_some() { "update" } else { "add" });
@@ -893,7 +897,11 @@ mod tests {
             "WATCH /api/v1/pods",
             [
                 Reply::Body(cut.to_owned()),
-                Reply::Body(format!("not json\n{}", data("watch-error-410.jsonl"))),
+                Reply::Body(format!(
+                    "not json\n{}\n{}",
+                    r#"{"type":"ADDED","object":{"metadata":{"resourceVersion":"150"}}}"#,
+                    data("watch-error-410.jsonl")
+                )),
                 Reply::Status(410, data("watch-status-410.json")),
                 Reply::Hang(String::new()),
             ],
