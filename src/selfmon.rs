@@ -409,6 +409,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_family_registered_twice_is_one_family() {
+        let reg = Registry::new();
+        let a = reg.counter_vec("levee_test_shared_total", "Shared.", &["role"]);
+        let b = reg.counter_vec("levee_test_shared_total", "Shared.", &["role"]);
+        a.with(&["pod"]).inc();
+        b.with(&["pod"]).inc();
+        b.with(&["node"]).inc();
+        let text = reg.render();
+        assert!(
+            text.contains("levee_test_shared_total{role=\"pod\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("levee_test_shared_total{role=\"node\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn renders_counters_gauges_and_families() {
         let reg = Registry::new();
         let c = reg.counter("levee_test_total", "A test counter.");

@@ -347,10 +347,25 @@ remote_write:
     write("exposition", "text_help", b"\x06" + fixture("exposition", "valid", "text_help_unicode.txt"))
     write("exposition", "openmetrics", b"\x0b" + fixture("exposition", "valid", "om_exemplar_duplicate_label.txt"))
 
+    # kubernetes_watch: control byte (bits 0-2: pod, node, service, endpoints,
+    # endpointslice; bit 3: watch lines or kubeconfig), then the body.
+    write("kubernetes_watch", "pod_events", b"\x00" + fixture("kubernetes", "watch-pods-events.jsonl"))
+    write("kubernetes_watch", "pod_error", b"\x00" + fixture("kubernetes", "watch-error-410.jsonl"))
+    write("kubernetes_watch", "node_events", b"\x01" + fixture("kubernetes", "watch-nodes-events.jsonl"))
+    write("kubernetes_watch", "kubeconfig", b"\x08" + b"""current-context: c
+contexts: [{name: c, context: {cluster: k, user: u}}]
+clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443', insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: abc}}]
+""")
+
     # guard_state: control byte (odd: fix the trailing CRC), then the file.
     write("guard_state", "state", b"\x01" + fixture("guard", "state-v1"))
     write("file_sd", "json", b'[{"targets": ["127.0.0.1:9100"], "labels": {"env": "a"}}]')
     write("file_sd", "yaml", b"- targets: ['127.0.0.1:9100']\n  labels: {env: a}\n")
+
+    # kubernetes_objects: control byte (the list type), then the list.
+    for control, name in enumerate(["pods", "nodes", "services", "endpoints", "endpointslices"]):
+        write("kubernetes_objects", name, bytes([control]) + fixture("kubernetes", name + ".json"))
 
 
 if __name__ == "__main__":

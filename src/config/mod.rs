@@ -27,6 +27,7 @@
 
 mod de;
 mod duration;
+mod env;
 mod error;
 mod guard;
 mod headers;
@@ -37,6 +38,8 @@ mod receiver_guard;
 mod resolve;
 mod sd;
 mod sd_file;
+mod sd_kubelet;
+mod sd_kubernetes;
 mod size;
 mod types;
 mod unsupported;
@@ -45,14 +48,19 @@ mod yaml;
 use std::path::Path;
 
 pub use duration::{Duration, DurationError};
+pub use env::{EnvError, expand_env, expand_with};
 pub use error::{ConfigError, Problem, ProblemKind};
 pub use guard::{GuardConfig, JobGuardConfig};
 pub use headers::{HeaderError, RESERVED_HEADERS, check_header};
 pub use receiver::ReceiverConfig;
 pub use receiver_guard::ReceiverGuardConfig;
 pub use resolve::valid_label_name;
-pub use sd::SdConfig;
+
+pub use sd::{KubeletSdConfig, SdConfig};
 pub use sd_file::{DEFAULT_REFRESH_INTERVAL, FileSdConfig, valid_file_sd_name};
+pub use sd_kubernetes::{
+    ApiAccess, KubernetesRole, KubernetesSdConfig, NamespaceDiscovery, RoleSelector,
+};
 pub use size::{ByteSize, SizeError};
 pub use types::{
     Authorization, BasicAuth, Config, FileContents, GlobalConfig, HttpClientConfig, MetadataConfig,

@@ -150,6 +150,8 @@ pub struct RawScrapeConfig {
     pub label_value_length_limit: Option<u64>,
     pub static_configs: Option<Vec<RawStaticConfig>>,
     pub file_sd_configs: Option<Vec<super::sd_file::RawFileSdConfig>>,
+    pub kubelet_sd_configs: Option<Vec<super::sd_kubelet::RawKubeletSdConfig>>,
+    pub kubernetes_sd_configs: Option<Vec<super::sd_kubernetes::RawKubernetesSdConfig>>,
     pub relabel_configs: Option<Vec<RelabelConfig>>,
     pub metric_relabel_configs: Option<Vec<RelabelConfig>>,
     // HTTP client keys (Prometheus inlines them into the scrape config).

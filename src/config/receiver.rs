@@ -141,6 +141,7 @@ mod tests {
                 max_concurrent_requests: 2,
                 read_timeout: Duration::from_secs(5),
                 source_header: "X-Tenant".into(),
+                ..ReceiverConfig::default()
             })
         );
     }

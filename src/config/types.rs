@@ -185,7 +185,7 @@ pub struct StaticConfig {
 }
 
 /// HTTP client settings shared by scrape jobs and remote write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HttpClientConfig {
     /// `basic_auth:`.
     pub basic_auth: Option<BasicAuth>,
@@ -212,7 +212,7 @@ impl Default for HttpClientConfig {
 }
 
 /// `basic_auth:` with the password read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BasicAuth {
     /// User name.
     pub username: String,
@@ -221,7 +221,7 @@ pub struct BasicAuth {
 }
 
 /// `authorization:` with the credentials read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Authorization {
     /// The scheme written before the credentials (default `Bearer`).
     pub kind: String,
@@ -232,7 +232,7 @@ pub struct Authorization {
 /// A secret value, redacted in `Debug` output. When it came from a file,
 /// the file is remembered: HTTP clients re-read it when it changes, which
 /// matters for rotated tokens (see [`crate::http_client`]).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Secret {
     value: String,
     file: Option<PathBuf>,
@@ -283,7 +283,7 @@ impl fmt::Debug for Secret {
 }
 
 /// A file read at load time (CA bundle, client certificate or key).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct FileContents {
     /// Where it was read from (relative paths resolved against the config
     /// file's directory).
@@ -304,7 +304,7 @@ impl fmt::Debug for FileContents {
 }
 
 /// `tls_config:` with its files read.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct TlsConfig {
     /// CA bundle (PEM) to verify the server with, instead of the system's.
     pub ca: Option<FileContents>,

@@ -59,12 +59,21 @@ const SD_HINT: Option<&str> =
 /// row that refuses every other kind. A discovery kind that lands adds its
 /// key here, one line.
 const SUPPORTED_SD: &[&str] = &[
-    "file_sd_configs", // discovery/file.rs
+    "file_sd_configs",       // discovery/file.rs
+    "kubernetes_sd_configs", // discovery/kubernetes/provider.rs
+    "kubelet_sd_configs",    // discovery/kubernetes/kubelet.rs
 ];
 
 const SCRAPE: &[Row] = &[
     row("*_sd_configs", Accept::IfEmpty, SD_HINT),
     row("target_limit", Accept::IfZero, None),
+    row("oauth2", Accept::Never, None),
+    row("proxy_url", Accept::Never, None),
+];
+
+/// HTTP client keys of `kubernetes_sd_configs` entries levee does not
+/// implement yet.
+const SD_HTTP: &[Row] = &[
     row("oauth2", Accept::Never, None),
     row("proxy_url", Accept::Never, None),
 ];
@@ -110,6 +119,19 @@ pub fn strip(root: &mut Node) -> Vec<Problem> {
             strip_rows(item, &path, rows, &mut problems);
             if let Some(tls) = get_mut(item, "tls_config") {
                 strip_rows(tls, &path.key("tls_config"), TLS, &mut problems);
+            }
+            // The HTTP client keys of a Kubernetes discovery config.
+            let Some(Value::Seq(sds)) =
+                get_mut(item, "kubernetes_sd_configs").map(|n| &mut n.value)
+            else {
+                continue;
+            };
+            let base = path.key("kubernetes_sd_configs");
+            for (j, sd) in sds.iter_mut().enumerate() {
+                strip_rows(sd, &base.index(j), SD_HTTP, &mut problems);
+                if let Some(tls) = get_mut(sd, "tls_config") {
+                    strip_rows(tls, &base.index(j).key("tls_config"), TLS, &mut problems);
+                }
             }
         }
     }

@@ -103,6 +103,8 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     match config {
         SdConfig::File(c) => file::spawn(c.clone(), out, registry),
+        SdConfig::Kubernetes(k) => kubernetes::spawn(k, out, registry),
+        SdConfig::Kubelet(c) => kubernetes::kubelet::spawn(c.clone(), out, registry),
     }
 }
 

@@ -47,6 +47,15 @@ pub enum ErrorKind {
         /// What the TLS library reported.
         source: reqwest::Error,
     },
+    /// PEM given inline is not valid.
+    #[error("invalid PEM: {source}")]
+    InlinePem {
+        /// What the TLS library reported.
+        source: reqwest::Error,
+    },
+    /// Inline CA PEM holds no certificate.
+    #[error("no PEM certificate found")]
+    InlineNoCertificate,
     /// A CA file holds no certificate.
     #[error("{}: no PEM certificate found", path.display())]
     NoCertificate {

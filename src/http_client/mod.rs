@@ -28,7 +28,7 @@ mod tls;
 
 pub use auth::{Auth, AuthHeader};
 pub use error::{ErrorKind, HttpClientError, error_chain};
-pub use tls::TlsSettings;
+pub use tls::{InlineIdentity, InlinePem, TlsSettings};
 
 use crate::config::check_header;
 use reqwest::header::HeaderMap;
@@ -42,6 +42,9 @@ pub enum Owner {
     ScrapeJob(String),
     /// A remote-write endpoint, by its name.
     RemoteWrite(String),
+    /// A service-discovery provider, by its config key and what tells it
+    /// apart (e.g. `kubelet_sd_configs url "https://…"`).
+    Discovery(String),
 }
 
 impl fmt::Display for Owner {
@@ -49,6 +52,7 @@ impl fmt::Display for Owner {
         match self {
             Owner::ScrapeJob(job) => write!(f, "scrape_configs job {job:?}"),
             Owner::RemoteWrite(name) => write!(f, "remote_write {name:?}"),
+            Owner::Discovery(what) => f.write_str(what),
         }
     }
 }

@@ -19,6 +19,30 @@ pub struct TlsSettings {
     pub server_name: Option<String>,
     /// Accept any server certificate (testing only).
     pub insecure_skip_verify: bool,
+    /// PEM given inline rather than by file (a kubeconfig's
+    /// `certificate-authority-data`, `client-certificate-data`,
+    /// `client-key-data`); a file of the same kind wins.
+    pub inline: InlinePem,
+}
+
+/// PEM bytes given inline, each with the setting it came from (for errors).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InlinePem {
+    /// CA certificates.
+    pub ca: Option<(&'static str, Vec<u8>)>,
+    /// Client certificate (chain) and key.
+    pub identity: Option<InlineIdentity>,
+}
+
+/// A client certificate and key given inline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlineIdentity {
+    /// The setting the certificate came from (for errors).
+    pub field: &'static str,
+    /// PEM certificate (chain).
+    pub cert: Vec<u8>,
+    /// PEM private key.
+    pub key: Vec<u8>,
 }
 
 impl TlsSettings {
@@ -30,6 +54,7 @@ impl TlsSettings {
             key_file: t.key.as_ref().map(|f| f.path.clone()),
             server_name: t.server_name.clone(),
             insecure_skip_verify: t.insecure_skip_verify,
+            inline: InlinePem::default(),
         }
     }
 
@@ -63,6 +88,13 @@ impl TlsSettings {
                 return Err((CA, ErrorKind::NoCertificate { path }));
             }
             b = b.tls_certs_only(certs);
+        } else if let Some((field, bytes)) = &self.inline.ca {
+            let certs = reqwest::Certificate::from_pem_bundle(bytes)
+                .map_err(|source| (*field, ErrorKind::InlinePem { source }))?;
+            if certs.is_empty() {
+                return Err((*field, ErrorKind::InlineNoCertificate));
+            }
+            b = b.tls_certs_only(certs);
         }
         match (&self.cert_file, &self.key_file) {
             (Some(cert), Some(key)) => {
@@ -72,7 +104,16 @@ impl TlsSettings {
                 let id = reqwest::Identity::from_pem(&identity).map_err(|e| pem(CERT, cert, e))?;
                 b = b.identity(id);
             }
-            (None, None) => {}
+            (None, None) => {
+                if let Some(inline) = &self.inline.identity {
+                    let mut identity = inline.cert.clone();
+                    identity.push(b'\n');
+                    identity.extend_from_slice(&inline.key);
+                    let id = reqwest::Identity::from_pem(&identity)
+                        .map_err(|source| (inline.field, ErrorKind::InlinePem { source }))?;
+                    b = b.identity(id);
+                }
+            }
             (Some(p), None) | (None, Some(p)) => {
                 let path = p.clone();
                 return Err(("tls_config", ErrorKind::CertWithoutKey { path }));

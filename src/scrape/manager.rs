@@ -92,7 +92,7 @@ impl ScrapeManager {
     /// The whole-agent ceiling the targets share (remote-write sources
     /// join it too).
     pub fn ceiling(&self) -> Arc<Ceiling> {
-        Arc::clone(&self.ceiling)
+        Arc::clone(&self.loops.lock().ceiling)
     }
 
     /// Guard states saved before a restart: the next [`ScrapeManager::apply`]

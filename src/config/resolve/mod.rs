@@ -139,6 +139,23 @@ pub(super) fn interval_and_timeout(
     (interval, timeout)
 }
 
+/// Reports at `path` a `url` that is not an http or https URL with a host.
+pub(in crate::config) fn check_http_url(url: &str, path: &ConfigPath, cx: &mut Ctx<'_>) {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+        Ok(_) => cx.problem(
+            ProblemKind::Invalid,
+            path,
+            format!("{url:?} is not an http or https URL"),
+        ),
+        Err(e) => cx.problem(
+            ProblemKind::Invalid,
+            path,
+            format!("{url:?} is not a valid URL: {e}"),
+        ),
+    }
+}
+
 /// True for a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn valid_label_name(name: &str) -> bool {
     let mut bytes = name.bytes();

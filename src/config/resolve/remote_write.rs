@@ -64,19 +64,7 @@ fn remote_write_config(
     if url.is_empty() {
         cx.problem(ProblemKind::Invalid, path, "missing required key `url`");
     } else {
-        match reqwest::Url::parse(&url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
-            Ok(_) => cx.problem(
-                ProblemKind::Invalid,
-                &path.key("url"),
-                format!("{url:?} is not an http or https URL"),
-            ),
-            Err(e) => cx.problem(
-                ProblemKind::Invalid,
-                &path.key("url"),
-                format!("{url:?} is not a valid URL: {e}"),
-            ),
-        }
+        super::check_http_url(&url, &path.key("url"), cx);
     }
     let name = raw
         .name

@@ -10,6 +10,7 @@ use crate::config::error::{ConfigPath, ProblemKind};
 use crate::config::http::resolve_http;
 use crate::config::raw::{RawScrapeConfig, RawStaticConfig};
 use crate::config::sd_file::resolve_file_sd;
+use crate::config::sd_kubernetes;
 use crate::config::types::{GlobalConfig, Scheme, ScrapeConfig, StaticConfig};
 use crate::config::yaml::Value;
 
@@ -96,13 +97,26 @@ pub(super) fn scrape_config(
         .map(|(i, sc)| static_config(sc, &base.index(i), cx))
         .collect();
     let base = path.key("file_sd_configs");
-    let sd_configs = raw
+    let mut sd_configs: Vec<SdConfig> = raw
         .file_sd_configs
         .unwrap_or_default()
         .into_iter()
         .enumerate()
         .map(|(i, fc)| SdConfig::File(resolve_file_sd(fc, &base.index(i), cx)))
         .collect();
+    sd_configs.extend(crate::config::sd_kubelet::resolve(
+        raw.kubelet_sd_configs.unwrap_or_default(),
+        &path.key("kubelet_sd_configs"),
+        cx,
+    ));
+    let base = path.key("kubernetes_sd_configs");
+    sd_configs.extend(
+        raw.kubernetes_sd_configs
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| SdConfig::Kubernetes(sd_kubernetes::resolve(k, &base.index(i), cx))),
+    );
     ScrapeConfig {
         job_name,
         scrape_interval,
