@@ -14,6 +14,7 @@ mod file_sd;
 mod guard;
 mod guard_restart;
 mod harness;
+mod kubernetes;
 mod metadata;
 mod receiver;
 mod receiver_budget;

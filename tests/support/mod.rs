@@ -19,6 +19,7 @@
 
 mod faulty_proxy;
 pub mod istio_index;
+pub mod kube_api;
 pub mod levee;
 mod node_exporter;
 mod process;

@@ -20,4 +20,5 @@ pub mod watch;
 pub use provider::spawn;
 
 #[cfg(test)]
+#[path = "../../../tests/support/kube_api.rs"]
 mod fake_api;

@@ -1,8 +1,9 @@
 //! A fake Kubernetes API server for the discovery tests: plain HTTP/1.1 on
 //! 127.0.0.1, one scripted reply queue per route (`LIST /api/v1/pods`,
 //! `WATCH /api/v1/pods`); a queue's last reply is repeated. Replies are
-//! recorded API responses (tests/data/kubernetes/watch-*), written as they
-//! are, so a stream can be cut anywhere.
+//! recorded API responses (tests/data/kubernetes/), written as they are, so
+//! a stream can be cut anywhere. Shared by the discovery unit tests (the
+//! lib includes this file) and the end-to-end tests against vmagent.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -113,7 +114,8 @@ async fn serve(mut conn: TcpStream, routes: Arc<Mutex<Routes>>, seen: Arc<Mutex<
     let target = head.split(' ').nth(1).unwrap_or("/").to_owned();
     let url = reqwest::Url::parse(&format!("http://127.0.0.1{target}")).unwrap();
     let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
-    let verb = if query.get("watch").is_some_and(|w| w == "true") {
+    // client-go sends `watch=true`, vmagent `watch=1`.
+    let verb = if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
         "WATCH"
     } else {
         "LIST"
