@@ -14,6 +14,7 @@
 
 mod cardinality_api;
 mod cardinality_cli;
+pub mod lifecycle;
 mod routes;
 mod targets_api;
 
@@ -51,6 +52,10 @@ pub struct WebState {
     pub ready: AtomicBool,
     /// Source of `/api/v1/targets`.
     pub targets: Option<Arc<dyn TargetsView>>,
+    /// Where `/-/reload` and `/-/quit` send their requests; `None`: the
+    /// lifecycle API is off (`--web.enable-lifecycle` not given) and they
+    /// answer 403.
+    pub lifecycle: Option<lifecycle::LifecycleSender>,
 }
 
 /// A running server; dropping it does not stop it, [`WebServer::stop`] does.
@@ -139,6 +144,7 @@ mod tests {
             registry: Registry::new(),
             ready: AtomicBool::new(false),
             targets: None,
+            lifecycle: None,
         });
         state
             .registry
@@ -212,6 +218,85 @@ mod tests {
         state.ready.store(true, Ordering::Release);
         let (status, _, body) = ask("GET", &format!("{base}/-/ready")).await;
         assert_eq!((status, body.as_str()), (200, "levee is Ready.\n"));
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn lifecycle_endpoints_answer_403_when_off_and_relay_when_on() {
+        let off = Arc::new(WebState {
+            registry: Registry::new(),
+            ready: AtomicBool::new(true),
+            targets: None,
+            lifecycle: None,
+        });
+        let server = WebServer::start("127.0.0.1:0", off).await.expect("binds");
+        let base = format!("http://{}", server.local_addr());
+        let plain = "text/plain; charset=utf-8";
+        for (method, path) in [
+            ("POST", "/-/reload"),
+            ("PUT", "/-/reload"),
+            ("POST", "/-/quit"),
+        ] {
+            let (status, kind, body) = ask(method, &format!("{base}{path}")).await;
+            assert_eq!(
+                (status, kind.as_str(), body.as_str()),
+                (403, plain, "Lifecycle API is not enabled."),
+                "{method} {path}"
+            );
+        }
+        server.stop().await;
+
+        let (tx, mut rx) = lifecycle::channel();
+        let on = Arc::new(WebState {
+            registry: Registry::new(),
+            ready: AtomicBool::new(true),
+            targets: None,
+            lifecycle: Some(tx),
+        });
+        let server = WebServer::start("127.0.0.1:0", on).await.expect("binds");
+        let base = format!("http://{}", server.local_addr());
+        // The run loop's part: the first reload works, the second fails.
+        let run_loop = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for outcome in [true, false, true] {
+                match rx.recv().await.expect("a request") {
+                    lifecycle::LifecycleRequest::Reload(answer) => {
+                        let result: Result<(), lifecycle::ReloadFailure> = match outcome {
+                            true => Ok(()),
+                            false => Err(std::io::Error::other("bad key `foo`").into()),
+                        };
+                        answer.send(result).expect("the handler waits");
+                        seen.push("reload");
+                    }
+                    lifecycle::LifecycleRequest::Quit => seen.push("quit"),
+                }
+            }
+            seen
+        });
+        assert_eq!(
+            ask("POST", &format!("{base}/-/reload")).await.0,
+            200,
+            "a reload that worked"
+        );
+        let (status, _, body) = ask("PUT", &format!("{base}/-/reload")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (500, "failed to reload config: bad key `foo`\n")
+        );
+        let (status, _, body) = ask("POST", &format!("{base}/-/quit")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "Requesting termination... Goodbye!")
+        );
+        assert_eq!(
+            run_loop.await.expect("the loop ends"),
+            ["reload", "reload", "quit"]
+        );
+        let (status, _, body) = ask("GET", &format!("{base}/-/reload")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (405, "only POST or PUT is served here\n")
+        );
         server.stop().await;
     }
 }

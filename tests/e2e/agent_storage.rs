@@ -113,6 +113,8 @@ async fn a_second_levee_on_the_same_data_dir_is_refused() {
         config_path,
         data_dir: Some(first.dir.path().join("data")),
         listen: "127.0.0.1:0".into(),
+        enable_lifecycle: false,
+        web_config: None,
     })
     .await
     .err()
