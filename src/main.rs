@@ -277,8 +277,7 @@ mod tests {
             .expect_err("not a levee feature");
         assert!(err.to_string().contains("exemplar-storage"), "{err}");
         let err = run(&["--config=c.yml", "--storage.tsdb.retention.time=15d"])
-            .err()
-            .expect("not a levee flag");
+            .expect_err("not a levee flag");
         assert!(
             err.to_string().contains("--storage.tsdb.retention.time"),
             "{err}"

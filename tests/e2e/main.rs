@@ -14,3 +14,4 @@ mod guard;
 mod guard_restart;
 mod harness;
 mod metadata;
+mod reload;
