@@ -61,6 +61,9 @@ pub enum AgentError {
     /// The web server could not start.
     #[error(transparent)]
     Web(#[from] crate::web::WebError),
+    /// The web config file (`--web.config.file`) is unusable.
+    #[error(transparent)]
+    WebConfig(#[from] crate::web::web_config::WebConfigError),
     /// The data directory cannot be created.
     #[error("data directory {path}: cannot create: {source}")]
     DataDir {
@@ -163,6 +166,12 @@ impl Agent {
     /// runtime.
     pub async fn start(opts: AgentOptions) -> Result<Agent, AgentError> {
         let config = load(&opts.config_path)?;
+        let web_config = match &opts.web_config {
+            Some(path) => Some(Arc::new(crate::web::web_config::WebConfigSource::open(
+                path,
+            )?)),
+            None => None,
+        };
         let data_dir = data_dir(&opts, &config);
         let jobs = compile_jobs(&config)?;
         let registry = Registry::new();
@@ -253,7 +262,7 @@ impl Agent {
             targets: Some(manager.targets_view()),
             lifecycle: lifecycle_tx,
         });
-        let web = WebServer::start(&opts.listen, state.clone()).await?;
+        let web = WebServer::start_with_config(&opts.listen, state.clone(), web_config).await?;
         state.ready.store(true, Ordering::Release);
         tracing::info!(
             listen = %web.local_addr(),
