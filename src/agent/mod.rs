@@ -365,6 +365,13 @@ impl Agent {
         &self,
         plan: crate::remote::Reconfiguration,
     ) -> Result<(), AgentError> {
+        // A stopped endpoint's position never passes the WAL's synced
+        // end: syncing first lets it store what it sent, so its restart
+        // sends little again.
+        let db = Arc::clone(&self.db);
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.sync_wal()).await {
+            tracing::warn!(error = %e, "syncing the WAL before reconfiguring remote write failed");
+        }
         let report = self.writer.reconfigure(plan).await?;
         if !(report.added.is_empty() && report.removed.is_empty() && report.restarted.is_empty()) {
             tracing::info!(

@@ -7,9 +7,10 @@
 //! settings, a second endpoint comes and goes, the external labels change
 //! once, and one new config is invalid (refused, the old one keeps
 //! running). The unchanged target loses no sample: the counter goes up by
-//! one per scrape, and VictoriaMetrics holds every value from 1 to the
-//! last one. The run ends with the right targets, and the reload gauges
-//! say what happened.
+//! one per scrape, levee's TSDB holds every value from 1 to the last one,
+//! and so does VictoriaMetrics (through endpoint restarts and the external
+//! label change). The run ends with the right targets, and the reload
+//! gauges say what happened.
 
 use crate::support;
 
@@ -131,6 +132,55 @@ async fn active_targets(http: &reqwest::Client, base: &str) -> BTreeSet<(String,
         .collect()
 }
 
+/// Every value of the steady counter in levee's TSDB at `data`.
+fn stored_values(data: &std::path::Path) -> BTreeSet<u64> {
+    use levee::tsdb::db::{Db, Options};
+    let db = Db::open(data, Options::default()).expect("open levee's TSDB");
+    let q = db.querier(i64::MIN, i64::MAX);
+    let mut out = BTreeSet::new();
+    let steady = [levee::tsdb::index::Matcher::equal(
+        "__name__",
+        "steady_requests_total",
+    )];
+    for s in q.select(&steady).expect("select") {
+        for sample in s.samples() {
+            let (_, v) = sample.expect("decode");
+            out.insert(v as u64);
+        }
+    }
+    out
+}
+
+/// What VictoriaMetrics holds of the steady counter.
+#[derive(Default)]
+struct Received {
+    /// Values sent by `main` (under any external labels).
+    values: BTreeSet<u64>,
+    /// Samples `main` sent more than once.
+    duplicates: usize,
+    /// The `stage` external label values seen (`""`: none).
+    stages: BTreeSet<String>,
+    /// Samples the second endpoint sent.
+    via_second: usize,
+}
+
+async fn received(vm: &VictoriaMetrics) -> Received {
+    let mut r = Received::default();
+    let mut total = 0usize;
+    for (labels, samples) in vm.export("steady_requests_total").await {
+        if labels.get("via").map(String::as_str) == Some("second") {
+            r.via_second += samples.len();
+            continue;
+        }
+        r.stages
+            .insert(labels.get("stage").cloned().unwrap_or_default());
+        total += samples.len();
+        r.values.extend(samples.into_iter().map(|(_, v)| v as u64));
+    }
+    r.duplicates = total - r.values.len();
+    r
+}
+
 fn count(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
 }
@@ -244,45 +294,52 @@ async fn twenty_reloads_lose_no_sample_of_an_unchanged_target() {
     assert!(stamp > 1.6e9, "a Unix time: {stamp}");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    // A clean stop sends everything; then every value the target served
-    // must be in VictoriaMetrics (the last scrape may be cut by the stop).
+    // A clean stop sends everything. levee's own TSDB holds every scrape
+    // of the steady target (the last one may be cut by the stop): each
+    // value from 1 on, none missing across the reloads.
     child.terminate(Duration::from_secs(60));
     let served = counter.load(Ordering::SeqCst);
-    vm.flush().await;
-    let mut values = BTreeSet::new();
-    let mut stages = BTreeSet::new();
-    let mut via_second = 0usize;
-    let mut received = 0usize;
-    for (labels, samples) in vm.export(r#"steady_requests_total"#).await {
-        if labels.get("via").map(String::as_str) == Some("second") {
-            via_second += samples.len();
-            continue;
+    let stored = stored_values(&tmp.path().join("data"));
+    let want: BTreeSet<u64> = (1..=stored.last().copied().unwrap_or(0)).collect();
+    assert_eq!(
+        stored, want,
+        "levee scraped every time, across every reload"
+    );
+    assert!(
+        stored.len() as u64 + 1 >= served,
+        "{} stored of {served} served",
+        stored.len()
+    );
+    assert!(served > 40, "scraping went on during the reloads: {served}");
+
+    // VictoriaMetrics gets every one of them (it makes the last ones
+    // searchable a moment after it acknowledged them: poll, bounded).
+    let mut got = Received::default();
+    for _ in 0..60 {
+        vm.flush().await;
+        got = received(&vm).await;
+        if got.values == stored {
+            break;
         }
-        stages.insert(labels.get("stage").cloned().unwrap_or_default());
-        received += samples.len();
-        values.extend(samples.into_iter().map(|(_, v)| v as u64));
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    assert_eq!(
+        got.values, stored,
+        "every stored sample reached the receiver"
+    );
     // Batches in flight when an endpoint restarts are sent again.
     eprintln!(
         "{served} scrapes, {} values received, {} sent twice (restarts)",
-        values.len(),
-        received - values.len()
+        got.values.len(),
+        got.duplicates
     );
-    let want: BTreeSet<u64> = (1..=values.last().copied().unwrap_or(0)).collect();
-    assert_eq!(values, want, "every value from 1 on, none missing");
-    assert!(
-        values.len() as u64 + 1 >= served,
-        "{} values received of {served} served",
-        values.len()
-    );
-    assert!(served > 40, "scraping went on during the reloads: {served}");
     assert_eq!(
-        stages,
+        got.stages,
         BTreeSet::from([String::new(), "late".to_string()]),
         "the external label changed at reload {LATE}"
     );
     assert!(
-        via_second > 0,
+        got.via_second > 0,
         "the added endpoint sent while it was configured"
     );
     let log = child.log_text();
