@@ -15,3 +15,4 @@ mod guard_restart;
 mod harness;
 mod metadata;
 mod reload;
+mod web_tls;
