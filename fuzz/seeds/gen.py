@@ -312,6 +312,20 @@ remote_write:
     # guard_state: control byte (odd: fix the trailing CRC), then the file.
     write("guard_state", "state", b"\x01" + fixture("guard", "state-v1"))
 
+    # web_config: control byte (even: a web config file; odd: an
+    # Authorization header value), then the text.
+    write("web_config", "auth_tls.yml", b"""\x00tls_server_config:
+  cert_file: ../tests/data/remote/tls/server.pem
+  key_file: ../tests/data/remote/tls/server.key
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: ../tests/data/remote/tls/ca.pem
+  min_version: TLS12
+basic_auth_users:
+  alice: $2b$04$9Wx8l3QJjY0HhlUV5ZQnEuKr3fF4m9aT0D7mYbq6lKQyqQ6Vb0N6e
+levee_unauthenticated_paths: [/metrics, /-/healthy]
+""")
+    write("web_config", "basic", b"\x01Basic YWxpY2U6czNjcjp0")
+
 
 if __name__ == "__main__":
     main()

@@ -48,7 +48,14 @@ pub(super) async fn require(
 
 /// User and password of an `Authorization: Basic …` header.
 fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    basic_credentials(headers.get(AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// User and password of the value of an `Authorization` header of the
+/// `Basic` scheme (`Basic base64(user:password)`, RFC 7617; the user ends
+/// at the first `:`); `None` for any other scheme or a value that does not
+/// decode to UTF-8 with a `:`.
+pub fn basic_credentials(value: &str) -> Option<(String, String)> {
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;

@@ -26,6 +26,7 @@ mod targets_api;
 mod tls;
 pub mod web_config;
 
+pub use auth::basic_credentials;
 pub use cardinality_cli::{CardinalityError, FormatError, cardinality_report, render_table};
 
 use crate::scrape::TargetsView;
