@@ -47,7 +47,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some((user, password)) = basic_credentials(text) {
         assert!(!user.contains(':'), "user {user:?}");
-        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         assert_eq!(
             basic_credentials(&format!("Basic {encoded}")),
             Some((user, password))
