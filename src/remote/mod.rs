@@ -383,6 +383,18 @@ impl RemoteWriter {
                 }
             }
         }
+        // The series of an endpoint gone for good (or whose name moved to
+        // another URL) go with it; a restart with the same name and URL
+        // shares them with its successor.
+        for ep in &stopping {
+            let s = &ep.shared.settings;
+            let same = started
+                .get(&s.name)
+                .is_some_and(|new: &Arc<Endpoint>| new.shared.settings.url == s.url);
+            if !same {
+                ep.shared.metrics.unregister();
+            }
+        }
         report.removed = stopped
             .iter()
             .filter(|name| !plan.order.contains(name))

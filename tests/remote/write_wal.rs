@@ -1006,6 +1006,12 @@ async fn reconfigure_adds_removes_restarts_and_keeps_endpoints() {
     assert_eq!(report.restarted, ["changed"]);
     assert_eq!(report.unchanged, ["kept"]);
     assert_eq!(names(&w), ["kept", "changed", "added"]);
+    let text = reg.render();
+    assert!(
+        !text.contains("remote_name=\"removed\""),
+        "the removed endpoint's series are gone:\n{text}"
+    );
+    assert!(text.contains("remote_name=\"changed\""), "{text}");
 
     db.scrapes(60);
     let total = db.total();
