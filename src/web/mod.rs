@@ -118,12 +118,13 @@ impl WebServer {
                     accepted = listener.accept() => {
                         let Ok((stream, _)) = accepted else { continue };
                         let service = TowerToHyperService::new(router.clone());
-                        // Per connection, as Prometheus: the TLS settings
-                        // of the file as it is now.
-                        let tls = web_config
-                            .as_ref()
-                            .and_then(|w| w.current().server_tls.clone());
+                        let web_config = web_config.clone();
                         tokio::spawn(async move {
+                            // Per connection, as Prometheus: the TLS
+                            // settings of the file as it is now.
+                            let tls = web_config
+                                .as_ref()
+                                .and_then(|w| w.current().server_tls.clone());
                             let http = hyper::server::conn::http1::Builder::new();
                             match tls {
                                 None => {
