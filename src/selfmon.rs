@@ -141,6 +141,13 @@ impl<M: Metric> Family<M> {
         self.members.write().remove(&key);
     }
 
+    /// Removes every member whose label values begin with `prefix`.
+    pub fn remove_prefix(&self, prefix: &[&str]) {
+        self.members
+            .write()
+            .retain(|k, _| !(k.len() >= prefix.len() && k.iter().zip(prefix).all(|(a, b)| a == b)));
+    }
+
     /// The value of a member, or `None` if it was never created.
     pub fn value_of(&self, values: &[&str]) -> Option<f64> {
         let key: Vec<String> = values.iter().map(|v| v.to_string()).collect();

@@ -367,6 +367,20 @@ users: [{name: u, user: {token: abc}}]
     for control, name in enumerate(["pods", "nodes", "services", "endpoints", "endpointslices"]):
         write("kubernetes_objects", name, bytes([control]) + fixture("kubernetes", name + ".json"))
 
+    # web_config: control byte (even: a web config file; odd: an
+    # Authorization header value), then the text.
+    write("web_config", "auth_tls.yml", b"""\x00tls_server_config:
+  cert_file: ../tests/data/remote/tls/server.pem
+  key_file: ../tests/data/remote/tls/server.key
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: ../tests/data/remote/tls/ca.pem
+  min_version: TLS12
+basic_auth_users:
+  alice: $2b$04$9Wx8l3QJjY0HhlUV5ZQnEuKr3fF4m9aT0D7mYbq6lKQyqQ6Vb0N6e
+levee_unauthenticated_paths: [/metrics, /-/healthy]
+""")
+    write("web_config", "basic", b"\x01Basic YWxpY2U6czNjcjp0")
+
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 //! The agent as a whole (`levee run`): loads the config, starts remote
 //! write, the scrape manager, the remote-write receiver (when enabled) and
-//! the web server, reloads on SIGHUP and shuts
-//! down cleanly on SIGINT/SIGTERM. Also usable from a program or a test
+//! the web server, reloads on SIGHUP or `/-/reload` (one code path,
+//! [`Agent::reload`]) and shuts down cleanly on SIGINT/SIGTERM or
+//! `/-/quit`. Also usable from a program or a test
 //! through [`Agent::start`].
 
 pub mod guard_state;
@@ -14,6 +15,7 @@ use crate::pipeline::Sinks;
 use crate::remote::RemoteWriter;
 use crate::scrape::{Job, JobError, ScrapeManager};
 use crate::selfmon::Registry;
+use crate::web::lifecycle::LifecycleRequest;
 use crate::web::{WebServer, WebState};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,11 @@ pub struct AgentOptions {
     /// (with the `receiver:` section's limits, else the defaults). A
     /// `receiver:` section turns it on without the flag.
     pub enable_remote_write_receiver: bool,
+    /// Serve `/-/reload` and `/-/quit` (`--web.enable-lifecycle`).
+    pub enable_lifecycle: bool,
+    /// Prometheus' web configuration file (`--web.config.file`): TLS and
+    /// basic auth of the web server.
+    pub web_config: Option<PathBuf>,
 }
 
 /// Why the agent could not start or reload.
@@ -63,6 +70,9 @@ pub enum AgentError {
     /// The remote-write receiver could not be built.
     #[error(transparent)]
     Receiver(#[from] crate::receiver::ReceiverError),
+    /// The web config file (`--web.config.file`) is unusable.
+    #[error(transparent)]
+    WebConfig(#[from] crate::web::web_config::WebConfigError),
     /// The data directory cannot be created.
     #[error("data directory {path}: cannot create: {source}")]
     DataDir {
@@ -122,6 +132,42 @@ pub struct Agent {
     guard_saver: tokio::task::JoinHandle<guard_state::Saver>,
     stop_guard_saver: tokio::sync::watch::Sender<bool>,
     config: Config,
+    reloads: ReloadMetrics,
+    lifecycle: Option<tokio::sync::mpsc::Receiver<LifecycleRequest>>,
+}
+
+/// `levee_config_last_reload_*`: Prometheus' reload gauges with levee's
+/// prefix. The start counts as the first successful load.
+struct ReloadMetrics {
+    successful: Arc<crate::selfmon::Gauge>,
+    success_timestamp: Arc<crate::selfmon::Gauge>,
+}
+
+impl ReloadMetrics {
+    fn register(reg: &Registry) -> ReloadMetrics {
+        let m = ReloadMetrics {
+            successful: reg.gauge(
+                "levee_config_last_reload_successful",
+                "Whether the last configuration reload attempt was successful (1) or not (0).",
+            ),
+            success_timestamp: reg.gauge(
+                "levee_config_last_reload_success_timestamp_seconds",
+                "Timestamp of the last successful configuration reload (or of the start).",
+            ),
+        };
+        m.record(true);
+        m
+    }
+
+    fn record(&self, ok: bool) {
+        self.successful.set(if ok { 1.0 } else { 0.0 });
+        if ok {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            self.success_timestamp.set(now.as_secs_f64());
+        }
+    }
 }
 
 impl Agent {
@@ -129,6 +175,12 @@ impl Agent {
     /// runtime.
     pub async fn start(opts: AgentOptions) -> Result<Agent, AgentError> {
         let config = load(&opts.config_path)?;
+        let web_config = match &opts.web_config {
+            Some(path) => Some(Arc::new(crate::web::web_config::WebConfigSource::open(
+                path,
+            )?)),
+            None => None,
+        };
         let data_dir = data_dir(&opts, &config);
         let jobs = compile_jobs(&config)?;
         let registry = Registry::new();
@@ -234,13 +286,21 @@ impl Agent {
         let (stop_guard_saver, saver_stop) = tokio::sync::watch::channel(false);
         let guard_saver = tokio::spawn(saver.run(saver_stop));
 
+        let (lifecycle_tx, lifecycle) = match opts.enable_lifecycle {
+            true => {
+                let (tx, rx) = crate::web::lifecycle::channel();
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
         let state = Arc::new(WebState {
             registry: registry.clone(),
             ready: Default::default(),
             targets: Some(manager.targets_view()),
             receiver,
+            lifecycle: lifecycle_tx,
         });
-        let web = WebServer::start(&opts.listen, state.clone()).await?;
+        let web = WebServer::start_with_config(&opts.listen, state.clone(), web_config).await?;
         state.ready.store(true, Ordering::Release);
         tracing::info!(
             listen = %web.local_addr(),
@@ -251,6 +311,7 @@ impl Agent {
             data_dir = %data_dir.display(),
             "levee started"
         );
+        let reloads = ReloadMetrics::register(&registry);
         Ok(Agent {
             opts,
             registry,
@@ -263,6 +324,8 @@ impl Agent {
             guard_saver,
             stop_guard_saver,
             config,
+            reloads,
+            lifecycle,
         })
     }
 
@@ -276,27 +339,89 @@ impl Agent {
         &self.registry
     }
 
-    /// Re-reads the config file and applies its scrape jobs: new targets
-    /// start, removed ones stop with staleness markers, unchanged ones keep
-    /// running. Changes to `remote_write` or `global.external_labels` are
-    /// reported and take effect at the next start.
-    pub fn reload(&mut self) -> Result<(), AgentError> {
+    /// Re-reads the config file and applies all of it: scrape jobs (new
+    /// targets start, removed ones stop with staleness markers, unchanged
+    /// ones keep running with their guard state), remote_write endpoints
+    /// and external labels ([`apply_remote_write`](Self::apply_remote_write)).
+    /// Everything is checked before anything changes: an invalid config is
+    /// refused with the reason and the running one stays. Records the
+    /// outcome in `levee_config_last_reload_*`. SIGHUP and `/-/reload`
+    /// both come here.
+    pub async fn reload(&mut self) -> Result<(), AgentError> {
+        let result = self.reload_from_file().await;
+        self.reloads.record(result.is_ok());
+        match &result {
+            Ok(()) => tracing::info!(
+                targets = self.manager.target_count(),
+                remote_write = self.config.remote_write.len(),
+                "configuration reloaded"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; keeping the running configuration")
+            }
+        }
+        result
+    }
+
+    async fn reload_from_file(&mut self) -> Result<(), AgentError> {
         let config = load(&self.opts.config_path)?;
         let jobs = compile_jobs(&config)?;
-        if config.remote_write != self.config.remote_write
-            || config.global.external_labels != self.config.global.external_labels.clone()
-            || config.receiver != self.config.receiver
-        {
-            tracing::warn!(
-                "remote_write, external_labels or receiver changed: this takes effect at the next restart"
+        if config.receiver != self.config.receiver {
+            tracing::warn!("the receiver: section changed: this takes effect at the next restart");
+        }
+        let remote = self.prepare_remote_write(&config)?;
+        self.manager.apply(&jobs);
+        let applied = self.apply_remote_write(remote).await;
+        self.config = config;
+        applied
+    }
+
+    /// Checks the remote_write endpoints of `config` against the running
+    /// ones (nothing changes yet): an endpoint whose entry and the
+    /// external labels are the same as now is kept running untouched.
+    fn prepare_remote_write(
+        &self,
+        config: &Config,
+    ) -> Result<crate::remote::Reconfiguration, AgentError> {
+        let endpoints = crate::remote::endpoints_from_config(config)?;
+        let unchanged: std::collections::HashSet<String> =
+            if config.global.external_labels == self.config.global.external_labels {
+                config
+                    .remote_write
+                    .iter()
+                    .filter(|c| self.config.remote_write.contains(c))
+                    .map(|c| c.name.clone())
+                    .collect()
+            } else {
+                Default::default()
+            };
+        Ok(self
+            .writer
+            .prepare(endpoints, &config.global.external_labels, &unchanged)?)
+    }
+
+    /// Applies prepared remote_write endpoints: added ones start, removed
+    /// ones stop, changed ones restart and resume from their WAL position.
+    async fn apply_remote_write(
+        &self,
+        plan: crate::remote::Reconfiguration,
+    ) -> Result<(), AgentError> {
+        // A stopped endpoint's position never passes the WAL's synced
+        // end: syncing first lets it store what it sent, so its restart
+        // sends little again.
+        let db = Arc::clone(&self.db);
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.sync_wal()).await {
+            tracing::warn!(error = %e, "syncing the WAL before reconfiguring remote write failed");
+        }
+        let report = self.writer.reconfigure(plan).await?;
+        if !(report.added.is_empty() && report.removed.is_empty() && report.restarted.is_empty()) {
+            tracing::info!(
+                added = ?report.added,
+                removed = ?report.removed,
+                restarted = ?report.restarted,
+                "remote_write endpoints changed"
             );
         }
-        self.manager.apply(&jobs);
-        tracing::info!(
-            targets = self.manager.target_count(),
-            "configuration reloaded"
-        );
-        self.config = config;
         Ok(())
     }
 
@@ -339,26 +464,44 @@ impl Agent {
     }
 }
 
-/// `levee run`: start, reload on SIGHUP, stop on SIGINT or SIGTERM.
+/// `levee run`: start; reload on SIGHUP or `/-/reload`; stop on SIGINT,
+/// SIGTERM or `/-/quit`.
 pub async fn run_until_signalled(opts: AgentOptions) -> Result<(), AgentError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).map_err(AgentError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(AgentError::Signals)?;
     let mut agent = Agent::start(opts).await?;
+    let mut lifecycle = agent.lifecycle.take();
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
             _ = hup.recv() => {
-                if let Err(e) = agent.reload() {
-                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
-                }
+                // Logged and counted by reload.
+                let _ = agent.reload().await;
             }
+            Some(request) = next_request(&mut lifecycle) => match request {
+                LifecycleRequest::Reload(answer) => {
+                    let result = agent.reload().await;
+                    let _ = answer.send(result.map_err(Into::into));
+                }
+                LifecycleRequest::Quit => break,
+            },
         }
     }
     tracing::info!("shutting down");
     agent.shutdown().await;
     Ok(())
+}
+
+/// The next lifecycle request; never, when the lifecycle API is off.
+async fn next_request(
+    rx: &mut Option<tokio::sync::mpsc::Receiver<LifecycleRequest>>,
+) -> Option<LifecycleRequest> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn load(path: &Path) -> Result<Config, AgentError> {

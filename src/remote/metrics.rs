@@ -206,6 +206,38 @@ impl EndpointMetrics {
         }
     }
 
+    /// Removes every series of this endpoint from the families (a reload
+    /// removed the endpoint, or moved its name to another URL).
+    pub fn unregister(&self) {
+        let ep = [self.name.as_str(), self.url.as_str()];
+        let f = &self.families;
+        for c in [
+            &f.samples,
+            &f.failed,
+            &f.retried,
+            &f.bytes,
+            &f.wal_read,
+            &f.metadata_sent,
+            &f.metadata_failed,
+        ] {
+            c.remove(&ep);
+        }
+        for g in [
+            &f.queue,
+            &f.shards,
+            &f.highest,
+            &f.highest_read,
+            &f.lag_seconds,
+            &f.lag_bytes,
+            &f.bytes_per_sample,
+            &f.position_segment,
+        ] {
+            g.remove(&ep);
+        }
+        f.dropped.remove_prefix(&ep);
+        f.requests.remove_prefix(&ep);
+    }
+
     /// Counts `n` dropped samples.
     pub fn dropped(&self, reason: DropReason, n: u64) {
         self.families

@@ -1,6 +1,7 @@
 //! The server's routes: one handler per endpoint, and the 404 and 405
 //! answers for everything else.
 
+use super::lifecycle::LifecycleRequest;
 use super::{WebState, cardinality_api, targets_api};
 use axum::Router;
 use axum::extract::Request;
@@ -25,6 +26,11 @@ pub(super) fn routes(state: Arc<WebState>) -> Router {
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/status/cardinality", get(cardinality))
         .route("/api/v1/write", post(write).fallback(only_post))
+        .route(
+            "/-/reload",
+            post(reload).put(reload).fallback(lifecycle_method),
+        )
+        .route("/-/quit", post(quit).put(quit).fallback(lifecycle_method))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
@@ -93,6 +99,68 @@ async fn write(State(state): State<Arc<WebState>>, req: Request) -> Response {
 
 async fn only_post() -> Response {
     text(StatusCode::METHOD_NOT_ALLOWED, "only POST is served here\n")
+}
+
+/// Prometheus' answer when the lifecycle API is off.
+const LIFECYCLE_OFF: &str = "Lifecycle API is not enabled.";
+
+/// `/-/reload`: the run loop reloads and says how it went: 200, or 500
+/// with the reason (the running configuration stays).
+async fn reload(State(state): State<Arc<WebState>>) -> Response {
+    let Some(lifecycle) = &state.lifecycle else {
+        return text(StatusCode::FORBIDDEN, LIFECYCLE_OFF);
+    };
+    let (answer, result) = tokio::sync::oneshot::channel();
+    if lifecycle
+        .send(LifecycleRequest::Reload(answer))
+        .await
+        .is_err()
+    {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "levee is shutting down\n");
+    }
+    match result.await {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("failed to reload config: {}\n", error_chain(&*e)),
+        )
+            .into_response(),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "levee is shutting down\n"),
+    }
+}
+
+/// `/-/quit`: a clean stop, as on SIGTERM.
+async fn quit(State(state): State<Arc<WebState>>) -> Response {
+    let Some(lifecycle) = &state.lifecycle else {
+        return text(StatusCode::FORBIDDEN, LIFECYCLE_OFF);
+    };
+    // A closed channel: the run loop is already stopping.
+    let _ = lifecycle.send(LifecycleRequest::Quit).await;
+    text(StatusCode::OK, "Requesting termination... Goodbye!")
+}
+
+/// Any other method on a lifecycle endpoint.
+async fn lifecycle_method() -> Response {
+    text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "only POST or PUT is served here\n",
+    )
+}
+
+/// `e` and its causes, `: `-separated.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !out.contains(&c_text) {
+            out.push_str(": ");
+            out.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 async fn method_not_allowed() -> Response {

@@ -114,6 +114,8 @@ async fn a_second_levee_on_the_same_data_dir_is_refused() {
         data_dir: Some(first.dir.path().join("data")),
         listen: "127.0.0.1:0".into(),
         enable_remote_write_receiver: false,
+        enable_lifecycle: false,
+        web_config: None,
     })
     .await
     .err()

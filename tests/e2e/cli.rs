@@ -117,3 +117,29 @@ fn run_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn run_refuses_a_bad_web_config_file_naming_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "scrape_configs: []\n").expect("write config");
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, "basic_auth_user:\n  alice: x\n").expect("write web config");
+    let out = levee()
+        .arg("run")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.agent.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg("--web.listen-address=127.0.0.1:0")
+        .arg(format!("--web.config.file={}", web.display()))
+        .output()
+        .expect("run levee run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("web.yml") && err.contains("basic_auth_user"),
+        "{err}"
+    );
+}

@@ -294,7 +294,7 @@ async fn a_reload_replaces_fold_rules_of_running_targets() {
     let c = cardinality_of(&agent).await;
     assert_eq!(c["data"]["targets"][0]["folds"][0]["origin"], "rule", "{c}");
     std::fs::write(agent.dir.path().join("levee.yml"), config("")).expect("rewrite config");
-    agent.agent.reload().expect("reload");
+    agent.agent.reload().await.expect("reload");
     wait_until("the fold lifted", || async {
         agent.self_metric(&folded).await == Some(0.0)
     })

@@ -18,3 +18,5 @@ mod kubernetes;
 mod metadata;
 mod receiver;
 mod receiver_budget;
+mod reload;
+mod web_tls;

@@ -952,3 +952,85 @@ async fn a_failing_position_file_never_stops_sending() {
         .expect("position");
     assert_eq!(pos, db.wal.position());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconfigure_adds_removes_restarts_and_keeps_endpoints() {
+    let tmp = support::temp_dir("levee-walq");
+    let mut db = FakeDb::open(disk_dir(&tmp.path().join("wal")), 4096);
+    let positions = disk_dir(&tmp.path().join("remote_write"));
+    let pins = WalPins::new(WalCap::default());
+    let (pa, pb, pc, pd) = (
+        FaultyProxy::start(None).await,
+        FaultyProxy::start(None).await,
+        FaultyProxy::start(None).await,
+        FaultyProxy::start(None).await,
+    );
+    let (a, b, c, d) = (
+        settings("kept", &pa.url_write()),
+        settings("changed", &pb.url_write()),
+        settings("removed", &pc.url_write()),
+        settings("added", &pd.url_write()),
+    );
+    db.write_series();
+    db.scrapes(40);
+    let reg = Registry::new();
+    let w = RemoteWriter::start_wal(
+        vec![a.clone(), b.clone(), c.clone()],
+        Labels::empty(),
+        &reg,
+        queue(&db, &positions, &pins),
+    )
+    .expect("start");
+    let first = db.total();
+    wait_until("the first samples everywhere", || {
+        [&pa, &pb, &pc].iter().all(|p| delivered_count(p) >= first)
+    })
+    .await;
+    let names =
+        |w: &RemoteWriter| -> Vec<String> { w.wal_status().into_iter().map(|s| s.name).collect() };
+
+    // An invalid set changes nothing.
+    let unchanged = std::collections::HashSet::from(["kept".to_string()]);
+    let twice = w.prepare(vec![a.clone(), a.clone()], &Labels::empty(), &unchanged);
+    assert!(twice.is_err(), "two endpoints with one name");
+    assert_eq!(names(&w), ["kept", "changed", "removed"]);
+
+    let mut b2 = b.clone();
+    b2.max_samples_per_send = 50;
+    let plan = w
+        .prepare(vec![a.clone(), b2, d.clone()], &Labels::empty(), &unchanged)
+        .expect("a valid set");
+    let report = w.reconfigure(plan).await.expect("applied");
+    assert_eq!(report.added, ["added"]);
+    assert_eq!(report.removed, ["removed"]);
+    assert_eq!(report.restarted, ["changed"]);
+    assert_eq!(report.unchanged, ["kept"]);
+    assert_eq!(names(&w), ["kept", "changed", "added"]);
+    let text = reg.render();
+    assert!(
+        !text.contains("remote_name=\"removed\""),
+        "the removed endpoint's series are gone:\n{text}"
+    );
+    assert!(text.contains("remote_name=\"changed\""), "{text}");
+
+    db.scrapes(60);
+    let total = db.total();
+    wait_until("every sample at the endpoints configured", || {
+        [&pa, &pb, &pd].iter().all(|p| delivered_count(p) >= total)
+    })
+    .await;
+    w.shutdown(Duration::from_secs(30)).await;
+    let want = all_samples(&db);
+    for (proxy, name) in [(&pa, "kept"), (&pb, "changed"), (&pd, "added")] {
+        let got = delivered(proxy);
+        let mut keys: Vec<_> = got.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, want, "{name}: every sample");
+        assert!(got.values().all(|&n| n == 1), "{name}: none twice");
+    }
+    assert_eq!(
+        delivered_count(&pc),
+        first,
+        "the removed endpoint sent nothing after its removal"
+    );
+}

@@ -31,7 +31,13 @@ pub async fn run_child(
         "--listen".to_string(),
         "127.0.0.1:0".to_string(),
     ];
-    let mut child = Child::spawn(name, env!("CARGO_BIN_EXE_levee"), &args, log_dir);
+    run_child_with(name, &args, log_dir).await
+}
+
+/// Starts `levee` with `args` (which must make it listen on
+/// `127.0.0.1:0`) as a child named `name`, as [`run_child`] does.
+pub async fn run_child_with(name: &str, args: &[String], log_dir: &Path) -> (Child, SocketAddr) {
+    let mut child = Child::spawn(name, env!("CARGO_BIN_EXE_levee"), args, log_dir);
     let start = Instant::now();
     let addr = loop {
         child.assert_running();
@@ -89,6 +95,8 @@ impl TestAgent {
             data_dir: Some(dir.path().join("data")),
             listen: "127.0.0.1:0".into(),
             enable_remote_write_receiver: false,
+            enable_lifecycle: false,
+            web_config: None,
         })
         .await
         .unwrap_or_else(|e| panic!("levee failed to start: {e}\nconfig:\n{yaml}"));
