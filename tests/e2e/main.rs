@@ -9,6 +9,7 @@ mod support;
 mod agent;
 mod agent_storage;
 mod cli;
+mod deploy;
 mod durable;
 mod file_sd;
 mod guard;
