@@ -1,7 +1,7 @@
 //! The deployment files are what levee accepts: every manifest under
 //! `deploy/kubernetes/` parses and is listed by its kustomization, the
 //! ConfigMap's config passes `levee check` with the DaemonSet's downward-API
-//! variables set, the container args are accepted by `levee run`, the
+//! variables set and a service-account mount in place, the container args are accepted by `levee run`, the
 //! probes and the grace period fit levee, the ClusterRole grants what
 //! discovery reads, and the Grafana dashboard only queries metrics a
 //! running levee serves.
@@ -63,8 +63,17 @@ fn every_manifest_parses_and_the_kustomization_lists_them_all() {
 #[test]
 fn the_configmaps_config_passes_levee_check() {
     let cm = manifest("configmap.yaml");
-    let config = str_at(&cm, "/data/levee.yml");
     let dir = tempfile::tempdir().expect("temp dir");
+    // The pod's service-account mount, as the kubelet provides it: a token
+    // and the cluster's CA (any valid certificate will do for the check).
+    let account = dir.path().join("serviceaccount");
+    std::fs::create_dir(&account).expect("mkdir");
+    std::fs::write(account.join("token"), "a-token\n").expect("write the token");
+    std::fs::copy("tests/data/remote/tls/ca.pem", account.join("ca.crt")).expect("copy the CA");
+    let config = str_at(&cm, "/data/levee.yml").replace(
+        "/var/run/secrets/kubernetes.io/serviceaccount/",
+        &format!("{}/", account.display()),
+    );
     let path = dir.path().join("levee.yml");
     std::fs::write(&path, config).expect("write the config");
     let out = Command::new(env!("CARGO_BIN_EXE_levee"))
