@@ -123,7 +123,10 @@ async fn reload(State(state): State<Arc<WebState>>) -> Response {
         Ok(Err(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("failed to reload config: {}\n", error_chain(&*e)),
+            format!(
+                "failed to reload config: {}\n",
+                crate::http_client::error_chain(&*e)
+            ),
         )
             .into_response(),
         Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "levee is shutting down\n"),
@@ -146,21 +149,6 @@ async fn lifecycle_method() -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         "only POST or PUT is served here\n",
     )
-}
-
-/// `e` and its causes, `: `-separated.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let c_text = c.to_string();
-        if !out.contains(&c_text) {
-            out.push_str(": ");
-            out.push_str(&c_text);
-        }
-        cause = c.source();
-    }
-    out
 }
 
 async fn method_not_allowed() -> Response {

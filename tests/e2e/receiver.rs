@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use levee::proto;
 use levee::proto::write_v2;
 use prost::Message;
 use support::levee::TestAgent;
+use support::push::{encode_v1 as v1, series};
 use support::{NodeExporter, Prometheus, VictoriaMetrics, temp_dir, wait_until};
 
 const V2: &str = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
@@ -30,33 +30,6 @@ fn snappy(raw: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new()
         .compress_vec(raw)
         .expect("snappy compresses")
-}
-
-/// A 1.0 series.
-fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSeries {
-    proto::TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(name, value)| proto::Label {
-                name: name.to_string(),
-                value: value.to_string(),
-            })
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|&(timestamp, value)| proto::Sample { value, timestamp })
-            .collect(),
-        exemplars: Vec::new(),
-    }
-}
-
-/// A 1.0 request, encoded but not compressed.
-fn v1(timeseries: Vec<proto::TimeSeries>) -> Vec<u8> {
-    proto::WriteRequest {
-        timeseries,
-        metadata: Vec::new(),
-    }
-    .encode_to_vec()
 }
 
 /// A 2.0 request of one series (`refs` into `symbols`), encoded.

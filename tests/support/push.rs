@@ -23,6 +23,15 @@ pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSer
     }
 }
 
+/// A 1.0 request, encoded but not compressed.
+pub fn encode_v1(timeseries: Vec<proto::TimeSeries>) -> Vec<u8> {
+    proto::WriteRequest {
+        timeseries,
+        metadata: Vec::new(),
+    }
+    .encode_to_vec()
+}
+
 /// Posts `timeseries` as one remote-write 1.0 request to `url`, naming
 /// `source` in `X-Scope-OrgID` if given; returns the status and the body.
 pub async fn push_v1(
@@ -31,11 +40,7 @@ pub async fn push_v1(
     source: Option<&str>,
     timeseries: Vec<proto::TimeSeries>,
 ) -> (u16, String) {
-    let raw = proto::WriteRequest {
-        timeseries,
-        metadata: Vec::new(),
-    }
-    .encode_to_vec();
+    let raw = encode_v1(timeseries);
     let body = snap::raw::Encoder::new()
         .compress_vec(&raw)
         .expect("snappy compresses");
