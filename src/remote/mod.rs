@@ -20,6 +20,7 @@
 
 mod client;
 mod codec;
+mod codec_v2;
 mod metadata;
 mod metrics;
 mod queue;
@@ -31,6 +32,7 @@ pub mod wal;
 pub use codec::{
     DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request,
 };
+pub use codec_v2::RequestV2Encoder;
 pub use metrics::DropReason;
 pub use settings::{EndpointSettings, endpoints_from_config};
 pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
