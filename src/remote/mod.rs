@@ -1,18 +1,19 @@
-//! Remote write 1.0: sending the TSDB's samples to Prometheus-compatible
-//! receivers.
+//! Remote write 1.0 and 2.0: sending the TSDB's samples to
+//! Prometheus-compatible receivers.
 //!
 //! [`RemoteWriter`] owns every configured endpoint. Each endpoint tails the
 //! TSDB's WAL from its own durable position ([`wal`]): the WAL is the queue,
 //! so nothing accepted is lost across outages and restarts, and a dead
 //! endpoint never stalls another. Per endpoint a dispatcher routes the
 //! samples read to shard tasks, which encode batches
-//! ([`WriteRequestEncoder`]: protobuf + snappy block), POST them with the
+//! ([`WriteRequestEncoder`] for 1.0, [`RequestV2Encoder`] for 2.0: protobuf
+//! + snappy block), POST them with the
 //! protocol headers and retry with backoff. Metric metadata comes in
 //! through [`MetadataSink`]. See `docs/remote_write.md` for the wire
 //! format, policies and metrics.
 //!
-//! Files: `settings` (what an endpoint is configured with), `codec` (wire
-//! format both ways), `client` (the POST and its status classification),
+//! Files: `settings` (what an endpoint is configured with), `codec` (1.0
+//! wire format both ways), `codec_v2` (2.0 encoder), `client` (the POST and its status classification),
 //! `queue` (dispatcher, batching, resharding), `sharding` (the shard-count
 //! rule), `shard` (send and retry), `metadata`, `metrics`, `wal/` (the WAL
 //! tailer, positions, pins). Building the HTTP client (TLS, auth, headers)
@@ -42,7 +43,7 @@ use crate::pipeline::{Metadata, MetadataSink};
 use crate::selfmon::Registry;
 use metrics::{EndpointMetrics, Families};
 use parking_lot::Mutex;
-use shard::{Health, Shared};
+use shard::{Health, ProtocolState, Shared};
 use std::sync::Arc;
 use std::time::Duration;
 use wal::source::WalSource;
@@ -148,6 +149,7 @@ impl RemoteWriter {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| RemoteError::NoRuntime)?;
         let families = Families::register(registry);
         let mut seen = std::collections::HashSet::new();
+        let store = Arc::new(metadata::MetadataStore::default());
         let mut prepared = Vec::with_capacity(endpoints.len());
         for s in endpoints {
             validate(&s)?;
@@ -161,11 +163,13 @@ impl RemoteWriter {
             let client = client::Client::new(&s)?;
             let metrics = EndpointMetrics::new(&families, &s.name, &s.url);
             let shared = Arc::new(Shared {
+                protocol: ProtocolState::new(s.protobuf_message, &metrics),
                 settings: s,
                 external: external_labels.clone(),
                 client,
                 metrics: metrics.clone(),
                 health: Health::default(),
+                metadata: store.clone(),
             });
             prepared.push((shared, metrics));
         }
@@ -186,7 +190,6 @@ impl RemoteWriter {
                 }
             }
         }
-        let store = Arc::new(metadata::MetadataStore::default());
         let endpoints = prepared
             .into_iter()
             .zip(sources)
