@@ -18,3 +18,4 @@ mod kubernetes;
 mod metadata;
 mod receiver;
 mod receiver_budget;
+mod remote_write_v2;
