@@ -332,3 +332,73 @@ proptest! {
         prop_assert_eq!(view(&req), expected(&samples, &external, &fam));
     }
 }
+
+/// Compressed bytes per sample of one Istio-style scrape (`synth`), sent
+/// in 500-sample requests: 1.0, 2.0 without metadata, 2.0 with it in-line.
+fn istio_bytes_per_sample(full_labels: bool) -> [f64; 3] {
+    use crate::exposition::{Entry, Format, ParserLimits, StreamParser};
+    let body = crate::synth::IstioWorkload::new(40)
+        .with_full_labels(full_labels)
+        .body(3);
+    let mut p = StreamParser::new(Format::PrometheusText, ParserLimits::default());
+    p.push(&body).expect("push");
+    p.finish();
+    let mut samples = Vec::new();
+    let mut fam: BTreeMap<String, Metadata> = BTreeMap::new();
+    while let Some(e) = p.next() {
+        match e.expect("valid body") {
+            Entry::Sample(s) => {
+                let mut pairs = vec![("__name__".to_string(), s.name.to_string())];
+                pairs.extend(s.labels().map(|(n, v)| (n.to_string(), v.to_string())));
+                let labels = Arc::new(Labels::from_pairs(pairs));
+                samples.push(sample(&labels, 1_764_000_000_000, s.value));
+            }
+            Entry::Help { family, text } => {
+                fam.entry(family.into())
+                    .or_insert_with(|| md(family, MetricType::Unknown, "", ""))
+                    .help = text.into();
+            }
+            Entry::Type { family, kind } => {
+                fam.entry(family.into())
+                    .or_insert_with(|| md(family, MetricType::Unknown, "", ""))
+                    .kind = kind;
+            }
+            _ => {}
+        }
+    }
+    let (mut v1, mut v2) = (
+        super::super::WriteRequestEncoder::new(),
+        RequestV2Encoder::new(),
+    );
+    let mut bytes = [0usize; 3];
+    for batch in samples.chunks(500) {
+        bytes[0] += v1.encode(batch, &Labels::empty()).expect("1.0").0.len();
+        bytes[1] += v2
+            .encode(batch, &Labels::empty(), |_| None)
+            .expect("2.0")
+            .0
+            .len();
+        bytes[2] += v2
+            .encode(batch, &Labels::empty(), |f| fam.get(f))
+            .expect("2.0")
+            .0
+            .len();
+    }
+    bytes.map(|b| b as f64 / samples.len() as f64)
+}
+
+/// The Istio wire figure of docs/remote_write.md (printed with
+/// `--nocapture`); deterministic, so the target is checked.
+#[test]
+fn istio_bytes_per_sample_1_0_vs_2_0() {
+    for full in [false, true] {
+        let [v1, v2, v2_meta] = istio_bytes_per_sample(full);
+        println!(
+            "istio (full labels: {full}): 1.0 {v1:.2} B/sample, 2.0 {v2:.2} ({:.0} %), 2.0 with metadata {v2_meta:.2} ({:.0} %)",
+            100.0 * v2 / v1,
+            100.0 * v2_meta / v1
+        );
+        // issue 16's target: 2.0 at most 60 % of 1.0's bytes per sample.
+        assert!(v2_meta <= 0.6 * v1, "{v2_meta} vs {v1}");
+    }
+}

@@ -11,8 +11,14 @@
 use crate::receiver::{Points, levee_points, same_times, vm_points};
 use crate::support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use levee::exposition::MetricType;
+use levee::labels::Labels;
+use levee::pipeline::{Metadata, Sample};
+use levee::remote::{RequestV2Encoder, WriteRequestEncoder};
 
 use support::levee::TestAgent;
 use support::{Fault, FaultyProxy, Seen};
@@ -111,6 +117,64 @@ async fn protocol_gauge(agent: &TestAgent, version: &str) -> Option<f64> {
     })
 }
 
+/// The metadata of a text exposition body (`# HELP` and `# TYPE` lines).
+fn exposition_metadata(body: &str) -> BTreeMap<String, Metadata> {
+    let mut out: BTreeMap<String, Metadata> = BTreeMap::new();
+    for line in body.lines() {
+        let mut words = line.splitn(4, ' ');
+        let (Some("#"), Some(kind), Some(family)) = (words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
+        let rest = words.next().unwrap_or_default();
+        let m = out.entry(family.to_string()).or_insert_with(|| Metadata {
+            family: family.to_string(),
+            kind: MetricType::Unknown,
+            help: String::new(),
+            unit: String::new(),
+        });
+        match (kind, rest) {
+            ("HELP", help) => m.help = help.to_string(),
+            ("TYPE", "counter") => m.kind = MetricType::Counter,
+            ("TYPE", "gauge") => m.kind = MetricType::Gauge,
+            ("TYPE", "histogram") => m.kind = MetricType::Histogram,
+            ("TYPE", "summary") => m.kind = MetricType::Summary,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Compressed request bytes per sample of `points` sent as the sender
+/// batches them (in timestamp order, 500 samples per request, Prometheus'
+/// and levee's default `max_samples_per_send`): 1.0, 2.0 without metadata,
+/// 2.0 with each series' metadata in-line.
+fn wire_bytes_per_sample(points: &Points, metadata: &BTreeMap<String, Metadata>) -> [f64; 3] {
+    let mut samples: Vec<Sample> = Vec::new();
+    for (labels, points) in points {
+        let labels = Arc::new(Labels::from_pairs(labels.clone()));
+        samples.extend(points.iter().map(|&(t, v)| Sample {
+            labels: labels.clone(),
+            timestamp_ms: t,
+            value: f64::from_bits(v),
+        }));
+    }
+    samples.sort_by_key(|s| s.timestamp_ms);
+    let (mut v1, mut v2) = (WriteRequestEncoder::new(), RequestV2Encoder::new());
+    let mut bytes = [0usize; 3];
+    let none = Labels::empty();
+    for batch in samples.chunks(500) {
+        bytes[0] += v1.encode(batch, &none).expect("1.0").0.len();
+        bytes[1] += v2.encode(batch, &none, |_| None).expect("2.0").0.len();
+        bytes[2] += v2
+            .encode(batch, &none, |f| metadata.get(f))
+            .expect("2.0")
+            .0
+            .len();
+    }
+    bytes.map(|b| b as f64 / samples.len() as f64)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn levee_sends_2_0_through_levee_into_victoria_metrics() {
     let vm = VictoriaMetrics::start().await;
@@ -156,6 +220,16 @@ async fn levee_sends_2_0_through_levee_into_victoria_metrics() {
     assert!(
         reported >= samples as f64,
         "receiver reported {reported} of {samples}"
+    );
+
+    // Bytes on the wire per sample, 1.0 vs 2.0, on this node_exporter data.
+    let body = reqwest::get(node.url()).await.expect("GET node_exporter");
+    let metadata = exposition_metadata(&body.text().await.expect("node_exporter body"));
+    let [v1, v2, v2_meta] = wire_bytes_per_sample(&want, &metadata);
+    println!(
+        "wire bytes/sample (snappy, 500-sample requests): 1.0 {v1:.2}, 2.0 {v2:.2} ({:.0} %), 2.0 with in-line metadata {v2_meta:.2} ({:.0} %)",
+        100.0 * v2 / v1,
+        100.0 * v2_meta / v1
     );
 }
 
