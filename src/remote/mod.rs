@@ -6,8 +6,8 @@
 //! so nothing accepted is lost across outages and restarts, and a dead
 //! endpoint never stalls another. Per endpoint a dispatcher routes the
 //! samples read to shard tasks, which encode batches
-//! ([`WriteRequestEncoder`] for 1.0, [`RequestV2Encoder`] for 2.0: protobuf
-//! + snappy block), POST them with the
+//! ([`WriteRequestEncoder`] for 1.0, [`RequestV2Encoder`] for 2.0:
+//! protobuf and snappy block), POST them with the
 //! protocol headers and retry with backoff. Metric metadata comes in
 //! through [`MetadataSink`]. See `docs/remote_write.md` for the wire
 //! format, policies and metrics.
