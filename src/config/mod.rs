@@ -64,8 +64,8 @@ pub use sd_kubernetes::{
 pub use size::{ByteSize, SizeError};
 pub use types::{
     Authorization, BasicAuth, Config, FileContents, GlobalConfig, HttpClientConfig, MetadataConfig,
-    QueueConfig, RemoteWriteConfig, Scheme, ScrapeConfig, Secret, StaticConfig, StorageConfig,
-    TlsConfig, WalSync,
+    ProtobufMessage, QueueConfig, RemoteWriteConfig, Scheme, ScrapeConfig, Secret, StaticConfig,
+    StorageConfig, TlsConfig, WalSync,
 };
 pub use yaml::{Origin, Pos};
 

@@ -190,6 +190,7 @@ pub struct RawRemoteWrite {
     pub write_relabel_configs: Option<Vec<RelabelConfig>>,
     pub queue_config: Option<RawQueueConfig>,
     pub metadata_config: Option<RawMetadataConfig>,
+    pub protobuf_message: Option<String>,
     pub basic_auth: Option<RawBasicAuth>,
     pub authorization: Option<RawAuthorization>,
     pub bearer_token: Option<String>,

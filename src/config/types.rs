@@ -336,8 +336,43 @@ pub struct RemoteWriteConfig {
     pub queue_config: QueueConfig,
     /// Metadata sending.
     pub metadata_config: MetadataConfig,
+    /// Which remote-write protocol to send (`protobuf_message`).
+    pub protobuf_message: ProtobufMessage,
     /// Authentication, TLS and redirects.
     pub http: HttpClientConfig,
+}
+
+/// The remote-write protocol of an endpoint (`protobuf_message`, named by
+/// the protobuf message it sends, as Prometheus does).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProtobufMessage {
+    /// Remote write 1.0, `prometheus.WriteRequest` (the default).
+    #[default]
+    V1,
+    /// Remote write 2.0, `io.prometheus.write.v2.Request`.
+    V2,
+}
+
+impl ProtobufMessage {
+    /// Every value, by its name in the config.
+    pub const ALL: [ProtobufMessage; 2] = [ProtobufMessage::V1, ProtobufMessage::V2];
+
+    /// The message's fully qualified name, as written in the config and in
+    /// the request's `Content-Type` (`proto=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtobufMessage::V1 => "prometheus.WriteRequest",
+            ProtobufMessage::V2 => "io.prometheus.write.v2.Request",
+        }
+    }
+
+    /// The protocol version (`1.0` or `2.0`), as in self-metric labels.
+    pub fn version(self) -> &'static str {
+        match self {
+            ProtobufMessage::V1 => "1.0",
+            ProtobufMessage::V2 => "2.0",
+        }
+    }
 }
 
 /// `queue_config:` with Prometheus 2.42's defaults.

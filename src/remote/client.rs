@@ -1,10 +1,12 @@
 //! One endpoint's HTTP side: its client (built by [`crate::http_client`])
-//! with the protocol headers, and one POST of an encoded body, classified into sent / retry / reject the way
+//! with the protocol headers of 1.0 or 2.0, and one POST of an encoded body,
+//! classified into sent / retry / reject the way
 //! Prometheus does (5xx and network errors retry, 429 retries when enabled,
 //! other 4xx reject; `Retry-After` is honoured on retryable answers).
 
 use super::RemoteError;
 use super::settings::EndpointSettings;
+use crate::config::ProtobufMessage;
 use crate::http_client::{self, Auth, ErrorKind, HttpClient, HttpClientError, HttpSettings, Owner};
 use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -14,11 +16,20 @@ use std::time::{Duration, SystemTime};
 /// misbehaving receiver cannot park a shard for days.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
+const VERSION_HEADER: &str = "x-prometheus-remote-write-version";
+const SAMPLES_WRITTEN_HEADER: &str = "x-prometheus-remote-write-samples-written";
+
 /// How one POST ended.
 #[derive(Debug)]
 pub(crate) enum SendOutcome {
     /// 2xx.
-    Sent(u16),
+    Sent {
+        /// The status.
+        code: u16,
+        /// The receiver's `X-Prometheus-Remote-Write-Samples-Written`, when
+        /// it sent a valid one (2.0 receivers do).
+        samples_written: Option<u64>,
+    },
     /// Worth retrying: network error, timeout, 5xx, or 429 when enabled.
     Retry {
         /// Status, or `None` when no response arrived.
@@ -41,7 +52,8 @@ pub(crate) enum SendOutcome {
 pub(crate) struct Client {
     http: HttpClient,
     url: reqwest::Url,
-    /// The protocol headers; the configured ones are the client's defaults.
+    /// The headers of every request; the configured ones are the client's
+    /// defaults, the protocol's are added per request.
     headers: HeaderMap,
     retry_on_429: bool,
 }
@@ -91,16 +103,8 @@ impl Client {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
         headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-protobuf"),
-        );
-        headers.insert(
             header::USER_AGENT,
             HeaderValue::from_static(concat!("levee/", env!("CARGO_PKG_VERSION"))),
-        );
-        headers.insert(
-            "x-prometheus-remote-write-version",
-            HeaderValue::from_static("0.1.0"),
         );
         Ok(Client {
             http,
@@ -110,13 +114,23 @@ impl Client {
         })
     }
 
-    /// POSTs one encoded body.
-    pub async fn send(&self, body: Bytes) -> SendOutcome {
+    /// POSTs one body encoded as `message`, with that protocol's
+    /// `Content-Type` and `X-Prometheus-Remote-Write-Version`.
+    pub async fn send(&self, body: Bytes, message: ProtobufMessage) -> SendOutcome {
+        let (content_type, version) = match message {
+            ProtobufMessage::V1 => ("application/x-protobuf", "0.1.0"),
+            ProtobufMessage::V2 => (
+                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                "2.0.0",
+            ),
+        };
         let mut request = self
             .http
             .client
             .post(self.url.clone())
-            .headers(self.headers.clone());
+            .headers(self.headers.clone())
+            .header(header::CONTENT_TYPE, content_type)
+            .header(VERSION_HEADER, version);
         if let Some(auth) = &self.http.auth {
             request = request.header(header::AUTHORIZATION, auth.value());
         }
@@ -137,9 +151,17 @@ impl Client {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let samples_written = resp
+            .headers()
+            .get(SAMPLES_WRITTEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
         let body = read_prefix(&mut resp, 512).await;
         if (200..300).contains(&code) {
-            SendOutcome::Sent(code)
+            SendOutcome::Sent {
+                code,
+                samples_written,
+            }
         } else if code >= 500 || (code == 429 && self.retry_on_429) {
             SendOutcome::Retry {
                 code: Some(code),

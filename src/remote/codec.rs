@@ -1,5 +1,7 @@
 //! The remote-write 1.0 wire format: samples grouped by series into a
-//! protobuf `WriteRequest`, compressed with snappy's block format.
+//! protobuf `WriteRequest`, compressed with snappy's block format; and the
+//! series grouping and protobuf primitives the 2.0 encoder
+//! ([`codec_v2`](super::codec_v2)) shares.
 //!
 //! [`WriteRequestEncoder`] writes the protobuf by hand into buffers it
 //! keeps between batches (no per-request message tree, no per-request
@@ -212,7 +214,7 @@ const NONE: u32 = u32::MAX;
 /// by comparing label sets), then sample indices are counting-sorted by
 /// group, so every buffer is reused.
 #[derive(Default)]
-struct Grouper {
+pub(super) struct Grouper {
     by_hash: FxHashMap<u64, u32>,
     /// Per group: its first sample, the next group with the same hash, and
     /// (after counting) the start of its members in `order`.
@@ -226,15 +228,15 @@ struct Grouper {
 }
 
 impl Grouper {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.first.len()
     }
 
-    fn members(&self, g: usize) -> &[u32] {
+    pub(super) fn members(&self, g: usize) -> &[u32] {
         &self.order[self.offsets[g] as usize..self.offsets[g + 1] as usize]
     }
 
-    fn group(&mut self, samples: &[Sample]) {
+    pub(super) fn group(&mut self, samples: &[Sample]) {
         self.group_by(samples, |l| {
             let mut h = FxHasher::default();
             l.hash(&mut h);
@@ -306,7 +308,7 @@ impl Grouper {
 
 /// Calls `f` for each label of the series with the external labels merged
 /// in, in name order; the series' own value wins on a name clash.
-fn for_each_merged(series: &Labels, external: &Labels, mut f: impl FnMut(LabelRef<'_>)) {
+pub(super) fn for_each_merged(series: &Labels, external: &Labels, mut f: impl FnMut(LabelRef<'_>)) {
     let mut ext = external.iter();
     let mut e = ext.next();
     for l in series {
@@ -323,11 +325,11 @@ fn for_each_merged(series: &Labels, external: &Labels, mut f: impl FnMut(LabelRe
     e.into_iter().chain(ext).for_each(f);
 }
 
-const WIRE_VARINT: u8 = 0;
-const WIRE_FIXED64: u8 = 1;
-const WIRE_LEN: u8 = 2;
+pub(super) const WIRE_VARINT: u8 = 0;
+pub(super) const WIRE_FIXED64: u8 = 1;
+pub(super) const WIRE_LEN: u8 = 2;
 
-fn put_key(buf: &mut Vec<u8>, field: u8, wire: u8) {
+pub(super) fn put_key(buf: &mut Vec<u8>, field: u8, wire: u8) {
     buf.push((field << 3) | wire);
 }
 
@@ -352,7 +354,7 @@ fn label_len(l: LabelRef<'_>) -> usize {
     string_field_len(l.name) + string_field_len(l.value)
 }
 
-fn sample_len(s: &Sample) -> usize {
+pub(super) fn sample_len(s: &Sample) -> usize {
     let value = if s.value.to_bits() != 0 { 9 } else { 0 };
     let ts = if s.timestamp_ms != 0 {
         1 + uvarint_len(s.timestamp_ms as u64)
@@ -362,7 +364,7 @@ fn sample_len(s: &Sample) -> usize {
     value + ts
 }
 
-fn samples_len(members: &[u32], samples: &[Sample]) -> usize {
+pub(super) fn samples_len(members: &[u32], samples: &[Sample]) -> usize {
     members
         .iter()
         .map(|&i| {

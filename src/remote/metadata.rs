@@ -1,8 +1,10 @@
-//! Metric metadata (HELP, TYPE, UNIT) for remote write 1.0: the latest
-//! metadata of every family the scrapes reported
-//! (the [`MetadataSink`](crate::pipeline::MetadataSink) of [`RemoteWriter`](super::RemoteWriter)),
-//! sent to each endpoint as `WriteRequest.metadata` (requests without
-//! samples), as Prometheus' `metadata_config` does.
+//! Metric metadata (HELP, TYPE, UNIT): the latest metadata of every family
+//! the scrapes reported (the [`MetadataSink`](crate::pipeline::MetadataSink)
+//! of [`RemoteWriter`](super::RemoteWriter)). Remote write 1.0 endpoints get
+//! it here as `WriteRequest.metadata` (requests without samples), as
+//! Prometheus' `metadata_config` does; 2.0 endpoints send it in-line with
+//! each series (the shard looks it up with [`MetadataStore::families`]) and
+//! skip these rounds while they speak 2.0.
 //!
 //! Rate-limited by design: one round per `metadata_send_interval` per
 //! endpoint, whatever the scrape rate, in requests of at most
@@ -13,6 +15,7 @@
 
 use super::client::SendOutcome;
 use super::shard::Shared;
+use crate::config::ProtobufMessage;
 use crate::exposition::MetricType;
 use crate::pipeline::Metadata;
 use crate::proto;
@@ -42,6 +45,12 @@ impl MetadataStore {
                 }
             }
         }
+    }
+
+    /// The map by family name, locked (hold it only while encoding one
+    /// batch).
+    pub fn families(&self) -> parking_lot::MutexGuard<'_, BTreeMap<String, Metadata>> {
+        self.map.lock()
     }
 
     /// Everything, by family name.
@@ -91,6 +100,9 @@ pub(crate) async fn run(shared: Arc<Shared>, store: Arc<MetadataStore>) {
     let mut rejected_logged = false;
     loop {
         tick.tick().await;
+        if shared.protocol.current() == ProtobufMessage::V2 {
+            continue;
+        }
         let items = store.snapshot();
         if items.is_empty() {
             continue;
@@ -130,8 +142,8 @@ async fn send(
     let m = &shared.metrics;
     let mut backoff = s.min_backoff;
     loop {
-        match shared.client.send(body.clone()).await {
-            SendOutcome::Sent(code) => {
+        match shared.client.send(body.clone(), ProtobufMessage::V1).await {
+            SendOutcome::Sent { code, .. } => {
                 m.request(&code.to_string());
                 m.metadata_sent.add(n);
                 return true;

@@ -61,6 +61,8 @@ pub(crate) struct Families {
     position_segment: Arc<Family<Gauge>>,
     metadata_sent: Arc<Family<Counter>>,
     metadata_failed: Arc<Family<Counter>>,
+    protocol: Arc<Family<Gauge>>,
+    written_reported: Arc<Family<Counter>>,
 }
 
 const EP: &[&str] = &["remote_name", "url"];
@@ -148,6 +150,16 @@ impl Families {
                 "Metric metadata entries not sent in their round (rejected, or still failing when the round ended; the next round sends them again).",
                 EP,
             ),
+            protocol: r.gauge_vec(
+                "levee_remote_write_protocol",
+                "1 for the remote-write protocol version the endpoint sends now, 0 for the other (2.0 falls back to 1.0 after a 415).",
+                &["remote_name", "url", "version"],
+            ),
+            written_reported: r.counter_vec(
+                "levee_remote_write_samples_written_reported_total",
+                "Samples the receiver reported written in X-Prometheus-Remote-Write-Samples-Written (remote write 2.0; counted when the header is present).",
+                EP,
+            ),
             position_segment: r.gauge_vec(
                 "levee_remote_write_position_segment",
                 "WAL segment of the endpoint's durable position (its position file; WAL mode).",
@@ -178,6 +190,9 @@ pub(crate) struct EndpointMetrics {
     pub position_segment: Arc<Gauge>,
     pub metadata_sent: Arc<Counter>,
     pub metadata_failed: Arc<Counter>,
+    /// `levee_remote_write_protocol` for versions 1.0 and 2.0.
+    pub protocol: [Arc<Gauge>; 2],
+    pub samples_written_reported: Arc<Counter>,
 }
 
 impl EndpointMetrics {
@@ -200,6 +215,8 @@ impl EndpointMetrics {
             position_segment: families.position_segment.with(&ep),
             metadata_sent: families.metadata_sent.with(&ep),
             metadata_failed: families.metadata_failed.with(&ep),
+            protocol: ["1.0", "2.0"].map(|v| families.protocol.with(&[name, url, v])),
+            samples_written_reported: families.written_reported.with(&ep),
             name: name.to_string(),
             url: url.to_string(),
             families,

@@ -1,18 +1,19 @@
-//! Remote write 1.0: sending the TSDB's samples to Prometheus-compatible
-//! receivers.
+//! Remote write 1.0 and 2.0: sending the TSDB's samples to
+//! Prometheus-compatible receivers.
 //!
 //! [`RemoteWriter`] owns every configured endpoint. Each endpoint tails the
 //! TSDB's WAL from its own durable position ([`wal`]): the WAL is the queue,
 //! so nothing accepted is lost across outages and restarts, and a dead
 //! endpoint never stalls another. Per endpoint a dispatcher routes the
 //! samples read to shard tasks, which encode batches
-//! ([`WriteRequestEncoder`]: protobuf + snappy block), POST them with the
+//! ([`WriteRequestEncoder`] for 1.0, [`RequestV2Encoder`] for 2.0:
+//! protobuf and snappy block), POST them with the
 //! protocol headers and retry with backoff. Metric metadata comes in
 //! through [`MetadataSink`]. See `docs/remote_write.md` for the wire
 //! format, policies and metrics.
 //!
-//! Files: `settings` (what an endpoint is configured with), `codec` (wire
-//! format both ways), `client` (the POST and its status classification),
+//! Files: `settings` (what an endpoint is configured with), `codec` (1.0
+//! wire format both ways), `codec_v2` (2.0 encoder), `client` (the POST and its status classification),
 //! `queue` (dispatcher, batching, resharding), `sharding` (the shard-count
 //! rule), `shard` (send and retry), `metadata`, `metrics`, `wal/` (the WAL
 //! tailer, positions, pins). Building the HTTP client (TLS, auth, headers)
@@ -20,6 +21,7 @@
 
 mod client;
 mod codec;
+mod codec_v2;
 mod metadata;
 mod metrics;
 mod queue;
@@ -31,6 +33,7 @@ pub mod wal;
 pub use codec::{
     DecodeError, EncodeError, EncodedStats, WriteRequestEncoder, decode_write_request,
 };
+pub use codec_v2::RequestV2Encoder;
 pub use metrics::DropReason;
 pub use settings::{EndpointSettings, endpoints_from_config};
 pub use sharding::{CATCH_UP, RESHARD_INTERVAL, ShardInputs, TOLERANCE, desired_shards};
@@ -40,7 +43,7 @@ use crate::pipeline::{Metadata, MetadataSink};
 use crate::selfmon::Registry;
 use metrics::{EndpointMetrics, Families};
 use parking_lot::Mutex;
-use shard::{Health, Shared};
+use shard::{Health, ProtocolState, Shared};
 use std::sync::Arc;
 use std::time::Duration;
 use wal::source::WalSource;
@@ -210,6 +213,7 @@ fn prepare_endpoints(
     endpoints: Vec<EndpointSettings>,
     external_labels: &Labels,
     keep: &std::collections::HashSet<String>,
+    metadata: &Arc<metadata::MetadataStore>,
 ) -> Result<Vec<Result<Arc<Shared>, String>>, RemoteError> {
     let mut seen = std::collections::HashSet::new();
     let mut prepared = Vec::with_capacity(endpoints.len());
@@ -229,11 +233,13 @@ fn prepare_endpoints(
         let client = client::Client::new(&s)?;
         let metrics = EndpointMetrics::new(families, &s.name, &s.url);
         prepared.push(Ok(Arc::new(Shared {
+            protocol: ProtocolState::new(s.protobuf_message, &metrics),
             settings: s,
             external: external_labels.clone(),
             client,
             metrics,
             health: Health::default(),
+            metadata: Arc::clone(metadata),
         })));
     }
     Ok(prepared)
@@ -255,14 +261,15 @@ impl RemoteWriter {
         tokio::runtime::Handle::try_current().map_err(|_| RemoteError::NoRuntime)?;
         let families = Families::register(registry);
         let none = std::collections::HashSet::new();
-        let prepared = prepare_endpoints(&families, endpoints, &external_labels, &none)?;
+        let metadata = Arc::new(metadata::MetadataStore::default());
+        let prepared = prepare_endpoints(&families, endpoints, &external_labels, &none, &metadata)?;
         let writer = RemoteWriter {
             inner: Arc::new(Inner {
                 endpoints: Mutex::new(Vec::with_capacity(prepared.len())),
                 families,
                 wal,
             }),
-            metadata: Arc::new(metadata::MetadataStore::default()),
+            metadata,
         };
         // Sources start only once every endpoint validated, so a bad
         // endpoint does not leave tailer threads of the others behind (the
@@ -322,7 +329,13 @@ impl RemoteWriter {
             .collect();
         let keep: std::collections::HashSet<String> =
             unchanged.intersection(&running).cloned().collect();
-        let prepared = prepare_endpoints(&self.inner.families, endpoints, external_labels, &keep)?;
+        let prepared = prepare_endpoints(
+            &self.inner.families,
+            endpoints,
+            external_labels,
+            &keep,
+            &self.metadata,
+        )?;
         let mut order = Vec::with_capacity(prepared.len());
         let mut start = Vec::new();
         for p in prepared {

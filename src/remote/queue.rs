@@ -300,7 +300,7 @@ mod tests {
     use crate::remote::EndpointSettings;
     use crate::remote::client::Client;
     use crate::remote::metrics::{EndpointMetrics, Families};
-    use crate::remote::shard::Health;
+    use crate::remote::shard::{Health, ProtocolState};
     use crate::remote::wal::{WalCap, WalPins, WalWatch};
     use crate::selfmon::Registry;
     use crate::tsdb::fs::MemDirectory;
@@ -324,10 +324,12 @@ mod tests {
         ));
         let shared = Arc::new(Shared {
             client: Client::new(&settings).expect("client"),
+            protocol: ProtocolState::new(settings.protobuf_message, &metrics),
             settings,
             external: Labels::empty(),
             metrics,
             health: Health::default(),
+            metadata: Default::default(),
         });
         (shared, source)
     }

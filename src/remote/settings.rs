@@ -2,7 +2,7 @@
 //! authenticate, and how the queue behaves. The config module maps a
 //! `remote_write` entry of prometheus.yml onto [`EndpointSettings`].
 
-use crate::config::Secret;
+use crate::config::{ProtobufMessage, Secret};
 use crate::http_client::TlsSettings;
 use std::time::Duration;
 
@@ -51,7 +51,11 @@ pub struct EndpointSettings {
     /// Compiled `write_relabel_configs`, applied to each series before it
     /// enters this endpoint's queue.
     pub write_relabel: crate::relabel::Rules,
-    /// Send metric metadata (`metadata_config.send`).
+    /// The protocol to send (`protobuf_message`): 1.0, or 2.0 until the
+    /// receiver answers a 2.0 request with 415.
+    pub protobuf_message: ProtobufMessage,
+    /// Send metric metadata (`metadata_config.send`): in 1.0 as requests of
+    /// their own, in 2.0 in-line with each series.
     pub send_metadata: bool,
     /// One metadata round per this interval (`metadata_config.send_interval`).
     pub metadata_send_interval: Duration,
@@ -83,6 +87,7 @@ impl EndpointSettings {
             max_backoff: Duration::from_secs(5),
             retry_on_429: false,
             write_relabel: crate::relabel::Rules::default(),
+            protobuf_message: ProtobufMessage::V1,
             send_metadata: true,
             metadata_send_interval: Duration::from_secs(60),
             metadata_max_per_send: 500,
@@ -135,6 +140,7 @@ impl EndpointSettings {
             max_backoff: q.max_backoff.as_std(),
             retry_on_429: q.retry_on_http_429,
             write_relabel,
+            protobuf_message: c.protobuf_message,
             send_metadata: c.metadata_config.send,
             metadata_send_interval: c.metadata_config.send_interval.as_std(),
             metadata_max_per_send: (c.metadata_config.max_samples_per_send as usize).max(1),

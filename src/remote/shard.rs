@@ -6,13 +6,22 @@
 //! `max_backoff`, or after the receiver's `Retry-After` when it gave a
 //! positive one.
 //! Any other status drops the batch, counted by `http_<code>` and logged once
-//! per code.
+//! per code — except a 415 to a 2.0 request: the endpoint then falls back to
+//! 1.0 for good ([`ProtocolState`]) and the same batch is sent again as 1.0
+//! (a 415 means nothing of it was written, so nothing is lost or doubled).
+//!
+//! The batch is encoded in the endpoint's current protocol: 1.0 by
+//! [`WriteRequestEncoder`], 2.0 by [`RequestV2Encoder`] with each series'
+//! metadata in-line from the [`MetadataStore`].
 
 use super::client::{Client, SendOutcome};
-use super::codec::WriteRequestEncoder;
+use super::codec::{EncodeError, EncodedStats, WriteRequestEncoder};
+use super::codec_v2::RequestV2Encoder;
+use super::metadata::MetadataStore;
 use super::metrics::{DropReason, EndpointMetrics};
 use super::settings::EndpointSettings;
 use super::wal::source::WalSource;
+use crate::config::ProtobufMessage;
 use crate::labels::Labels;
 use crate::pipeline::Sample;
 use bytes::Bytes;
@@ -68,6 +77,74 @@ pub(crate) struct Shared {
     pub client: Client,
     pub metrics: EndpointMetrics,
     pub health: Health,
+    pub protocol: ProtocolState,
+    /// The metadata sent in-line by 2.0.
+    pub metadata: Arc<MetadataStore>,
+}
+
+/// The protocol an endpoint sends now: the configured one, until a 2.0
+/// request is answered with 415; from then on 1.0 (until the endpoint is
+/// started again). Shown by `levee_remote_write_protocol`.
+pub(crate) struct ProtocolState {
+    v2: AtomicBool,
+}
+
+impl ProtocolState {
+    pub fn new(configured: ProtobufMessage, m: &EndpointMetrics) -> Self {
+        let state = ProtocolState {
+            v2: AtomicBool::new(configured == ProtobufMessage::V2),
+        };
+        state.show(m);
+        state
+    }
+
+    pub fn current(&self) -> ProtobufMessage {
+        if self.v2.load(Ordering::Relaxed) {
+            ProtobufMessage::V2
+        } else {
+            ProtobufMessage::V1
+        }
+    }
+
+    /// Switches to 1.0; true for the call that switched.
+    fn fall_back(&self, m: &EndpointMetrics) -> bool {
+        let switched = self.v2.swap(false, Ordering::Relaxed);
+        self.show(m);
+        switched
+    }
+
+    fn show(&self, m: &EndpointMetrics) {
+        let v2 = self.v2.load(Ordering::Relaxed);
+        m.protocol[0].set(if v2 { 0.0 } else { 1.0 });
+        m.protocol[1].set(if v2 { 1.0 } else { 0.0 });
+    }
+}
+
+/// A shard's encoders, one per protocol, each keeping its buffers.
+#[derive(Default)]
+struct Encoders {
+    v1: WriteRequestEncoder,
+    v2: RequestV2Encoder,
+}
+
+impl Encoders {
+    fn encode(
+        &mut self,
+        shared: &Shared,
+        message: ProtobufMessage,
+        batch: &[Sample],
+    ) -> Result<(Bytes, EncodedStats), EncodeError> {
+        let (body, stats) = match message {
+            ProtobufMessage::V1 => self.v1.encode(batch, &shared.external)?,
+            ProtobufMessage::V2 if shared.settings.send_metadata => {
+                let families = shared.metadata.families();
+                self.v2
+                    .encode(batch, &shared.external, |f| families.get(f))?
+            }
+            ProtobufMessage::V2 => self.v2.encode(batch, &shared.external, |_| None)?,
+        };
+        Ok((Bytes::copy_from_slice(body), stats))
+    }
 }
 
 /// How sending went, for logs and the resharding rule.
@@ -79,6 +156,8 @@ pub(crate) struct Health {
     failed_recently: AtomicBool,
     /// Status codes already logged as rejections.
     rejected_codes: Mutex<HashSet<u16>>,
+    /// A written-count mismatch was logged.
+    written_mismatch_logged: AtomicBool,
     send_nanos: AtomicU64,
     sends: AtomicU64,
 }
@@ -102,32 +181,60 @@ pub(crate) async fn run(
     in_flight: Arc<InFlight>,
     mut batches: mpsc::Receiver<Batch>,
 ) {
-    let mut encoder = WriteRequestEncoder::new();
+    let mut encoders = Encoders::default();
     while let Some(batch) = batches.recv().await {
-        send_batch(&shared, &mut encoder, &batch.samples).await;
+        send_batch(&shared, &mut encoders, &batch.samples).await;
         source.done(batch.samples.len());
         in_flight.finish(batch.first);
         shared.metrics.queue.set(source.pending() as f64);
     }
 }
 
-async fn send_batch(shared: &Shared, encoder: &mut WriteRequestEncoder, batch: &[Sample]) {
+/// Sends one batch in the endpoint's current protocol; again as 1.0 when
+/// a 2.0 request was answered 415.
+async fn send_batch(shared: &Shared, encoders: &mut Encoders, batch: &[Sample]) {
     let s = &shared.settings;
     let m = &shared.metrics;
     let n = batch.len() as u64;
-    let (body, stats) = match encoder.encode(batch, &shared.external) {
-        Ok((body, stats)) => (Bytes::copy_from_slice(body), stats),
-        Err(e) => {
-            m.dropped(DropReason::Encode, n);
-            tracing::error!(remote_name = %s.name, url = %s.url, samples = n, "remote write: dropping a batch that cannot be encoded: {e}");
+    loop {
+        let message = shared.protocol.current();
+        let (body, stats) = match encoders.encode(shared, message, batch) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                m.dropped(DropReason::Encode, n);
+                tracing::error!(remote_name = %s.name, url = %s.url, samples = n, "remote write: dropping a batch that cannot be encoded: {e}");
+                return;
+            }
+        };
+        if !send_encoded(shared, message, body, stats, n).await {
             return;
         }
-    };
+        if shared.protocol.fall_back(m) {
+            tracing::warn!(remote_name = %s.name, url = %s.url, "remote write: the receiver does not take remote write 2.0 (415); this endpoint sends 1.0 from now on (with metadata as separate requests)");
+        }
+    }
+}
+
+/// Sends one encoded batch until it is acknowledged or rejected. Returns
+/// true only when a 2.0 request was answered 415 (nothing counted as
+/// dropped: the caller sends the batch again as 1.0).
+async fn send_encoded(
+    shared: &Shared,
+    message: ProtobufMessage,
+    body: Bytes,
+    stats: EncodedStats,
+    n: u64,
+) -> bool {
+    let s = &shared.settings;
+    let m = &shared.metrics;
     let mut backoff = s.min_backoff;
     loop {
         let started = Instant::now();
-        match shared.client.send(body.clone()).await {
-            SendOutcome::Sent(code) => {
+        match shared.client.send(body.clone(), message).await {
+            SendOutcome::Sent {
+                code,
+                samples_written,
+            } => {
                 let h = &shared.health;
                 h.send_nanos
                     .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -144,7 +251,13 @@ async fn send_batch(shared: &Shared, encoder: &mut WriteRequestEncoder, batch: &
                 if h.failing.swap(false, Ordering::Relaxed) {
                     tracing::info!(remote_name = %s.name, url = %s.url, "remote write: endpoint accepts requests again");
                 }
-                return;
+                if let Some(written) = samples_written {
+                    m.samples_written_reported.add(written);
+                    if written != n && !h.written_mismatch_logged.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(remote_name = %s.name, url = %s.url, sent = n, written, "remote write: the receiver reports writing a different number of samples than sent (logged once; see levee_remote_write_samples_written_reported_total)");
+                    }
+                }
+                return false;
             }
             SendOutcome::Retry { code, after, cause } => {
                 m.request(&code.map_or_else(|| "error".to_string(), |c| c.to_string()));
@@ -159,6 +272,10 @@ async fn send_batch(shared: &Shared, encoder: &mut WriteRequestEncoder, batch: &
                 backoff = (backoff * 2).min(s.max_backoff);
                 tokio::time::sleep(delay).await;
             }
+            SendOutcome::Reject { code: 415, .. } if message == ProtobufMessage::V2 => {
+                m.request("415");
+                return true;
+            }
             SendOutcome::Reject { code, body } => {
                 m.request(&code.to_string());
                 m.samples_failed.add(n);
@@ -166,7 +283,7 @@ async fn send_batch(shared: &Shared, encoder: &mut WriteRequestEncoder, batch: &
                 if shared.health.rejected_codes.lock().insert(code) {
                     tracing::error!(remote_name = %s.name, url = %s.url, code, samples = n, "remote write: receiver rejected a batch; dropped, not retried (further rejections with this code are only counted): {body}");
                 }
-                return;
+                return false;
             }
         }
     }

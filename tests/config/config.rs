@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use levee::config::{Config, ConfigError, Duration, ProblemKind, Scheme};
+use levee::config::{Config, ConfigError, Duration, ProblemKind, ProtobufMessage, Scheme};
 use levee::http_client::{self, HttpSettings, Owner};
 use levee::labels::Labels;
 
@@ -228,6 +228,7 @@ fn defaults_table() {
 
     let rw = &config.remote_write[0];
     assert_eq!(rw.remote_timeout, d("30s"));
+    assert_eq!(rw.protobuf_message, ProtobufMessage::V1);
     assert_eq!(rw.name.len(), 6);
     assert!(rw.headers.is_empty() && rw.write_relabel_configs.is_empty());
     let q = rw.queue_config;
@@ -323,6 +324,21 @@ fn bad_configs_give_their_exact_messages() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn protobuf_message_names_either_protocol() {
+    let config = Config::from_yaml(
+        "remote_write:\n  - url: http://127.0.0.1:9090/api/v1/write\n    protobuf_message: io.prometheus.write.v2.Request\n\
+         \x20 - url: http://127.0.0.1:8428/api/v1/write\n    protobuf_message: prometheus.WriteRequest\n",
+    )
+    .unwrap();
+    let messages: Vec<_> = config
+        .remote_write
+        .iter()
+        .map(|r| r.protobuf_message)
+        .collect();
+    assert_eq!(messages, [ProtobufMessage::V2, ProtobufMessage::V1]);
 }
 
 #[test]

@@ -20,4 +20,5 @@ mod metadata;
 mod receiver;
 mod receiver_budget;
 mod reload;
+mod remote_write_v2;
 mod web_tls;

@@ -394,11 +394,11 @@ fn forwarder_config(vm: &VictoriaMetrics) -> String {
     )
 }
 
-type Points = BTreeMap<BTreeMap<String, String>, Vec<(i64, u64)>>;
+pub(crate) type Points = BTreeMap<BTreeMap<String, String>, Vec<(i64, u64)>>;
 
 /// What VictoriaMetrics holds of `matcher` up to `until_ms`, staleness
 /// markers left out (a range query of Prometheus does not show them).
-async fn vm_points(vm: &VictoriaMetrics, matcher: &str, until_ms: i64) -> Points {
+pub(crate) async fn vm_points(vm: &VictoriaMetrics, matcher: &str, until_ms: i64) -> Points {
     vm.flush().await;
     vm.export(matcher)
         .await
@@ -416,7 +416,7 @@ async fn vm_points(vm: &VictoriaMetrics, matcher: &str, until_ms: i64) -> Points
 }
 
 /// Whether `a` and `b` hold the same series at the same timestamps.
-fn same_times(a: &Points, b: &Points) -> bool {
+pub(crate) fn same_times(a: &Points, b: &Points) -> bool {
     a.len() == b.len()
         && a.iter().zip(b).all(|((la, pa), (lb, pb))| {
             la == lb && pa.len() == pb.len() && pa.iter().zip(pb).all(|(x, y)| x.0 == y.0)
@@ -424,7 +424,7 @@ fn same_times(a: &Points, b: &Points) -> bool {
 }
 
 /// What levee's own TSDB holds of `job` up to `until_ms`, exact.
-fn levee_points(agent: &TestAgent, job: &str, until_ms: i64) -> Points {
+pub(crate) fn levee_points(agent: &TestAgent, job: &str, until_ms: i64) -> Points {
     let q = agent.agent.db().querier(i64::MIN, until_ms);
     q.select(&[levee::tsdb::index::Matcher::equal("job", job)])
         .expect("select")

@@ -1,7 +1,8 @@
 //! A small HTTP server placed in front of a real receiver: it forwards
 //! remote-write requests unchanged, or answers with an injected status
 //! (500, 429 with `Retry-After`, 400 …) for the next N requests or until
-//! healed, optionally after a delay (a slow receiver). It counts every request and keeps the decoded body of every
+//! healed, optionally after a delay (a slow receiver), or plays a receiver
+//! that only speaks remote write 1.0 (415 to 2.0 requests). It counts every request and keeps the decoded body of every
 //! request it forwarded, so tests can count samples and duplicates exactly.
 
 use http_body_util::{BodyExt, Full};
@@ -28,6 +29,10 @@ pub enum Fault {
         /// How many more requests get this answer.
         remaining: Option<u64>,
     },
+    /// Answer 415 to remote-write 2.0 requests (`Content-Type` naming
+    /// `io.prometheus.write.v2.Request`), as a 1.0-only receiver must, and
+    /// forward the rest.
+    Refuse2_0,
 }
 
 /// One request the proxy saw.
@@ -181,6 +186,10 @@ async fn handle(
         let mut f = st.fault.lock();
         match &mut *f {
             Fault::Forward => None,
+            Fault::Refuse2_0 => headers
+                .get("content-type")
+                .is_some_and(|t| t.contains("proto=io.prometheus.write.v2.Request"))
+                .then_some((415, None)),
             Fault::Status {
                 status,
                 retry_after,

@@ -10,7 +10,7 @@ use crate::config::duration::Duration;
 use crate::config::error::{ConfigPath, ProblemKind};
 use crate::config::http::resolve_http;
 use crate::config::raw::{RawMetadataConfig, RawQueueConfig, RawRemoteWrite};
-use crate::config::types::{MetadataConfig, QueueConfig, RemoteWriteConfig};
+use crate::config::types::{MetadataConfig, ProtobufMessage, QueueConfig, RemoteWriteConfig};
 
 /// Resolves every `remote_write` entry; names must be unique.
 pub(super) fn remote_writes(
@@ -92,6 +92,11 @@ fn remote_write_config(
         &path.key("queue_config"),
         cx,
     );
+    let protobuf_message = protobuf_message(
+        raw.protobuf_message.as_deref(),
+        &path.key("protobuf_message"),
+        cx,
+    );
     RemoteWriteConfig {
         url,
         name,
@@ -100,6 +105,7 @@ fn remote_write_config(
         write_relabel_configs: raw.write_relabel_configs.unwrap_or_default(),
         queue_config,
         metadata_config: metadata_config(raw.metadata_config.unwrap_or_default()),
+        protobuf_message,
         http,
     }
 }
@@ -158,6 +164,29 @@ fn queue_config(raw: RawQueueConfig, path: &ConfigPath, cx: &mut Ctx<'_>) -> Que
         );
     }
     q
+}
+
+/// `protobuf_message`: one of the two message names; anything else is a
+/// problem naming the accepted values (and the default is kept).
+fn protobuf_message(raw: Option<&str>, path: &ConfigPath, cx: &mut Ctx<'_>) -> ProtobufMessage {
+    let Some(raw) = raw else {
+        return ProtobufMessage::default();
+    };
+    match ProtobufMessage::ALL.into_iter().find(|m| m.name() == raw) {
+        Some(m) => m,
+        None => {
+            cx.problem(
+                ProblemKind::Invalid,
+                path,
+                format!(
+                    "{raw:?} is not a remote-write protobuf message: use {:?} (remote write 1.0, the default) or {:?} (2.0)",
+                    ProtobufMessage::V1.name(),
+                    ProtobufMessage::V2.name()
+                ),
+            );
+            ProtobufMessage::default()
+        }
+    }
 }
 
 fn metadata_config(raw: RawMetadataConfig) -> MetadataConfig {
