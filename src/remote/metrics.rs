@@ -236,6 +236,7 @@ impl EndpointMetrics {
             &f.wal_read,
             &f.metadata_sent,
             &f.metadata_failed,
+            &f.written_reported,
         ] {
             c.remove(&ep);
         }
@@ -253,6 +254,7 @@ impl EndpointMetrics {
         }
         f.dropped.remove_prefix(&ep);
         f.requests.remove_prefix(&ep);
+        f.protocol.remove_prefix(&ep);
     }
 
     /// Counts `n` dropped samples.
