@@ -36,6 +36,7 @@ pub struct RawReceiver {
     pub gauge_fold: Option<String>,
     pub fold_labels: Option<Vec<super::guard::RawFoldLabels>>,
     pub fold_interval: Option<Duration>,
+    pub max_sources: Option<u64>,
     pub sources: Option<std::collections::BTreeMap<String, super::receiver_guard::RawSourceGuard>>,
 }
 

@@ -47,6 +47,7 @@ impl From<RawSourceGuard> for RawJobGuard {
 pub struct RawReceiverGuard {
     pub keys: RawSourceGuard,
     pub fold_interval: Option<Duration>,
+    pub max_sources: Option<u64>,
     pub sources: Option<BTreeMap<String, RawSourceGuard>>,
 }
 
@@ -63,6 +64,7 @@ impl RawReceiver {
                 fold_labels: self.fold_labels.take(),
             },
             fold_interval: self.fold_interval.take(),
+            max_sources: self.max_sources.take(),
             sources: self.sources.take(),
         }
     }
@@ -79,7 +81,13 @@ pub struct ReceiverGuardConfig {
     /// How often folded series are written (default
     /// `global.scrape_interval`).
     pub fold_interval: Duration,
+    /// Most sources held to a budget at once (`0`: no limit); a request
+    /// of one more is refused until a source goes idle.
+    pub max_sources: u64,
 }
+
+/// The default of `receiver.max_sources`.
+pub const DEFAULT_MAX_SOURCES: u64 = 1000;
 
 impl Default for ReceiverGuardConfig {
     fn default() -> Self {
@@ -87,6 +95,7 @@ impl Default for ReceiverGuardConfig {
             defaults: JobGuardConfig::default(),
             sources: BTreeMap::new(),
             fold_interval: Duration::from_secs(60),
+            max_sources: DEFAULT_MAX_SOURCES,
         }
     }
 }
@@ -103,6 +112,7 @@ impl ReceiverGuardConfig {
                 .collect::<HashMap<_, _>>(),
             fold_interval_ms: self.fold_interval.as_millis() as i64,
             ceiling: self.defaults.max_series > 0,
+            max_sources: self.max_sources as usize,
         }
     }
 }
@@ -148,5 +158,6 @@ pub fn resolve_receiver_guard(
         defaults,
         sources,
         fold_interval,
+        max_sources: raw.max_sources.unwrap_or(DEFAULT_MAX_SOURCES),
     }
 }

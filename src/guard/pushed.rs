@@ -90,6 +90,17 @@ pub enum PushError {
         /// Series of the request the source does not have.
         new: u64,
     },
+    /// A new source while `max_sources` sources have guards.
+    #[error(
+        "too many sources: {max} are held to series budgets (receiver.max_sources); \
+         source {name:?} is refused until one goes idle; nothing of the request was written"
+    )]
+    TooManySources {
+        /// The source refused.
+        name: String,
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// One source's guard. See the module docs.
@@ -508,6 +519,10 @@ pub struct SourcePolicy {
     pub fold_interval_ms: i64,
     /// True when the whole-agent ceiling is set: every source gets a guard.
     pub ceiling: bool,
+    /// Most sources with a guard at once (0: no limit). Each source has a
+    /// budget of its own, so without a limit a sender inventing source
+    /// names would multiply the budget.
+    pub max_sources: usize,
 }
 
 impl SourcePolicy {
@@ -564,22 +579,31 @@ impl SourceGuards {
     }
 
     /// Source `name`'s guard (`None`: it has nothing to enforce and its
-    /// samples pass as they are).
-    pub fn source(&self, name: &str) -> Option<Arc<Mutex<SourceGuard>>> {
+    /// samples pass as they are); a new source past `max_sources` is
+    /// refused.
+    pub fn source(&self, name: &str) -> Result<Option<Arc<Mutex<SourceGuard>>>, PushError> {
         let policy = self.policy();
         if !policy.guards(name) {
-            return None;
+            return Ok(None);
         }
         let mut sources = lock(&self.sources);
-        let g = sources.entry(name.to_string()).or_insert_with(|| {
-            Arc::new(Mutex::new(SourceGuard::new(
-                name,
-                policy.settings(name).clone(),
-                policy.fold_interval_ms,
-                self.ceiling.as_ref(),
-            )))
-        });
-        Some(g.clone())
+        if let Some(g) = sources.get(name) {
+            return Ok(Some(g.clone()));
+        }
+        if policy.max_sources > 0 && sources.len() >= policy.max_sources {
+            return Err(PushError::TooManySources {
+                name: name.to_string(),
+                max: policy.max_sources,
+            });
+        }
+        let g = Arc::new(Mutex::new(SourceGuard::new(
+            name,
+            policy.settings(name).clone(),
+            policy.fold_interval_ms,
+            self.ceiling.as_ref(),
+        )));
+        sources.insert(name.to_string(), g.clone());
+        Ok(Some(g))
     }
 
     /// Pushes one request of source `name` ([`SourceGuard::push`]); a
@@ -592,7 +616,7 @@ impl SourceGuards {
         kinds: &[MetricType],
         out: &mut Vec<Sample>,
     ) -> Result<PushReport, PushError> {
-        let Some(g) = self.source(name) else {
+        let Some(g) = self.source(name)? else {
             let n = samples.len() as u64;
             out.extend(samples);
             return Ok(PushReport {

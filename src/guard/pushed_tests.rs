@@ -120,6 +120,7 @@ fn a_pushed_storm_folds_exactly_and_the_other_source_is_untouched() {
         sources: HashMap::new(),
         fold_interval_ms: STEP,
         ceiling: false,
+        max_sources: 0,
     };
     let guards = SourceGuards::new(policy, None);
     let mut truth = Truth::default();
@@ -349,6 +350,7 @@ fn per_source_overrides_and_unguarded_sources() {
             sources,
             fold_interval_ms: STEP,
             ceiling: false,
+            max_sources: 0,
         },
         None,
     );
@@ -372,10 +374,14 @@ fn per_source_overrides_and_unguarded_sources() {
             sources: HashMap::new(),
             fold_interval_ms: STEP,
             ceiling: false,
+            max_sources: 0,
         },
         None,
     );
-    assert!(none.source("x").is_none(), "nothing to enforce: no guard");
+    assert!(
+        none.source("x").unwrap().is_none(),
+        "nothing to enforce: no guard"
+    );
     let mut c = Vec::new();
     let rc = none.push("x", T0, storm(T0), &[], &mut c).expect("x");
     assert_eq!((rc.forwarded, c.len()), (140, 140));
@@ -393,6 +399,7 @@ fn the_ceiling_is_shared_with_scrape_targets() {
             sources: HashMap::new(),
             fold_interval_ms: STEP,
             ceiling: true,
+            max_sources: 0,
         },
         Some(ceiling.clone()),
     );
@@ -532,4 +539,43 @@ fn a_resent_batch_is_not_counted_twice() {
     for (l, want) in &truth.total {
         assert_eq!(last.get(l).map(|v| v.1), Some(*want), "{l:?}");
     }
+}
+
+#[test]
+fn a_new_source_past_max_sources_is_refused_and_known_ones_push_on() {
+    let guards = SourceGuards::new(
+        SourcePolicy {
+            default: storm_settings(30),
+            sources: HashMap::new(),
+            fold_interval_ms: STEP,
+            ceiling: false,
+            max_sources: 2,
+        },
+        None,
+    );
+    let one = |now: i64| {
+        host_samples(0, 0, now)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect::<Vec<_>>()
+    };
+    for name in ["a", "b"] {
+        guards
+            .push(name, T0, one(T0), &[], &mut Vec::new())
+            .expect(name);
+    }
+    // A known source still pushes; a third one is refused whole.
+    guards
+        .push("a", T0 + 1, one(T0 + 1), &[], &mut Vec::new())
+        .expect("a again");
+    let mut out = Vec::new();
+    let err = guards
+        .push("c", T0 + 1, one(T0 + 1), &[], &mut out)
+        .unwrap_err();
+    assert!(
+        matches!(err, PushError::TooManySources { max: 2, .. }),
+        "{err}"
+    );
+    assert!(out.is_empty(), "nothing of the refused request is written");
+    assert!(err.to_string().contains("receiver.max_sources"), "{err}");
 }

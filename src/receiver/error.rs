@@ -101,7 +101,12 @@ impl RequestError {
             | RequestError::EmptyBody
             | RequestError::Snappy { .. }
             | RequestError::Protobuf { .. }
-            | RequestError::SeriesBudget(_) => StatusCode::BAD_REQUEST,
+            | RequestError::SeriesBudget(crate::guard::PushError::BudgetExceeded { .. }) => {
+                StatusCode::BAD_REQUEST
+            }
+            RequestError::SeriesBudget(crate::guard::PushError::TooManySources { .. }) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             RequestError::Storage | RequestError::Panicked { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -122,7 +127,12 @@ impl RequestError {
             RequestError::Snappy { .. } => "snappy",
             RequestError::Protobuf { .. } => "protobuf",
             RequestError::Storage => "storage",
-            RequestError::SeriesBudget(_) => "series_budget",
+            RequestError::SeriesBudget(crate::guard::PushError::BudgetExceeded { .. }) => {
+                "series_budget"
+            }
+            RequestError::SeriesBudget(crate::guard::PushError::TooManySources { .. }) => {
+                "too_many_sources"
+            }
             RequestError::Panicked { .. } => "panicked",
         }
     }

@@ -159,8 +159,15 @@ fn receiver_budget_keys_are_checked_where_they_are() {
     let c = Config::from_yaml("receiver: {}\n").expect("valid");
     let g = c.receiver.expect("on").guard;
     assert_eq!(g.fold_interval.to_string(), "1m");
+    assert_eq!(g.policy().max_sources, 1000, "the default");
     assert!(
         !g.policy().guards("anyone"),
         "no budget, no rules: no guard"
+    );
+    let c = Config::from_yaml("receiver: {max_sources: 0}\n").expect("valid");
+    assert_eq!(
+        c.receiver.expect("on").guard.policy().max_sources,
+        0,
+        "no limit"
     );
 }
