@@ -141,26 +141,13 @@ impl WriteRequestEncoder {
     ) -> Result<(&[u8], EncodedStats), EncodeError> {
         self.groups.group(samples);
         self.encode_protobuf(samples, external);
-        let max_len = snap::raw::max_compress_len(self.proto.len());
-        self.compressed.resize(max_len, 0);
-        let n = self
-            .snappy
-            .compress(&self.proto, &mut self.compressed)
-            .map_err(|source| EncodeError::Snappy {
-                len: self.proto.len(),
-                source,
-            })?;
-        self.compressed.truncate(n);
-        let stats = EncodedStats {
-            series: self.groups.len(),
-            samples: samples.len(),
-            uncompressed_bytes: self.proto.len(),
-            max_timestamp_ms: samples
-                .iter()
-                .map(|s| s.timestamp_ms)
-                .max()
-                .unwrap_or(i64::MIN),
-        };
+        let stats = compress(
+            &mut self.snappy,
+            &self.proto,
+            &mut self.compressed,
+            self.groups.len(),
+            samples,
+        )?;
         Ok((&self.compressed, stats))
     }
 
@@ -308,6 +295,35 @@ impl Grouper {
 
 /// Calls `f` for each label of the series with the external labels merged
 /// in, in name order; the series' own value wins on a name clash.
+/// Snappy-compresses the request `proto` (of `series` series holding
+/// `samples`) into `compressed`, and what the request holds.
+pub(super) fn compress(
+    snappy: &mut snap::raw::Encoder,
+    proto: &[u8],
+    compressed: &mut Vec<u8>,
+    series: usize,
+    samples: &[Sample],
+) -> Result<EncodedStats, EncodeError> {
+    compressed.resize(snap::raw::max_compress_len(proto.len()), 0);
+    let n = snappy
+        .compress(proto, compressed)
+        .map_err(|source| EncodeError::Snappy {
+            len: proto.len(),
+            source,
+        })?;
+    compressed.truncate(n);
+    Ok(EncodedStats {
+        series,
+        samples: samples.len(),
+        uncompressed_bytes: proto.len(),
+        max_timestamp_ms: samples
+            .iter()
+            .map(|s| s.timestamp_ms)
+            .max()
+            .unwrap_or(i64::MIN),
+    })
+}
+
 pub(super) fn for_each_merged(series: &Labels, external: &Labels, mut f: impl FnMut(LabelRef<'_>)) {
     let mut ext = external.iter();
     let mut e = ext.next();

@@ -192,26 +192,13 @@ impl RequestV2Encoder {
         self.groups.group(samples);
         self.intern_all(samples, external, &lookup);
         self.encode_protobuf(samples);
-        let max_len = snap::raw::max_compress_len(self.proto.len());
-        self.compressed.resize(max_len, 0);
-        let n = self
-            .snappy
-            .compress(&self.proto, &mut self.compressed)
-            .map_err(|source| EncodeError::Snappy {
-                len: self.proto.len(),
-                source,
-            })?;
-        self.compressed.truncate(n);
-        let stats = EncodedStats {
-            series: self.groups.len(),
-            samples: samples.len(),
-            uncompressed_bytes: self.proto.len(),
-            max_timestamp_ms: samples
-                .iter()
-                .map(|s| s.timestamp_ms)
-                .max()
-                .unwrap_or(i64::MIN),
-        };
+        let stats = super::codec::compress(
+            &mut self.snappy,
+            &self.proto,
+            &mut self.compressed,
+            self.groups.len(),
+            samples,
+        )?;
         Ok((&self.compressed, stats))
     }
 
