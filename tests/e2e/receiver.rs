@@ -415,6 +415,25 @@ pub(crate) async fn vm_points(vm: &VictoriaMetrics, matcher: &str, until_ms: i64
         .collect()
 }
 
+/// Fails, naming up to five of each, when a series of `want` is missing
+/// from `got` or `got` has one `want` lacks.
+pub(crate) fn assert_same_series(got: &Points, want: &Points) {
+    let missing: Vec<_> = want
+        .keys()
+        .filter(|l| !got.contains_key(*l))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = got
+        .keys()
+        .filter(|l| !want.contains_key(*l))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+}
+
 /// Whether `a` and `b` hold the same series at the same timestamps.
 pub(crate) fn same_times(a: &Points, b: &Points) -> bool {
     a.len() == b.len()
@@ -524,20 +543,7 @@ async fn prometheus_remote_writes_node_exporter_through_levee_into_victoria_metr
     }
     let samples: usize = want.values().map(Vec::len).sum();
     println!("{} series, {samples} samples forwarded", want.len());
-    let missing: Vec<_> = want
-        .keys()
-        .filter(|l| !got.contains_key(*l))
-        .take(5)
-        .collect();
-    let extra: Vec<_> = got
-        .keys()
-        .filter(|l| !want.contains_key(*l))
-        .take(5)
-        .collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
-    );
+    assert_same_series(&got, &want);
     // VictoriaMetrics keeps about 15 significant digits of a value
     // (its decimal conversion), so values are compared within that.
     for (labels, points) in &want {

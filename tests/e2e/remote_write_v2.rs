@@ -8,7 +8,7 @@
 //! 204 and stores nothing, so the 1.0-only receiver here is the test proxy
 //! answering 415 to 2.0 in front of it.)
 
-use crate::receiver::{Points, levee_points, same_times, vm_points};
+use crate::receiver::{Points, assert_same_series, levee_points, same_times, vm_points};
 use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,20 +79,7 @@ async fn assert_delivered(vm: &VictoriaMetrics, want: &Points, until_ms: i64) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let missing: Vec<_> = want
-        .keys()
-        .filter(|l| !got.contains_key(*l))
-        .take(5)
-        .collect();
-    let extra: Vec<_> = got
-        .keys()
-        .filter(|l| !want.contains_key(*l))
-        .take(5)
-        .collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
-    );
+    assert_same_series(&got, want);
     for (labels, points) in want {
         let arrived = &got[labels];
         let times = |p: &[(i64, u64)]| p.iter().map(|x| x.0).collect::<Vec<_>>();
